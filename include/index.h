@@ -1,0 +1,59 @@
+/* The index of a source: per-sample timing, size, position and keyframe flag for the video
+ * track and the first usable audio track, plus their codec configurations. Built from the moov
+ * box by libavformat without reading sample payload; everything later (plan, playlists, segment
+ * sizes) is computed from it alone. Plain data: no FFmpeg types leak out of index.c. */
+#ifndef HLSFS_INDEX_H
+#define HLSFS_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "source.h"
+
+enum index_codec {
+	INDEX_CODEC_NONE = 0,
+	INDEX_CODEC_H264,
+	INDEX_CODEC_AAC,
+	INDEX_CODEC_MP3,
+};
+
+#define INDEX_SAMPLE_KEY 1u
+
+/* Times are 90 kHz ticks on the source's presentation timeline, edit lists applied: the first
+ * presented video frame is at its edit's start (normally 0), and AAC priming lands before 0. */
+struct index_sample {
+	int64_t pts;
+	int64_t dts;
+	uint64_t pos;       /* byte offset in the source */
+	uint32_t size;      /* bytes in the source */
+	uint32_t duration;  /* 90 kHz */
+	uint32_t nals;      /* NAL units; counted only when the NAL length field is not 4 bytes */
+	uint32_t flags;     /* INDEX_SAMPLE_* */
+};
+
+struct index_track {
+	enum index_codec codec;
+	uint8_t *extradata;            /* avcC or AudioSpecificConfig */
+	size_t extradata_size;
+	unsigned width, height;        /* video */
+	unsigned fps_num, fps_den;     /* video; 0/0 when unknown */
+	unsigned sample_rate, channels;/* audio */
+	char language[4];              /* ISO 639-2 from the track, "" when unknown */
+	uint32_t nb_samples;
+	struct index_sample *samples;  /* decode order */
+};
+
+struct media_index {
+	struct source_identity identity;
+	struct index_track video;
+	struct index_track audio;      /* codec NONE when the source has no audio we carry */
+	char *audio_note;              /* why an audio track was left out, or NULL */
+};
+
+/* Indexes an opened source. On success *out is the index (index_free). On failure returns a
+ * negative errno and *why is one sentence for error.txt (free() it), e.g. that the file is
+ * truncated or its video codec needs transcoding. */
+int index_build(struct source *src, struct media_index **out, char **why);
+void index_free(struct media_index *ix);
+
+#endif

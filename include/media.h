@@ -1,0 +1,42 @@
+/* A source as the mount sees it: its identity, index, plan and playlist texts, or the reason
+ * it cannot be served. Media are built once per identity and shared (refcounted) by every
+ * lookup and open file; a source whose identity changed gets a new media, and the old one
+ * lives on only for the files already open on it. */
+#ifndef HLSFS_MEDIA_H
+#define HLSFS_MEDIA_H
+
+#include <stddef.h>
+
+#include "index.h"
+#include "naming.h"
+#include "plan.h"
+#include "source.h"
+
+struct media {
+	char *path;                 /* source path */
+	struct source_identity id;
+	int error;                  /* 0, or why the video cannot be served (negative errno) */
+	char *error_text;           /* error.txt, when error */
+	size_t error_len;
+	struct media_index *ix;
+	struct plan *plan;
+	char variant[NAMING_MAX];   /* the passthrough variant's folder name */
+	char *master;
+	size_t master_len;
+	char *playlist;
+	size_t playlist_len;
+};
+
+/* Sets the plan configuration every media is built with. Call once before media_get. */
+void media_init(const struct plan_config *cfg);
+/* Drops every cached media (at unmount). */
+void media_shutdown(void);
+
+/* Returns the media of the source at path for its current identity, building it (index and
+ * plan) on first use; concurrent callers wait for one build. Returns 0 with *out (media_put it),
+ * or a negative errno when the path cannot be stat'ed. A video that cannot be served is still
+ * returned, with error set. */
+int media_get(const char *path, struct media **out);
+void media_put(struct media *m);
+
+#endif

@@ -1,0 +1,24 @@
+/* Playlist text from the plan: the media playlist of a variant and the master playlist.
+ * Pure: no I/O. Returned text is malloc'd, NUL-terminated; the caller frees it. */
+#ifndef HLSFS_PLAYLIST_H
+#define HLSFS_PLAYLIST_H
+
+#include <stddef.h>
+
+#include "index.h"
+#include "plan.h"
+
+/* RFC 8216 VOD media playlist: version 3, EXTINF in milliseconds from source timestamps,
+ * TARGETDURATION the ceiling of the longest EXTINF. Returns 0 or -ENOMEM. */
+int playlist_media(const struct plan *p, char **text, size_t *len);
+
+/* Master playlist with one variant at variant_uri (relative). CODECS is derived from the SPS
+ * and AudioSpecificConfig and left out when it cannot be. Returns 0 or -ENOMEM. */
+int playlist_master(const struct media_index *ix, const struct plan *p, const char *variant_uri,
+		    char **text, size_t *len);
+
+/* RFC 6381 codec string of the index's tracks ("avc1.64001f,mp4a.40.2") into out; returns
+ * -EINVAL (and "" in out) when a track's configuration does not tell. */
+int playlist_codecs(const struct media_index *ix, char *out, size_t size);
+
+#endif

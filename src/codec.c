@@ -1,0 +1,217 @@
+/* avcC and AudioSpecificConfig parsing, and the byte rewrites MPEG-TS needs
+ * (length prefixes to start codes, ADTS headers). Sizes here are what the planner counts on. */
+#include "codec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+int codec_avc_parse(const uint8_t *p, size_t size, struct avc_config *out)
+{
+	/* avcC: version, profile, compat, level, lengthSizeMinusOne, then a list of SPS
+	 * (count in 5 bits) and a list of PPS (count in 8 bits), each a 16-bit length and bytes. */
+	struct { size_t off; unsigned len; } sets[31 + 255];
+	unsigned nsets = 0, group, i;
+	size_t pos = 5, total = 0;
+	uint8_t *dst;
+
+	memset(out, 0, sizeof(*out));
+	if (size < 7 || p[0] != 1)
+		return -EINVAL;
+	out->profile = p[1];
+	out->compat = p[2];
+	out->level = p[3];
+	out->nal_length_size = (p[4] & 3) + 1;
+	if (out->nal_length_size == 3)
+		return -EINVAL;  /* lengthSizeMinusOne == 2 is not allowed by ISO/IEC 14496-15 */
+
+	for (group = 0; group < 2; group++) {
+		unsigned count;
+		if (pos >= size)
+			return -EINVAL;
+		count = group == 0 ? (p[pos++] & 0x1fu) : p[pos++];
+		for (i = 0; i < count; i++) {
+			unsigned len;
+			if (size - pos < 2)
+				return -EINVAL;
+			len = (unsigned)p[pos] << 8 | p[pos + 1];
+			pos += 2;
+			if (len == 0 || len > size - pos)
+				return -EINVAL;
+			if (group == 0 && nsets == 0 && len >= 4) {
+				/* The SPS itself is the truth for CODECS; avcC's copy may be stale. */
+				out->profile = p[pos + 1];
+				out->compat = p[pos + 2];
+				out->level = p[pos + 3];
+			}
+			sets[nsets].off = pos;
+			sets[nsets].len = len;
+			nsets++;
+			total += 4 + (size_t)len;
+			pos += len;
+		}
+	}
+	if (total == 0)
+		return 0;  /* avc3-style: parameter sets travel in band */
+	out->ps = malloc(total);
+	if (!out->ps)
+		return -ENOMEM;
+	out->ps_size = total;
+	for (dst = out->ps, i = 0; i < nsets; i++) {
+		memcpy(dst, "\0\0\0\1", 4);
+		memcpy(dst + 4, p + sets[i].off, sets[i].len);
+		dst += 4 + sets[i].len;
+	}
+	return 0;
+}
+
+void codec_avc_release(struct avc_config *c)
+{
+	free(c->ps);
+	c->ps = NULL;
+	c->ps_size = 0;
+}
+
+static uint32_t read_len(const uint8_t *p, unsigned n)
+{
+	uint32_t v = 0;
+	for (unsigned i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int codec_avc_count_nals(const uint8_t *p, size_t size, unsigned lsize)
+{
+	size_t pos = 0;
+	int count = 0;
+
+	if (lsize != 1 && lsize != 2 && lsize != 4)
+		return -EINVAL;
+	while (pos < size) {
+		uint32_t n;
+		if (size - pos < lsize)
+			return -EINVAL;
+		n = read_len(p + pos, lsize);
+		pos += lsize;
+		if (n > size - pos)
+			return -EINVAL;
+		pos += n;
+		if (count == INT32_MAX)
+			return -EINVAL;
+		count++;
+	}
+	return count;
+}
+
+void codec_avc_aud(uint8_t out[CODEC_AUD_SIZE])
+{
+	static const uint8_t aud[CODEC_AUD_SIZE] = { 0, 0, 0, 1, 0x09, 0xf0 };
+	memcpy(out, aud, sizeof(aud));
+}
+
+int codec_avc_to_annexb(const uint8_t *in, size_t size, unsigned lsize, uint8_t *out, size_t out_size)
+{
+	size_t ip = 0, op = 0;
+
+	if (lsize != 1 && lsize != 2 && lsize != 4)
+		goto raw;
+	while (ip < size) {
+		uint32_t n;
+		if (size - ip < lsize)
+			goto raw;
+		n = read_len(in + ip, lsize);
+		if (n > size - ip - lsize || op + 4 + n > out_size)
+			goto raw;
+		memcpy(out + op, "\0\0\0\1", 4);
+		op += 4;
+		ip += lsize;
+		if (n > 0 && (in[ip] & 0x1f) == 9) {
+			/* An AUD inside the sample would be a second one: make it filler data (type 12),
+			 * all 0xff bytes and the rbsp stop bit, keeping its size. */
+			out[op] = (uint8_t)((in[ip] & 0x60) | 12);
+			if (n > 1) {
+				memset(out + op + 1, 0xff, n - 1);
+				out[op + n - 1] = 0x80;
+			}
+		} else {
+			memcpy(out + op, in + ip, n);
+		}
+		op += n;
+		ip += n;
+	}
+	if (op == out_size)
+		return 0;
+raw:
+	/* Not the sample the index described: keep the promised size, never a short write. */
+	memset(out, 0, out_size);
+	memcpy(out, in, size < out_size ? size : out_size);
+	return -EINVAL;
+}
+
+/* MSB-first bit reader over a short config record. */
+struct bits {
+	const uint8_t *p;
+	size_t size, pos;  /* pos in bits */
+	int overrun;
+};
+
+static unsigned get_bits(struct bits *b, unsigned n)
+{
+	unsigned v = 0;
+	while (n--) {
+		if (b->pos >= b->size * 8) {
+			b->overrun = 1;
+			return 0;
+		}
+		v = v << 1 | ((b->p[b->pos >> 3] >> (7 - (b->pos & 7))) & 1);
+		b->pos++;
+	}
+	return v;
+}
+
+static unsigned get_object_type(struct bits *b)
+{
+	unsigned t = get_bits(b, 5);
+	return t == 31 ? 32 + get_bits(b, 6) : t;
+}
+
+int codec_aac_parse(const uint8_t *asc, size_t size, struct aac_config *out)
+{
+	struct bits b = { asc, size, 0, 0 };
+	unsigned freq;
+
+	memset(out, 0, sizeof(*out));
+	out->object_type = get_object_type(&b);
+	out->core_object_type = out->object_type;
+	freq = get_bits(&b, 4);
+	if (freq == 15)
+		get_bits(&b, 24);
+	out->freq_index = freq;
+	out->channels = get_bits(&b, 4);
+	if (out->object_type == 5 || out->object_type == 29) {
+		/* Explicit SBR (and PS): ADTS carries the core at the core rate; decoders find SBR. */
+		unsigned ext = get_bits(&b, 4);
+		if (ext == 15)
+			get_bits(&b, 24);
+		out->core_object_type = get_object_type(&b);
+	}
+	if (b.overrun || out->object_type == 0)
+		return -EINVAL;
+	if (out->core_object_type < 1 || out->core_object_type > 4 || out->freq_index > 12 ||
+	    out->channels < 1 || out->channels > 7)
+		return -ENOTSUP;
+	return 0;
+}
+
+void codec_adts_header(const struct aac_config *c, size_t frame_size, uint8_t out[CODEC_ADTS_SIZE])
+{
+	size_t len = frame_size + CODEC_ADTS_SIZE;
+
+	out[0] = 0xff;
+	out[1] = 0xf1;  /* MPEG-4, layer 0, no CRC */
+	out[2] = (uint8_t)(((c->core_object_type - 1) << 6) | (c->freq_index << 2) | (c->channels >> 2));
+	out[3] = (uint8_t)(((c->channels & 3) << 6) | ((len >> 11) & 3));
+	out[4] = (uint8_t)((len >> 3) & 0xff);
+	out[5] = (uint8_t)(((len & 7) << 5) | 0x1f);
+	out[6] = 0xfc;  /* buffer fullness 0x7ff (VBR), one raw data block */
+}

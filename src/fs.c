@@ -1,0 +1,360 @@
+/* FUSE operations over the source tree. A path walks the source folders until it reaches a
+ * video file; below that, naming decides what the rest means and media answers it. getattr
+ * answers from the plan (never by generating bytes); read answers from synth. */
+#include "fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "media.h"
+#include "naming.h"
+#include "synth.h"
+
+enum node_kind {
+	NODE_DIR,     /* a folder of the source tree */
+	NODE_VIDEO,   /* below a video file: inner says what */
+};
+
+struct node {
+	enum node_kind kind;
+	char src[PATH_MAX];
+	struct stat st;           /* of the source folder or video file */
+	struct naming_inner inner;
+};
+
+struct open_file {
+	const char *text;         /* playlist or error.txt, owned by media */
+	size_t text_len;
+	struct media *m;          /* held for text files */
+	struct synth *synth;      /* segments */
+};
+
+static struct fs_ctx *ctx(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/* stat of a source entry; a symlink counts only when it resolves inside the source root. */
+static int stat_inside(const char *path, struct stat *st)
+{
+	char real[PATH_MAX];
+	struct fs_ctx *c = ctx();
+
+	if (lstat(path, st) < 0)
+		return -errno;
+	if (!S_ISLNK(st->st_mode))
+		return 0;
+	if (!realpath(path, real))
+		return -ENOENT;
+	if (strncmp(real, c->root, c->root_len) || (real[c->root_len] != '/' && real[c->root_len] != '\0'))
+		return -ENOENT;  /* points outside the tree: not followed */
+	return stat(real, st) < 0 ? -errno : 0;
+}
+
+static int resolve(const char *path, struct node *n)
+{
+	struct fs_ctx *c = ctx();
+	const char *p = path;
+	size_t len = c->root_len;
+	int ret;
+
+	memset(n, 0, sizeof(*n));
+	memcpy(n->src, c->root, len + 1);
+	if ((ret = stat_inside(n->src, &n->st)) < 0)
+		return ret;
+	n->kind = NODE_DIR;
+	while (*p == '/')
+		p++;
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+		size_t clen = (size_t)(end - p);
+
+		if ((clen == 1 && p[0] == '.') || (clen == 2 && p[0] == '.' && p[1] == '.'))
+			return -ENOENT;
+		if (len + 1 + clen >= sizeof(n->src))
+			return -ENAMETOOLONG;
+		n->src[len++] = '/';
+		memcpy(n->src + len, p, clen);
+		len += clen;
+		n->src[len] = '\0';
+		if ((ret = stat_inside(n->src, &n->st)) < 0)
+			return ret;
+		if (S_ISREG(n->st.st_mode) && naming_is_video(n->src + len - clen)) {
+			n->kind = NODE_VIDEO;
+			while (*end == '/')
+				end++;
+			return naming_parse_inner(end, &n->inner);
+		}
+		if (!S_ISDIR(n->st.st_mode))
+			return -ENOENT;
+		p = end;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+static void fill_dir(struct stat *st, const struct stat *src)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFDIR | 0555;
+	st->st_nlink = 2;
+	st->st_uid = src->st_uid;
+	st->st_gid = src->st_gid;
+	st->st_atim = st->st_mtim = src->st_mtim;
+	st->st_ctim = src->st_mtim;
+}
+
+static void fill_file(struct stat *st, const struct stat *src, uint64_t size)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_uid = src->st_uid;
+	st->st_gid = src->st_gid;
+	st->st_size = (off_t)size;
+	st->st_blksize = 65536;
+	st->st_blocks = (blkcnt_t)((size + 511) / 512);
+	st->st_atim = st->st_mtim = src->st_mtim;
+	st->st_ctim = src->st_mtim;
+}
+
+/* Size of the file a video-inner node names, or a negative errno; directories give 0. */
+static int64_t inner_size(const struct media *m, const struct naming_inner *in)
+{
+	if (m->error)
+		return in->kind == NAMING_ERROR_FILE ? (int64_t)m->error_len : -ENOENT;
+	if (in->kind == NAMING_MASTER_FILE)
+		return (int64_t)m->master_len;
+	if (in->kind == NAMING_ERROR_FILE || strcmp(in->variant, m->variant))
+		return -ENOENT;
+	if (in->kind == NAMING_VARIANT_DIR)
+		return 0;
+	if (in->kind == NAMING_PLAYLIST_FILE)
+		return (int64_t)m->playlist_len;
+	if (in->kind == NAMING_SEGMENT_FILE && in->segment < m->plan->nb_segments)
+		return (int64_t)m->plan->segments[in->segment].size;
+	return -ENOENT;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct node n;
+	struct media *m;
+	int64_t size;
+	int ret;
+
+	(void)fi;
+	if ((ret = resolve(path, &n)) < 0)
+		return ret;
+	if (n.kind == NODE_DIR || n.inner.kind == NAMING_VIDEO_DIR) {
+		fill_dir(st, &n.st);
+		return 0;
+	}
+	if ((ret = media_get(n.src, &m)) < 0)
+		return ret;
+	size = inner_size(m, &n.inner);
+	media_put(m);
+	if (size < 0)
+		return (int)size;
+	if (n.inner.kind == NAMING_VARIANT_DIR)
+		fill_dir(st, &n.st);
+	else
+		fill_file(st, &n.st, (uint64_t)size);
+	return 0;
+}
+
+static int list_source_dir(const char *src, void *buf, fuse_fill_dir_t filler)
+{
+	DIR *d = opendir(src);
+	struct dirent *de;
+	char path[PATH_MAX];
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", src, de->d_name) >= sizeof(path))
+			continue;
+		if (stat_inside(path, &st) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && naming_is_video(de->d_name)))
+			filler(buf, de->d_name, NULL, 0, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct node n;
+	struct media *m;
+	int ret;
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if ((ret = resolve(path, &n)) < 0)
+		return ret;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	if (n.kind == NODE_DIR)
+		return list_source_dir(n.src, buf, filler);
+	if (n.inner.kind != NAMING_VIDEO_DIR && n.inner.kind != NAMING_VARIANT_DIR)
+		return -ENOTDIR;
+	if ((ret = media_get(n.src, &m)) < 0)
+		return ret;
+	if (n.inner.kind == NAMING_VIDEO_DIR) {
+		if (m->error) {
+			filler(buf, NAMING_ERROR, NULL, 0, 0);
+		} else {
+			filler(buf, NAMING_MASTER, NULL, 0, 0);
+			filler(buf, m->variant, NULL, 0, 0);
+		}
+	} else if (m->error || strcmp(n.inner.variant, m->variant)) {
+		ret = -ENOENT;
+	} else {
+		char name[NAMING_MAX];
+		filler(buf, NAMING_PLAYLIST, NULL, 0, 0);
+		for (uint32_t i = 0; i < m->plan->nb_segments; i++) {
+			naming_segment(i, name);
+			filler(buf, name, NULL, 0, 0);
+		}
+	}
+	media_put(m);
+	return ret;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *of;
+	struct node n;
+	struct media *m;
+	int64_t size;
+	int ret;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	if ((ret = resolve(path, &n)) < 0)
+		return ret;
+	if (n.kind == NODE_DIR || n.inner.kind == NAMING_VIDEO_DIR || n.inner.kind == NAMING_VARIANT_DIR)
+		return -EISDIR;
+	if ((ret = media_get(n.src, &m)) < 0)
+		return ret;
+	if ((size = inner_size(m, &n.inner)) < 0) {
+		media_put(m);
+		return (int)size;
+	}
+	if (!(of = calloc(1, sizeof(*of)))) {
+		media_put(m);
+		return -ENOMEM;
+	}
+	switch (n.inner.kind) {
+	case NAMING_SEGMENT_FILE:
+		if ((ret = synth_open(m, n.inner.segment, &of->synth)) < 0) {
+			media_put(m);
+			free(of);
+			return ret;
+		}
+		break;  /* the synth holds the media reference now */
+	case NAMING_MASTER_FILE:
+		of->text = m->master;
+		of->text_len = m->master_len;
+		of->m = m;
+		break;
+	case NAMING_PLAYLIST_FILE:
+		of->text = m->playlist;
+		of->text_len = m->playlist_len;
+		of->m = m;
+		break;
+	default:
+		of->text = m->error_text;
+		of->text_len = m->error_len;
+		of->m = m;
+		break;
+	}
+	fi->fh = (uint64_t)(uintptr_t)of;
+	/* Content is a function of the source identity; auto_cache drops pages when it changes. */
+	fi->keep_cache = 0;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (off < 0)
+		return -EINVAL;
+	if (of->synth) {
+		ssize_t n = synth_read(of->synth, buf, size, (uint64_t)off);
+		return (int)n;
+	}
+	if ((uint64_t)off >= of->text_len)
+		return 0;
+	if (size > of->text_len - (size_t)off)
+		size = of->text_len - (size_t)off;
+	memcpy(buf, of->text + off, size);
+	return (int)size;
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	synth_close(of->synth);
+	media_put(of->m);
+	free(of);
+	return 0;
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	(void)path;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 65536;
+	sv->f_frsize = 65536;
+	sv->f_namemax = 255;
+	sv->f_flag = ST_RDONLY;
+	return 0;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	/* One second of attribute and entry caching: a replaced source shows within a second. */
+	cfg->entry_timeout = 1.0;
+	cfg->attr_timeout = 1.0;
+	cfg->negative_timeout = 1.0;
+	/* Page cache survives across opens while size and mtime (the source's) stay the same. */
+	cfg->auto_cache = 1;
+	return ctx();
+}
+
+static void fs_destroy(void *data)
+{
+	(void)data;
+	media_shutdown();
+}
+
+const struct fuse_operations fs_operations = {
+	.init = fs_init,
+	.destroy = fs_destroy,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read = fs_read,
+	.release = fs_release,
+	.statfs = fs_statfs,
+};

@@ -1,0 +1,275 @@
+/* hlsfs entry point: parse options (fuse_opt, then the config file), check SOURCE before
+ * anything is mounted, mount, daemonize, serve, and unwind in reverse order. */
+#include "fs.h"
+
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "media.h"
+
+#ifndef HLSFS_VERSION
+#define HLSFS_VERSION "unknown"
+#endif
+
+struct opts {
+	struct config conf;
+	char *source;
+	int nonopts;
+	int bad;
+};
+
+enum { KEY_DISCARD, KEY_RW };
+
+#define OPT(t, f) { t, offsetof(struct opts, f), 0 }
+static const struct fuse_opt hlsfs_opts[] = {
+	OPT("cache_dir=%s", conf.cache_dir),
+	OPT("segment=%s", conf.segment),
+	OPT("config=%s", conf.config),
+	/* mount(8) and fstab pass these; they mean nothing to a FUSE daemon. */
+	FUSE_OPT_KEY("auto", KEY_DISCARD),
+	FUSE_OPT_KEY("noauto", KEY_DISCARD),
+	FUSE_OPT_KEY("_netdev", KEY_DISCARD),
+	FUSE_OPT_KEY("nofail", KEY_DISCARD),
+	FUSE_OPT_KEY("user", KEY_DISCARD),
+	FUSE_OPT_KEY("users", KEY_DISCARD),
+	FUSE_OPT_KEY("nouser", KEY_DISCARD),
+	FUSE_OPT_KEY("defaults", KEY_DISCARD),
+	FUSE_OPT_KEY("comment=", KEY_DISCARD),
+	FUSE_OPT_KEY("rw", KEY_RW),
+	FUSE_OPT_END
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
+	       "\n"
+	       "Mounts SOURCE, a folder of MP4/MOV videos, read-only at MOUNTPOINT, where every video\n"
+	       "is a directory of HLS playlists and MPEG-TS segments made on read.\n"
+	       "\n"
+	       "hlsfs options:\n"
+	       "    -h   --help            print help and exit\n"
+	       "    -V   --version         print version and exit\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d                     debug output (implies -f)\n"
+	       "    -o cache_dir=DIR       folder for the persistent cache (created if missing)\n"
+	       "    -o segment=SECONDS     target segment duration (default " CONFIG_DEFAULT_SEGMENT ", 1 to 60)\n"
+	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
+	       "\n", prog);
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct opts *o = data;
+	(void)outargs;
+
+	switch (key) {
+	case FUSE_OPT_KEY_NONOPT:
+		if (!o->source) {
+			o->source = strdup(arg);
+			return 0;
+		}
+		if (++o->nonopts > 1) {
+			fprintf(stderr, "hlsfs: too many arguments: '%s' (usage: hlsfs [options] SOURCE MOUNTPOINT)\n", arg);
+			o->bad = 1;
+			return -1;
+		}
+		return 1;
+	case FUSE_OPT_KEY_OPT:
+		if (!strncmp(arg, "x-systemd.", 10) || !strncmp(arg, "x-gvfs-", 7))
+			return 0;
+		return 1;
+	case KEY_DISCARD:
+		return 0;
+	case KEY_RW:
+		fprintf(stderr, "hlsfs: the mount is read-only; option 'rw' is not supported\n");
+		o->bad = 1;
+		return -1;
+	default:
+		return 1;
+	}
+}
+
+struct ini_state {
+	struct opts *o;
+	const char *file;
+	int err;
+};
+
+static int config_ini_line(void *user, const char *section, const char *name, const char *value)
+{
+	struct ini_state *st = user;
+	int ret;
+
+	if (section[0] && strcmp(section, "hlsfs")) {
+		fprintf(stderr, "hlsfs: %s: unknown section [%s]\n", st->file, section);
+		st->err = 1;
+		return 0;
+	}
+	ret = config_set_default(&st->o->conf, name, value);
+	if (ret == -ENOENT) {
+		fprintf(stderr, "hlsfs: %s: unknown key '%s'\n", st->file, name);
+		st->err = 1;
+		return 0;
+	}
+	return ret == 0;
+}
+
+static int load_config(struct opts *o)
+{
+	struct ini_state st = { o, o->conf.config, 0 };
+	int ret = ini_parse(o->conf.config, config_ini_line, &st);
+
+	if (ret == -1) {
+		fprintf(stderr, "hlsfs: config=%s: %s\n", o->conf.config, strerror(errno));
+		return -1;
+	}
+	if (ret > 0 && !st.err)
+		fprintf(stderr, "hlsfs: %s:%d: cannot parse this line\n", o->conf.config, ret);
+	return ret != 0 || st.err ? -1 : 0;
+}
+
+static int make_dirs(const char *path)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return access(buf, W_OK | X_OK) < 0 ? -errno : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts copts = { 0 };
+	struct fuse_loop_config *loop = NULL;
+	struct opts o = { 0 };
+	struct fs_ctx fctx = { 0 };
+	struct plan_config pcfg = { 0 };
+	struct fuse *fuse = NULL;
+	struct stat st;
+	char *fsname = NULL;
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &o, hlsfs_opts, opt_proc) < 0)
+		goto out_args;
+	if (fuse_parse_cmdline(&args, &copts) < 0)
+		goto out_args;
+	if (copts.show_help) {
+		usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lib_help(&args);
+		ret = 0;
+		goto out_args;
+	}
+	if (copts.show_version) {
+		printf("hlsfs version %s\n", HLSFS_VERSION);
+		printf("FUSE library version %s\n", fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!o.source || !copts.mountpoint) {
+		fprintf(stderr, "hlsfs: missing %s (usage: hlsfs [options] SOURCE MOUNTPOINT; see hlsfs --help)\n",
+			o.source ? "MOUNTPOINT" : "SOURCE and MOUNTPOINT");
+		goto out_args;
+	}
+	if (o.conf.config && load_config(&o) < 0)
+		goto out_args;
+
+	if (stat(o.source, &st) < 0) {
+		fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
+		goto out_args;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "hlsfs: source '%s': not a directory\n", o.source);
+		goto out_args;
+	}
+	if (access(o.source, R_OK | X_OK) < 0) {
+		fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
+		goto out_args;
+	}
+	if (!(fctx.root = realpath(o.source, NULL))) {
+		fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
+		goto out_args;
+	}
+	fctx.root_len = strlen(fctx.root);
+	if (fctx.root_len == 1)
+		fctx.root_len = 0;  /* "/": children are "/x", not "//x" */
+	if (config_seconds(o.conf.segment ? o.conf.segment : CONFIG_DEFAULT_SEGMENT, 1, 60, &pcfg.target) < 0) {
+		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
+		goto out_args;
+	}
+	if (o.conf.cache_dir && (ret = make_dirs(o.conf.cache_dir)) < 0) {
+		fprintf(stderr, "hlsfs: cache_dir=%s: %s\n", o.conf.cache_dir, strerror(-ret));
+		ret = 1;
+		goto out_args;
+	}
+	ret = 1;
+
+	/* Read-only always; name the mount after its source so mount(8) and df show it. */
+	if (fuse_opt_add_arg(&args, "-oro,subtype=hlsfs") < 0 ||
+	    fuse_opt_add_opt_escaped(&fsname, o.source) < 0 || asprintf(&fsname, "-ofsname=%s", fsname) < 0 ||
+	    fuse_opt_add_arg(&args, fsname) < 0)
+		goto out_args;
+
+	log_set_debug(copts.debug);
+	media_init(&pcfg);
+	fuse = fuse_new(&args, &fs_operations, sizeof(fs_operations), &fctx);
+	if (!fuse)
+		goto out_args;  /* fuse_new printed why (an unknown option, most often) */
+	if (fuse_mount(fuse, copts.mountpoint) != 0)
+		goto out_new;
+	if (fuse_daemonize(copts.foreground) != 0)
+		goto out_mount;
+	if (!copts.foreground)
+		log_use_syslog(true);
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_mount;
+
+	if (copts.singlethread) {
+		ret = fuse_loop(fuse);
+	} else {
+		loop = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(loop, (unsigned)copts.clone_fd);
+		fuse_loop_cfg_set_max_threads(loop, copts.max_threads);
+		ret = fuse_loop_mt(fuse, loop);
+	}
+	ret = ret == 0 ? 0 : 1;
+
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_mount:
+	fuse_unmount(fuse);
+out_new:
+	fuse_destroy(fuse);
+out_args:
+	fuse_loop_cfg_destroy(loop);
+	free(copts.mountpoint);
+	fuse_opt_free_args(&args);
+	config_release(&o.conf);
+	free(o.source);
+	free(fctx.root);
+	free(fsname);
+	return ret;
+}

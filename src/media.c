@@ -1,0 +1,265 @@
+/* The in-memory registry of media: a hash of source path to the newest media for it, with an
+ * LRU list of unreferenced entries capped by count and by indexed samples. A build runs outside
+ * the registry lock; callers for the same path wait on the entry (single flight). */
+#include "media.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "playlist.h"
+
+#define BUCKETS 4096
+#define MAX_IDLE_ENTRIES 512
+#define MAX_IDLE_SAMPLES (8u << 20)  /* ~320 MiB of sample records kept for closed files */
+
+struct entry {
+	struct media m;
+	struct entry *hnext;          /* hash chain; only the current entry of a path is chained */
+	struct entry *lprev, *lnext;  /* LRU of all entries, most recent first */
+	unsigned refs;
+	bool ready, hashed;
+	uint64_t samples;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t built = PTHREAD_COND_INITIALIZER;
+static struct entry *table[BUCKETS];
+static struct entry *lru_head, *lru_tail;
+static unsigned nb_entries;
+static uint64_t nb_samples;
+static struct plan_config config;
+
+void media_init(const struct plan_config *cfg)
+{
+	config = *cfg;
+}
+
+static unsigned hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h % BUCKETS;
+}
+
+static void media_release(struct media *m)
+{
+	free(m->path);
+	free(m->error_text);
+	index_free(m->ix);
+	plan_free(m->plan);
+	free(m->master);
+	free(m->playlist);
+}
+
+static void lru_unlink(struct entry *e)
+{
+	if (e->lprev)
+		e->lprev->lnext = e->lnext;
+	else
+		lru_head = e->lnext;
+	if (e->lnext)
+		e->lnext->lprev = e->lprev;
+	else
+		lru_tail = e->lprev;
+	e->lprev = e->lnext = NULL;
+}
+
+static void lru_push_front(struct entry *e)
+{
+	e->lnext = lru_head;
+	e->lprev = NULL;
+	if (lru_head)
+		lru_head->lprev = e;
+	lru_head = e;
+	if (!lru_tail)
+		lru_tail = e;
+}
+
+static void unhash(struct entry *e)
+{
+	struct entry **pp;
+	if (!e->hashed)
+		return;
+	for (pp = &table[hash(e->m.path)]; *pp; pp = &(*pp)->hnext) {
+		if (*pp == e) {
+			*pp = e->hnext;
+			break;
+		}
+	}
+	e->hashed = false;
+}
+
+static void destroy(struct entry *e)
+{
+	unhash(e);
+	lru_unlink(e);
+	nb_entries--;
+	nb_samples -= e->samples;
+	media_release(&e->m);
+	free(e);
+}
+
+/* Called with the lock held: drops idle entries, oldest first, beyond the caps. */
+static void evict(void)
+{
+	struct entry *e = lru_tail;
+	while (e && (nb_entries > MAX_IDLE_ENTRIES || nb_samples > MAX_IDLE_SAMPLES)) {
+		struct entry *prev = e->lprev;
+		if (e->refs == 0 && e->ready)
+			destroy(e);
+		e = prev;
+	}
+}
+
+static void set_error(struct media *m, int err, const char *why)
+{
+	const char *base = strrchr(m->path, '/');
+	m->error = err;
+	if (asprintf(&m->error_text, "%s cannot be served: %s\n", base ? base + 1 : m->path, why) < 0)
+		m->error_text = NULL;
+	m->error_len = m->error_text ? strlen(m->error_text) : 0;
+	log_error("%s: %s", m->path, why);
+}
+
+/* Builds everything a media holds. Runs without the registry lock. */
+static void build(struct media *m)
+{
+	struct source *src = NULL;
+	char *why = NULL;
+	char uri[NAMING_MAX + 16];
+	int ret;
+
+	ret = source_open(m->path, &src);
+	if (ret < 0) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "it could not be opened (%s).", strerror(-ret));
+		set_error(m, ret, msg);
+		return;
+	}
+	m->id = *source_identity(src);
+	ret = index_build(src, &m->ix, &why);
+	source_close(src);
+	if (ret < 0) {
+		set_error(m, ret, why ? why : "it could not be indexed.");
+		free(why);
+		return;
+	}
+	if (m->ix->audio_note)
+		log_warn("%s: %s", m->path, m->ix->audio_note);
+	ret = plan_build(m->ix, &config, &m->plan);
+	if (ret < 0) {
+		set_error(m, ret, ret == -ENOMEM ? "out of memory while planning its segments." :
+				  "its video has no keyframe to start a segment at.");
+		return;
+	}
+	naming_variant(m->ix->video.height, m->variant);
+	snprintf(uri, sizeof(uri), "%s/%s", m->variant, NAMING_PLAYLIST);
+	if (playlist_master(m->ix, m->plan, uri, &m->master, &m->master_len) < 0 ||
+	    playlist_media(m->plan, &m->playlist, &m->playlist_len) < 0)
+		set_error(m, -ENOMEM, "out of memory while writing its playlists.");
+	log_debug("%s: indexed, %u video and %u audio samples, %u segments", m->path,
+		  m->ix->video.nb_samples, m->ix->audio.nb_samples, m->plan->nb_segments);
+}
+
+int media_get(const char *path, struct media **out)
+{
+	struct source_identity id;
+	struct entry *e;
+	unsigned h = hash(path);
+	int ret;
+
+	*out = NULL;
+	if ((ret = source_stat(path, &id)) < 0)
+		return ret;
+
+	pthread_mutex_lock(&lock);
+	for (e = table[h]; e; e = e->hnext)
+		if (!strcmp(e->m.path, path))
+			break;
+	if (e) {
+		while (!e->ready)
+			pthread_cond_wait(&built, &lock);
+		if (e->hashed && source_identity_equal(&e->m.id, &id)) {
+			e->refs++;
+			lru_unlink(e);
+			lru_push_front(e);
+			pthread_mutex_unlock(&lock);
+			*out = &e->m;
+			return 0;
+		}
+		/* The source changed: the old media serves only files already open on it. */
+		if (e->hashed) {
+			unhash(e);
+			if (e->refs == 0)
+				destroy(e);
+		}
+		/* Another caller may have started the new build while we waited. */
+		for (e = table[h]; e; e = e->hnext)
+			if (!strcmp(e->m.path, path))
+				break;
+		if (e) {
+			e->refs++;
+			while (!e->ready)
+				pthread_cond_wait(&built, &lock);
+			pthread_mutex_unlock(&lock);
+			*out = &e->m;
+			return 0;
+		}
+	}
+
+	e = calloc(1, sizeof(*e));
+	if (!e || !(e->m.path = strdup(path))) {
+		free(e);
+		pthread_mutex_unlock(&lock);
+		return -ENOMEM;
+	}
+	e->m.id = id;
+	e->refs = 1;
+	e->hnext = table[h];
+	table[h] = e;
+	e->hashed = true;
+	lru_push_front(e);
+	nb_entries++;
+	pthread_mutex_unlock(&lock);
+
+	build(&e->m);
+
+	pthread_mutex_lock(&lock);
+	e->ready = true;
+	if (e->m.ix)
+		e->samples = (uint64_t)e->m.ix->video.nb_samples + e->m.ix->audio.nb_samples;
+	nb_samples += e->samples;
+	pthread_cond_broadcast(&built);
+	evict();
+	pthread_mutex_unlock(&lock);
+	*out = &e->m;
+	return 0;
+}
+
+void media_put(struct media *m)
+{
+	struct entry *e = (struct entry *)m;  /* m is the first member */
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&lock);
+	if (--e->refs == 0 && !e->hashed)
+		destroy(e);
+	else
+		evict();
+	pthread_mutex_unlock(&lock);
+}
+
+void media_shutdown(void)
+{
+	pthread_mutex_lock(&lock);
+	while (lru_head)
+		destroy(lru_head);
+	pthread_mutex_unlock(&lock);
+}

@@ -1,0 +1,104 @@
+/* Mount path names. Canonical only: "seg-7.ts" or "seg-000007.ts" are not segment 7, so every
+ * file has exactly one name and caches never hold two copies of it. */
+#include "naming.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+bool naming_is_video(const char *name)
+{
+	static const char *const ext[] = { ".mp4", ".m4v", ".mov" };
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
+		size_t e = strlen(ext[i]);
+		if (n > e && !strcasecmp(name + n - e, ext[i]))
+			return true;
+	}
+	return false;
+}
+
+void naming_segment(uint32_t n, char out[NAMING_MAX])
+{
+	snprintf(out, NAMING_MAX, "seg-%05u.ts", n);
+}
+
+void naming_variant(unsigned height, char out[NAMING_MAX])
+{
+	snprintf(out, NAMING_MAX, "%up", height);
+}
+
+static int parse_segment(const char *name, uint32_t *n)
+{
+	char canon[NAMING_MAX];
+	unsigned long v = 0;
+	size_t len = strlen(name);
+
+	if (len < 9 || len >= NAMING_MAX || strncmp(name, "seg-", 4) || strcmp(name + len - 3, ".ts"))
+		return -ENOENT;
+	for (size_t i = 4; i < len - 3; i++) {
+		if (name[i] < '0' || name[i] > '9' || v > UINT32_MAX / 10)
+			return -ENOENT;
+		v = v * 10 + (unsigned long)(name[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return -ENOENT;
+	naming_segment((uint32_t)v, canon);
+	if (strcmp(canon, name))
+		return -ENOENT;
+	*n = (uint32_t)v;
+	return 0;
+}
+
+static bool is_variant_name(const char *s, size_t len)
+{
+	/* digits then 'p', no leading zero */
+	if (len < 2 || len >= NAMING_MAX || s[len - 1] != 'p' || s[0] == '0')
+		return false;
+	for (size_t i = 0; i < len - 1; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+int naming_parse_inner(const char *rest, struct naming_inner *out)
+{
+	const char *slash;
+	size_t vlen;
+
+	memset(out, 0, sizeof(*out));
+	if (rest[0] == '\0') {
+		out->kind = NAMING_VIDEO_DIR;
+		return 0;
+	}
+	if (!strcmp(rest, NAMING_MASTER)) {
+		out->kind = NAMING_MASTER_FILE;
+		return 0;
+	}
+	if (!strcmp(rest, NAMING_ERROR)) {
+		out->kind = NAMING_ERROR_FILE;
+		return 0;
+	}
+	slash = strchr(rest, '/');
+	vlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	if (!is_variant_name(rest, vlen))
+		return -ENOENT;
+	memcpy(out->variant, rest, vlen);
+	out->variant[vlen] = '\0';
+	if (!slash) {
+		out->kind = NAMING_VARIANT_DIR;
+		return 0;
+	}
+	if (!strcmp(slash + 1, NAMING_PLAYLIST)) {
+		out->kind = NAMING_PLAYLIST_FILE;
+		return 0;
+	}
+	if (parse_segment(slash + 1, &out->segment) == 0) {
+		out->kind = NAMING_SEGMENT_FILE;
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	return -ENOENT;
+}

@@ -1,0 +1,252 @@
+/* Writes segment bytes from the layout: PAT, PMT, and each PES built from source samples
+ * (H.264 to Annex B with AUD and parameter sets, AAC behind ADTS headers), split into packets.
+ * The last built unit is kept, since the kernel reads in 128 KiB pieces and a large keyframe
+ * spans several of them. */
+#include "synth.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "log.h"
+#include "tsmux.h"
+
+struct synth {
+	pthread_mutex_t lock;
+	struct media *m;
+	struct source *src;
+	struct plan_layout *layout;
+	struct aac_config aac;
+	struct avc_config avc;    /* parameter sets put before keyframes */
+	uint64_t size;
+	uint8_t *pes, *sample;    /* scratch: PES bytes, one raw video sample */
+	size_t pes_cap, sample_cap;
+	uint8_t *unit;            /* packets of the cached unit */
+	size_t unit_cap;
+	int64_t unit_index;       /* which unit is in unit[], -1 for none */
+	int failed;               /* a read error was logged for this open */
+};
+
+static int reserve(uint8_t **p, size_t *cap, size_t n)
+{
+	uint8_t *q;
+	if (n <= *cap)
+		return 0;
+	q = realloc(*p, n);
+	if (!q)
+		return -ENOMEM;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+int synth_open(struct media *m, uint32_t seg, struct synth **out)
+{
+	struct synth *s;
+	int ret;
+
+	*out = NULL;
+	if (m->error || seg >= m->plan->nb_segments)
+		return -ENOENT;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	pthread_mutex_init(&s->lock, NULL);
+	s->unit_index = -1;
+	s->m = m;
+	if ((ret = source_open(m->path, &s->src)) < 0) {
+		log_error("%s: cannot open the source for segment %u: %s", m->path, seg, strerror(-ret));
+		ret = -EIO;
+		goto fail;
+	}
+	if (!source_identity_equal(source_identity(s->src), &m->id)) {
+		log_error("%s: the source changed since it was indexed; not serving segment %u", m->path, seg);
+		ret = -EIO;
+		goto fail;
+	}
+	if (m->ix->audio.codec == INDEX_CODEC_AAC &&
+	    codec_aac_parse(m->ix->audio.extradata, m->ix->audio.extradata_size, &s->aac) < 0) {
+		ret = -EIO;  /* the indexer checked this; reaching here is a bug */
+		goto fail;
+	}
+	if (codec_avc_parse(m->ix->video.extradata, m->ix->video.extradata_size, &s->avc) < 0 ||
+	    s->avc.ps_size != m->plan->ps_size) {
+		ret = -EIO;
+		goto fail;
+	}
+	if ((ret = plan_layout(m->plan, m->ix, seg, &s->layout)) < 0) {
+		if (ret == -EIO)
+			log_error("%s: segment %u: layout disagrees with the plan; not served", m->path, seg);
+		goto fail;
+	}
+	s->size = m->plan->segments[seg].size;
+	*out = s;
+	return 0;
+fail:
+	s->m = NULL;  /* the caller keeps its reference on failure */
+	synth_close(s);
+	return ret;
+}
+
+void synth_close(struct synth *s)
+{
+	if (!s)
+		return;
+	source_close(s->src);
+	free(s->layout);
+	codec_avc_release(&s->avc);
+	free(s->pes);
+	free(s->sample);
+	free(s->unit);
+	pthread_mutex_destroy(&s->lock);
+	if (s->m)
+		media_put(s->m);
+	free(s);
+}
+
+uint64_t synth_size(const struct synth *s)
+{
+	return s->size;
+}
+
+static int read_failed(struct synth *s, const struct plan_unit *u, int err)
+{
+	if (!s->failed) {
+		s->failed = 1;
+		log_error("%s: segment %u: reading source bytes failed (%s); the file was truncated, replaced or is unreadable",
+			  s->m->path, s->layout->segment, strerror(-err));
+	}
+	(void)u;
+	return -EIO;
+}
+
+/* Builds the PES of a video unit into s->pes; returns its size or a negative errno. */
+static ssize_t build_video(struct synth *s, const struct plan_unit *u)
+{
+	const struct plan *p = s->m->plan;
+	const struct index_sample *smp = &s->m->ix->video.samples[u->first];
+	bool with_dts = plan_video_has_dts(smp);
+	size_t hsize = tsmux_pes_header_size(with_dts), pos;
+	uint64_t annexb = codec_avc_annexb_size(smp->size, smp->nals, p->nal_length_size);
+	int ret;
+
+	if (reserve(&s->pes, &s->pes_cap, hsize + u->payload) < 0 ||
+	    reserve(&s->sample, &s->sample_cap, smp->size) < 0)
+		return -ENOMEM;
+	pos = tsmux_pes_header(TS_STREAM_ID_VIDEO, (uint64_t)(smp->pts + p->ts_offset), with_dts,
+			       (uint64_t)(smp->dts + p->ts_offset), u->payload, s->pes);
+	codec_avc_aud(s->pes + pos);
+	pos += CODEC_AUD_SIZE;
+	if (smp->flags & INDEX_SAMPLE_KEY) {
+		memcpy(s->pes + pos, s->avc.ps, s->avc.ps_size);
+		pos += s->avc.ps_size;
+	}
+	if ((ret = source_pread(s->src, s->sample, smp->size, smp->pos)) < 0)
+		return read_failed(s, u, ret);
+	codec_avc_to_annexb(s->sample, smp->size, p->nal_length_size, s->pes + pos, annexb);
+	pos += annexb;
+	return (ssize_t)pos;
+}
+
+/* Builds the PES of an audio unit (one or more frames) into s->pes. */
+static ssize_t build_audio(struct synth *s, const struct plan_unit *u)
+{
+	const struct plan *p = s->m->plan;
+	const struct index_sample *smp = &s->m->ix->audio.samples[u->first];
+	size_t pos;
+	int ret;
+
+	if (reserve(&s->pes, &s->pes_cap, tsmux_pes_header_size(false) + u->payload) < 0)
+		return -ENOMEM;
+	pos = tsmux_pes_header(TS_STREAM_ID_AUDIO, (uint64_t)(smp->pts + p->ts_offset), false, 0, u->payload, s->pes);
+	if (pos == 0)
+		return -EIO;
+	for (uint32_t i = 0; i < u->count; i++, smp++) {
+		if (p->adts_size) {
+			codec_adts_header(&s->aac, smp->size, s->pes + pos);
+			pos += p->adts_size;
+		}
+		if ((ret = source_pread(s->src, s->pes + pos, smp->size, smp->pos)) < 0)
+			return read_failed(s, u, ret);
+		pos += smp->size;
+	}
+	return (ssize_t)pos;
+}
+
+/* Puts the packets of unit i into s->unit. */
+static int build_unit(struct synth *s, uint32_t i)
+{
+	const struct plan_unit *u = &s->layout->units[i];
+	const struct plan *p = s->m->plan;
+	struct ts_pes_out o = { 0 };
+	ssize_t n = 0;
+
+	if (s->unit_index == (int64_t)i)
+		return 0;
+	s->unit_index = -1;
+	if (reserve(&s->unit, &s->unit_cap, u->packets * TS_PACKET_SIZE) < 0)
+		return -ENOMEM;
+	switch (u->kind) {
+	case PLAN_UNIT_PAT:
+		tsmux_pat(u->cc, s->unit);
+		break;
+	case PLAN_UNIT_PMT:
+		tsmux_pmt(&p->program, u->cc, s->unit);
+		break;
+	case PLAN_UNIT_VIDEO: {
+		const struct index_sample *smp = &s->m->ix->video.samples[u->first];
+		if ((n = build_video(s, u)) < 0)
+			return (int)n;
+		o.pid = TS_PID_VIDEO;
+		o.pcr = true;
+		o.pcr_value = (uint64_t)(smp->dts + p->ts_offset - PLAN_PCR_LEAD) * 300;
+		o.random_access = (smp->flags & INDEX_SAMPLE_KEY) != 0;
+		break;
+	}
+	case PLAN_UNIT_AUDIO:
+		if ((n = build_audio(s, u)) < 0)
+			return (int)n;
+		o.pid = TS_PID_AUDIO;
+		break;
+	default:
+		return -EIO;
+	}
+	if (u->kind == PLAN_UNIT_VIDEO || u->kind == PLAN_UNIT_AUDIO) {
+		if (tsmux_packets((uint64_t)n, o.pcr) != u->packets)
+			return -EIO;  /* never send bytes the plan did not promise */
+		o.cc = u->cc;
+		tsmux_packetize(&o, s->pes, (size_t)n, s->unit);
+	}
+	s->unit_index = i;
+	return 0;
+}
+
+ssize_t synth_read(struct synth *s, char *buf, size_t size, uint64_t off)
+{
+	size_t done = 0;
+	int ret = 0;
+
+	if (off >= s->size)
+		return 0;
+	if (size > s->size - off)
+		size = (size_t)(s->size - off);
+	pthread_mutex_lock(&s->lock);
+	while (done < size) {
+		uint64_t at = off + done;
+		uint32_t i = plan_layout_find(s->layout, at);
+		const struct plan_unit *u = &s->layout->units[i];
+		uint64_t in = at - u->offset, avail = u->packets * TS_PACKET_SIZE - in;
+		size_t n = size - done < avail ? size - done : (size_t)avail;
+
+		if ((ret = build_unit(s, i)) < 0)
+			break;
+		memcpy(buf + done, s->unit + in, n);
+		done += n;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (ret < 0)
+		return ret == -ENOMEM ? -ENOMEM : -EIO;
+	return (ssize_t)done;
+}
