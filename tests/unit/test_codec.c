@@ -1,0 +1,99 @@
+/* avcC and AudioSpecificConfig parsing, Annex B conversion for every NAL length size, and the
+ * ADTS header fields. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "codec.h"
+
+static void test_avcc(void)
+{
+	/* High@3.1, 4-byte lengths, one SPS (4 bytes), one PPS (2 bytes) */
+	const uint8_t avcc[] = { 1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0x00, 0x1f, 1, 0, 2, 0x68, 0xee };
+	struct avc_config c;
+
+	CHECK_EQ(codec_avc_parse(avcc, sizeof(avcc), &c), 0);
+	CHECK_EQ(c.nal_length_size, 4);
+	CHECK_EQ(c.profile, 0x64);
+	CHECK_EQ(c.level, 0x1f);
+	CHECK_EQ(c.ps_size, 8 + 6);
+	CHECK(!memcmp(c.ps, "\0\0\0\1\x67\x64\x00\x1f\0\0\0\1\x68\xee", 14));
+	codec_avc_release(&c);
+	/* every truncation is rejected, never read past */
+	for (size_t n = 0; n < sizeof(avcc); n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		memcpy(copy, avcc, n);
+		CHECK(codec_avc_parse(copy, n, &c) < 0);
+		free(copy);
+	}
+	{
+		uint8_t bad[sizeof(avcc)];
+		memcpy(bad, avcc, sizeof(avcc));
+		bad[4] = 0xfe;  /* 3-byte lengths are not allowed */
+		CHECK_EQ(codec_avc_parse(bad, sizeof(bad), &c), -EINVAL);
+	}
+}
+
+static void test_annexb(unsigned lsize)
+{
+	/* two NAL units: a 3-byte slice and a 2-byte AUD that must become filler */
+	uint8_t in[32], out[64];
+	size_t n = 0;
+	const uint8_t nal1[] = { 0x65, 0x88, 0x84 }, nal2[] = { 0x09, 0xf0 };
+	const uint8_t *nals[] = { nal1, nal2 };
+	size_t lens[] = { 3, 2 };
+
+	for (int k = 0; k < 2; k++) {
+		for (unsigned b = 0; b < lsize; b++)
+			in[n++] = (uint8_t)(lens[k] >> (8 * (lsize - 1 - b)));
+		memcpy(in + n, nals[k], lens[k]);
+		n += lens[k];
+	}
+	CHECK_EQ(codec_avc_count_nals(in, n, lsize), 2);
+	CHECK_EQ(codec_avc_annexb_size((uint32_t)n, 2, lsize), 4 + 3 + 4 + 2);
+	CHECK_EQ(codec_avc_to_annexb(in, n, lsize, out, 13), 0);
+	CHECK(!memcmp(out, "\0\0\0\1\x65\x88\x84\0\0\0\1\x0c\x80", 13));
+	/* a damaged sample keeps the promised size */
+	in[lsize - 1] = 200;
+	CHECK_EQ(codec_avc_count_nals(in, n, lsize), -EINVAL);
+	memset(out, 0xa5, sizeof(out));
+	CHECK_EQ(codec_avc_to_annexb(in, n, lsize, out, 13), -EINVAL);
+	CHECK_EQ(out[13], 0xa5);
+}
+
+static void test_aac(void)
+{
+	struct aac_config c;
+	uint8_t h[7];
+	const uint8_t lc[] = { 0x12, 0x10 };              /* LC, 44100, stereo */
+	const uint8_t he[] = { 0x2b, 0x92, 0x08, 0x00 };  /* HE-AAC: SBR 22050->44100? core LC */
+	const uint8_t ch0[] = { 0x12, 0x00 };             /* channel config 0 (PCE) */
+
+	CHECK_EQ(codec_aac_parse(lc, sizeof(lc), &c), 0);
+	CHECK_EQ(c.object_type, 2);
+	CHECK_EQ(c.core_object_type, 2);
+	CHECK_EQ(c.freq_index, 4);
+	CHECK_EQ(c.channels, 2);
+	codec_adts_header(&c, 100, h);
+	CHECK_EQ(h[0], 0xff);
+	CHECK_EQ(h[1], 0xf1);
+	CHECK_EQ(h[2] >> 6, 1);            /* profile = LC - 1 */
+	CHECK_EQ(h[2] >> 2 & 15, 4);
+	CHECK_EQ(((h[3] & 3) << 11) | (h[4] << 3) | (h[5] >> 5), 107);
+	CHECK_EQ(codec_aac_parse(he, sizeof(he), &c), 0);
+	CHECK_EQ(c.object_type, 5);
+	CHECK_EQ(c.core_object_type, 2);
+	CHECK_EQ(codec_aac_parse(ch0, sizeof(ch0), &c), -ENOTSUP);
+	CHECK(codec_aac_parse(lc, 1, &c) < 0);
+}
+
+int main(void)
+{
+	test_avcc();
+	test_annexb(1);
+	test_annexb(2);
+	test_annexb(4);
+	test_aac();
+	return check_report("codec");
+}

@@ -1,0 +1,53 @@
+/* Names round-trip, and only the canonical spelling of each name is accepted. */
+#include <errno.h>
+#include <string.h>
+
+#include "check.h"
+#include "naming.h"
+
+int main(void)
+{
+	struct naming_inner in;
+	char name[NAMING_MAX], path[2 * NAMING_MAX];
+
+	CHECK(naming_is_video("a.mp4"));
+	CHECK(naming_is_video("Talk.MOV"));
+	CHECK(naming_is_video("x.m4v"));
+	CHECK(!naming_is_video(".mp4"));
+	CHECK(!naming_is_video("notes.txt"));
+	CHECK(!naming_is_video("a.mp4.url"));
+
+	for (uint32_t n = 0; n < 200000; n += 997) {
+		naming_segment(n, name);
+		snprintf(path, sizeof(path), "720p/%s", name);
+		CHECK_EQ(naming_parse_inner(path, &in), 0);
+		CHECK_EQ(in.kind, NAMING_SEGMENT_FILE);
+		CHECK_EQ(in.segment, n);
+		CHECK(!strcmp(in.variant, "720p"));
+	}
+	naming_segment(4294967295u, name);
+	snprintf(path, sizeof(path), "1p/%s", name);
+	CHECK_EQ(naming_parse_inner(path, &in), 0);
+	CHECK_EQ(in.segment, 4294967295u);
+
+	CHECK_EQ(naming_parse_inner("", &in), 0);
+	CHECK_EQ(in.kind, NAMING_VIDEO_DIR);
+	CHECK_EQ(naming_parse_inner("master.m3u8", &in), 0);
+	CHECK_EQ(in.kind, NAMING_MASTER_FILE);
+	CHECK_EQ(naming_parse_inner("error.txt", &in), 0);
+	CHECK_EQ(in.kind, NAMING_ERROR_FILE);
+	CHECK_EQ(naming_parse_inner("1080p", &in), 0);
+	CHECK_EQ(in.kind, NAMING_VARIANT_DIR);
+	CHECK_EQ(naming_parse_inner("1080p/index.m3u8", &in), 0);
+	CHECK_EQ(in.kind, NAMING_PLAYLIST_FILE);
+
+	const char *bad[] = { "720p/seg-7.ts", "720p/seg-000007.ts", "720p/seg-00007.TS", "0720p/index.m3u8",
+			      "p/index.m3u8", "720/index.m3u8", "720p/", "720p/seg-4294967296.ts",
+			      "720p/seg-99999999999999999999.ts", "720p/seg--0001.ts", "master.m3u8/x",
+			      "720p/index.m3u8/x", "..", "720p/../master.m3u8" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_EQ(naming_parse_inner(bad[i], &in), -ENOENT);
+		CHECK_EQ(in.kind, NAMING_NONE);
+	}
+	return check_report("naming");
+}

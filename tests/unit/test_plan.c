@@ -1,0 +1,176 @@
+/* The planner on synthetic indexes: boundaries on the absolute grid, no empty segments,
+ * layouts that add up to the planned sizes, continuity counters that continue across segments,
+ * and EXTINF that sums to the presentation span. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "plan.h"
+
+static const uint8_t avcc[] = { 1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0x00, 0x1f, 1, 0, 2, 0x68, 0xee };
+static const uint8_t asc[] = { 0x11, 0x90 };  /* AAC LC 48 kHz stereo */
+
+static uint32_t rnd_state = 12345;
+static uint32_t rnd(void)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return rnd_state >> 8;
+}
+
+/* nv frames of frame_ticks at a keyframe every gop frames, 2 B-frames of reordering;
+ * na AAC frames of 1920 ticks starting at -1920 (priming). */
+static void make_index(struct media_index *ix, uint32_t nv, uint32_t frame_ticks, uint32_t gop, uint32_t na)
+{
+	memset(ix, 0, sizeof(*ix));
+	ix->video.codec = INDEX_CODEC_H264;
+	ix->video.extradata = (uint8_t *)avcc;
+	ix->video.extradata_size = sizeof(avcc);
+	ix->video.width = 640;
+	ix->video.height = 360;
+	ix->video.nb_samples = nv;
+	ix->video.samples = calloc(nv, sizeof(struct index_sample));
+	for (uint32_t i = 0; i < nv; i++) {
+		struct index_sample *s = &ix->video.samples[i];
+		s->dts = ((int64_t)i - 2) * frame_ticks;
+		s->pts = (int64_t)i * frame_ticks;  /* simplified reordering: constant 2-frame delay */
+		s->duration = frame_ticks;
+		s->size = (i % gop == 0) ? 20000 + rnd() % 50000 : 1 + rnd() % 9000;
+		s->pos = i * 100000ull;
+		s->flags = (i % gop == 0) ? INDEX_SAMPLE_KEY : 0;
+	}
+	if (na) {
+		ix->audio.codec = INDEX_CODEC_AAC;
+		ix->audio.extradata = (uint8_t *)asc;
+		ix->audio.extradata_size = sizeof(asc);
+		ix->audio.nb_samples = na;
+		ix->audio.samples = calloc(na, sizeof(struct index_sample));
+		for (uint32_t i = 0; i < na; i++) {
+			struct index_sample *s = &ix->audio.samples[i];
+			s->pts = s->dts = ((int64_t)i - 1) * 1920;
+			s->duration = 1920;
+			s->size = 200 + rnd() % 600;
+			s->flags = INDEX_SAMPLE_KEY;
+		}
+	}
+}
+
+static void free_index(struct media_index *ix)
+{
+	free(ix->video.samples);
+	free(ix->audio.samples);
+}
+
+/* Everything a plan promises about itself. */
+static void check_plan(const struct plan *p, const struct media_index *ix)
+{
+	uint64_t vcc = 0, acc = 0, total_ms = 0;
+	uint32_t v_seen = 0, a_seen = 0;
+
+	for (uint32_t k = 0; k < p->nb_segments; k++) {
+		const struct plan_segment *s = &p->segments[k];
+		struct plan_layout *l;
+		uint64_t off = 0;
+
+		CHECK(s->v_count > 0);
+		CHECK(s->end > s->start);
+		CHECK(ix->video.samples[s->v_first].flags & INDEX_SAMPLE_KEY);
+		CHECK_EQ(s->v_cc, vcc & 15);
+		CHECK_EQ(s->a_cc, acc & 15);
+		CHECK_EQ(plan_segment_ms(p, k) <= (uint64_t)p->target_duration * 1000, 1);
+		vcc += s->v_packets;
+		acc += s->a_packets;
+		v_seen += s->v_count;
+		a_seen += s->a_count;
+		total_ms += plan_segment_ms(p, k);
+		if (k > 0)
+			CHECK_EQ(s->start, p->segments[k - 1].end);
+		CHECK_EQ(plan_layout(p, ix, k, &l), 0);
+		if (!l)
+			continue;
+		CHECK_EQ(l->units[0].kind, PLAN_UNIT_PAT);
+		CHECK_EQ(l->units[1].kind, PLAN_UNIT_PMT);
+		CHECK_EQ(l->units[2].kind, PLAN_UNIT_VIDEO);
+		for (uint32_t i = 0; i < l->nb_units; i++) {
+			CHECK_EQ(l->units[i].offset, off);
+			CHECK_EQ(plan_layout_find(l, off), i);
+			CHECK_EQ(plan_layout_find(l, off + l->units[i].packets * 188 - 1), i);
+			off += l->units[i].packets * 188;
+		}
+		CHECK_EQ(off, s->size);
+		free(l);
+	}
+	CHECK_EQ(v_seen + p->segments[0].v_first, ix->video.nb_samples);
+	CHECK_EQ(a_seen, ix->audio.nb_samples);
+	{
+		int64_t span = p->segments[p->nb_segments - 1].end - p->segments[0].start;
+		long long diff = (long long)total_ms - span / 90;
+		CHECK(diff >= -1 && diff <= 1);
+	}
+}
+
+int main(void)
+{
+	struct plan_config cfg = { 6 * 90000 };
+	struct media_index ix;
+	struct plan *p;
+
+	/* 2 s GOP at 30 fps, 6 s target: 6 s segments, 20 s -> 6,6,6,2 */
+	make_index(&ix, 600, 3000, 60, 470);
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	CHECK_EQ(p->nb_segments, 4);
+	CHECK_EQ(p->segments[1].start, 6 * 90000);
+	CHECK_EQ(p->target_duration, 6);
+	CHECK(p->peak_bps >= p->average_bps);
+	CHECK(p->has_audio);
+	check_plan(p, &ix);
+	plan_free(p);
+	free_index(&ix);
+
+	/* 10 s GOP, 6 s target: boundaries at 10, 20 -- never an empty segment */
+	make_index(&ix, 750, 3000, 300, 0);
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	CHECK_EQ(p->nb_segments, 3);
+	CHECK_EQ(p->segments[1].start, 10 * 90000);
+	CHECK_EQ(p->segments[2].start, 20 * 90000);
+	CHECK_EQ(p->target_duration, 10);
+	CHECK(!p->has_audio);
+	check_plan(p, &ix);
+	plan_free(p);
+	free_index(&ix);
+
+	/* leading non-keyframes are left out; one-frame video; no keyframe at all */
+	make_index(&ix, 100, 3000, 30, 10);
+	ix.video.samples[0].flags = 0;
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	CHECK_EQ(p->segments[0].v_first, 30);
+	check_plan(p, &ix);
+	plan_free(p);
+	free_index(&ix);
+
+	make_index(&ix, 1, 3000, 1, 0);
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	CHECK_EQ(p->nb_segments, 1);
+	check_plan(p, &ix);
+	plan_free(p);
+	free_index(&ix);
+
+	make_index(&ix, 50, 3000, 1000, 0);
+	for (uint32_t i = 0; i < 50; i++)
+		ix.video.samples[i].flags = 0;
+	CHECK_EQ(plan_build(&ix, &cfg, &p), -EINVAL);
+	free_index(&ix);
+
+	/* random GOP structures and sizes: the layout always matches the plan */
+	for (int round = 0; round < 200; round++) {
+		uint32_t nv = 1 + rnd() % 2000, gop = 1 + rnd() % 400, ft = 1000 + rnd() % 5000;
+		make_index(&ix, nv, ft, gop, rnd() % 3 ? nv * ft / 1920 : 0);
+		CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+		if (p) {
+			check_plan(p, &ix);
+			plan_free(p);
+		}
+		free_index(&ix);
+	}
+	return check_report("plan");
+}
