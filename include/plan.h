@@ -17,6 +17,9 @@
 #define PLAN_TS_OFFSET (10 * PLAN_TIMEBASE)
 /* PCR runs this far ahead of the DTS of the frame it is sent with (FFmpeg's default mux delay). */
 #define PLAN_PCR_LEAD (63000)
+/* Longest gap between PCRs (H.222.0 asks for at most 100 ms): slow video (slides, screen
+ * recordings) gets PCR-only packets in between. */
+#define PLAN_PCR_INTERVAL (8100)
 /* Audio frames grouped in one PES, fewer at a gap or a segment end. */
 #define PLAN_AUDIO_FRAMES_PER_PES 4
 
@@ -29,7 +32,8 @@ struct plan_segment {
 	uint32_t v_first, v_count;  /* video samples, decode order */
 	uint32_t a_first, a_count;  /* audio samples */
 	uint64_t size;              /* bytes of the .ts */
-	uint64_t v_packets, a_packets;
+	uint64_t v_packets, a_packets;  /* PES packets per PID (continuity counters count these) */
+	uint64_t pcr_packets;           /* adaptation-only PCR packets */
 	uint8_t v_cc, a_cc;         /* continuity counters of the first video / audio packet */
 };
 
@@ -61,6 +65,7 @@ enum plan_unit_kind {
 	PLAN_UNIT_PMT,
 	PLAN_UNIT_VIDEO,   /* one access unit */
 	PLAN_UNIT_AUDIO,   /* one to PLAN_AUDIO_FRAMES_PER_PES frames */
+	PLAN_UNIT_PCR,     /* one adaptation-only packet carrying a PCR, base in `pcr` */
 };
 
 struct plan_unit {
@@ -68,6 +73,7 @@ struct plan_unit {
 	uint64_t packets;
 	uint64_t payload;   /* elementary-stream bytes in the PES */
 	uint32_t first, count;  /* samples of the unit's track */
+	int64_t pcr;            /* PLAN_UNIT_PCR: PCR base on the source timeline, 90 kHz */
 	uint8_t kind;
 	uint8_t cc;
 };

@@ -71,4 +71,8 @@ struct ts_pes_out {
 /* Splits one PES into packets: writes tsmux_packets(pes_size, o->pcr) * 188 bytes to out. */
 void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_size, uint8_t *out);
 
+/* An adaptation-only packet carrying just a PCR (27 MHz) on pid; it does not advance the
+ * continuity counter, so cc is the counter of the pid's previous packet. */
+void tsmux_pcr_packet(uint16_t pid, unsigned cc, uint64_t pcr_value, uint8_t out[TS_PACKET_SIZE]);
+
 #endif

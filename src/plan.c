@@ -56,6 +56,9 @@ static uint32_t audio_run(const struct plan *p, const struct index_track *a, uin
 	return j;
 }
 
+static uint32_t layout_walk(const struct plan *p, const struct media_index *ix, struct plan_segment *seg,
+			    struct plan_unit *units);
+
 static int64_t round_ms(int64_t t)
 {
 	/* floor((t * 1000 + 45000) / 90000) for negative t too */
@@ -188,18 +191,11 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 		}
 		seg->v_cc = (uint8_t)(cum_v & 15);
 		seg->a_cc = (uint8_t)(cum_a & 15);
-		for (i = seg->v_first; i < seg->v_first + seg->v_count; i++)
-			seg->v_packets += video_packets(p, &v->samples[i]);
-		for (i = ai; i < a_end;) {
-			uint64_t payload;
-			uint32_t j = audio_run(p, a, i, a_end, &payload);
-			seg->a_packets += tsmux_packets(tsmux_pes_header_size(false) + payload, false);
-			i = j;
-		}
+		layout_walk(p, ix, seg, NULL);
 		ai = a_end;
 		cum_v += seg->v_packets;
 		cum_a += seg->a_packets;
-		seg->size = (2 + seg->v_packets + seg->a_packets) * TS_PACKET_SIZE;
+		seg->size = (2 + seg->v_packets + seg->a_packets + seg->pcr_packets) * TS_PACKET_SIZE;
 		p->total_bytes += seg->size;
 
 		ms = plan_segment_ms(p, k);
@@ -235,65 +231,93 @@ void plan_free(struct plan *p)
 	free(p);
 }
 
-int plan_layout(const struct plan *p, const struct media_index *ix, uint32_t segno, struct plan_layout **out)
+/* The one definition of a segment's unit order, used to count (units NULL: fills the
+ * segment's packet counts) and to lay out. Returns the number of units. */
+static uint32_t layout_walk(const struct plan *p, const struct media_index *ix, struct plan_segment *seg,
+			    struct plan_unit *units)
 {
 	const struct index_track *v = &ix->video, *a = &ix->audio;
-	const struct plan_segment *seg;
+	uint32_t vi = seg->v_first, v_end = seg->v_first + seg->v_count;
+	uint32_t ai = seg->a_first, a_end = seg->a_first + seg->a_count, n = 2;
+	uint64_t off = 2 * TS_PACKET_SIZE, vpk = 0, apk = 0, pcrpk = 0;
+	unsigned vcc = seg->v_cc, acc = seg->a_cc;
+	int64_t last_pcr = v->samples[vi].dts;
+
+	if (units) {
+		units[0] = (struct plan_unit){ .offset = 0, .packets = 1, .kind = PLAN_UNIT_PAT };
+		units[1] = (struct plan_unit){ .offset = TS_PACKET_SIZE, .packets = 1, .kind = PLAN_UNIT_PMT };
+	}
+	while (vi < v_end || ai < a_end) {
+		struct plan_unit u = { .offset = off };
+		bool take_video = vi < v_end &&
+				  (ai >= a_end || vi == seg->v_first || v->samples[vi].dts <= a->samples[ai].dts);
+		int64_t dts = take_video ? v->samples[vi].dts : a->samples[ai].dts;
+
+		if (dts - last_pcr > PLAN_PCR_INTERVAL) {
+			last_pcr += PLAN_PCR_INTERVAL;
+			u.kind = PLAN_UNIT_PCR;
+			u.packets = 1;
+			u.pcr = last_pcr;
+			u.cc = (uint8_t)vcc;  /* adaptation-only packets do not advance the counter */
+			pcrpk++;
+		} else if (take_video) {
+			u.kind = PLAN_UNIT_VIDEO;
+			u.first = vi;
+			u.count = 1;
+			u.payload = plan_video_payload(p, &v->samples[vi]);
+			u.packets = video_packets(p, &v->samples[vi]);
+			u.cc = (uint8_t)vcc;
+			vcc = (unsigned)((vcc + u.packets) & 15);
+			vpk += u.packets;
+			last_pcr = dts;
+			vi++;
+		} else {
+			uint32_t j = audio_run(p, a, ai, a_end, &u.payload);
+			u.kind = PLAN_UNIT_AUDIO;
+			u.first = ai;
+			u.count = j - ai;
+			u.packets = tsmux_packets(tsmux_pes_header_size(false) + u.payload, false);
+			u.cc = (uint8_t)acc;
+			acc = (unsigned)((acc + u.packets) & 15);
+			apk += u.packets;
+			ai = j;
+		}
+		if (units)
+			units[n] = u;
+		n++;
+		off += u.packets * TS_PACKET_SIZE;
+	}
+	if (!units) {
+		seg->v_packets = vpk;
+		seg->a_packets = apk;
+		seg->pcr_packets = pcrpk;
+	}
+	return n;
+}
+
+int plan_layout(const struct plan *p, const struct media_index *ix, uint32_t segno, struct plan_layout **out)
+{
+	struct plan_segment seg;
 	struct plan_layout *l;
-	uint32_t vi, ai, v_end, a_end, n = 0;
-	uint64_t off = 0;
-	unsigned vcc, acc;
+	uint32_t n;
 
 	*out = NULL;
 	if (segno >= p->nb_segments)
 		return -EINVAL;
-	seg = &p->segments[segno];
-	l = malloc(sizeof(*l) + sizeof(l->units[0]) * (2 + (size_t)seg->v_count + seg->a_count));
+	seg = p->segments[segno];
+	n = layout_walk(p, ix, &seg, NULL);
+	l = malloc(sizeof(*l) + sizeof(l->units[0]) * n);
 	if (!l)
 		return -ENOMEM;
 	l->segment = segno;
-
-	l->units[n++] = (struct plan_unit){ .offset = off, .packets = 1, .kind = PLAN_UNIT_PAT, .cc = segno & 15 };
-	off += TS_PACKET_SIZE;
-	l->units[n++] = (struct plan_unit){ .offset = off, .packets = 1, .kind = PLAN_UNIT_PMT, .cc = segno & 15 };
-	off += TS_PACKET_SIZE;
-
-	vi = seg->v_first;
-	v_end = seg->v_first + seg->v_count;
-	ai = seg->a_first;
-	a_end = seg->a_first + seg->a_count;
-	vcc = seg->v_cc;
-	acc = seg->a_cc;
-	while (vi < v_end || ai < a_end) {
-		struct plan_unit *u = &l->units[n++];
-		bool take_video = vi < v_end &&
-				  (ai >= a_end || vi == seg->v_first || v->samples[vi].dts <= a->samples[ai].dts);
-		u->offset = off;
-		if (take_video) {
-			u->kind = PLAN_UNIT_VIDEO;
-			u->first = vi;
-			u->count = 1;
-			u->payload = plan_video_payload(p, &v->samples[vi]);
-			u->packets = video_packets(p, &v->samples[vi]);
-			u->cc = (uint8_t)vcc;
-			vcc = (unsigned)((vcc + u->packets) & 15);
-			vi++;
-		} else {
-			uint32_t j = audio_run(p, a, ai, a_end, &u->payload);
-			u->kind = PLAN_UNIT_AUDIO;
-			u->first = ai;
-			u->count = j - ai;
-			u->packets = tsmux_packets(tsmux_pes_header_size(false) + u->payload, false);
-			u->cc = (uint8_t)acc;
-			acc = (unsigned)((acc + u->packets) & 15);
-			ai = j;
+	l->nb_units = layout_walk(p, ix, &seg, l->units);
+	l->units[0].cc = l->units[1].cc = (uint8_t)(segno & 15);
+	{
+		const struct plan_unit *last = &l->units[l->nb_units - 1];
+		if (last->offset + last->packets * TS_PACKET_SIZE != p->segments[segno].size) {
+			free(l);  /* the planner and the layout disagree: a bug, never served */
+			return -EIO;
 		}
-		off += u->packets * TS_PACKET_SIZE;
-	}
-	l->nb_units = n;
-	if (off != seg->size) {  /* the planner and the layout disagree: a bug, never served */
-		free(l);
-		return -EIO;
 	}
 	*out = l;
 	return 0;

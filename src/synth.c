@@ -205,6 +205,11 @@ static int build_unit(struct synth *s, uint32_t i)
 		o.random_access = (smp->flags & INDEX_SAMPLE_KEY) != 0;
 		break;
 	}
+	case PLAN_UNIT_PCR:
+		/* the counter of the video PID's previous packet: this one carries no payload */
+		tsmux_pcr_packet(TS_PID_VIDEO, (u->cc + 15) & 15, (uint64_t)(u->pcr + p->ts_offset - PLAN_PCR_LEAD) * 300,
+				 s->unit);
+		break;
 	case PLAN_UNIT_AUDIO:
 		if ((n = build_audio(s, u)) < 0)
 			return (int)n;

@@ -75,6 +75,30 @@ void tsmux_pmt(const struct ts_program *prog, unsigned cc, uint8_t out[TS_PACKET
 	psi_packet(TS_PID_PMT, cc, s, n, out);
 }
 
+static void put_pcr(uint8_t *p, uint64_t pcr)
+{
+	uint64_t base = (pcr / 300) & TS_TIME_MASK;
+	unsigned ext = (unsigned)(pcr % 300);
+	p[0] = (uint8_t)(base >> 25);
+	p[1] = (uint8_t)(base >> 17);
+	p[2] = (uint8_t)(base >> 9);
+	p[3] = (uint8_t)(base >> 1);
+	p[4] = (uint8_t)(((base & 1) << 7) | 0x7e | (ext >> 8));
+	p[5] = (uint8_t)ext;
+}
+
+void tsmux_pcr_packet(uint16_t pid, unsigned cc, uint64_t pcr_value, uint8_t out[TS_PACKET_SIZE])
+{
+	memset(out, 0xff, TS_PACKET_SIZE);
+	out[0] = 0x47;
+	out[1] = (uint8_t)(pid >> 8);
+	out[2] = (uint8_t)pid;
+	out[3] = (uint8_t)(0x20 | (cc & 15));  /* adaptation field only */
+	out[4] = 183;
+	out[5] = 0x10;
+	put_pcr(out + 6, pcr_value);
+}
+
 static void put_ts(uint8_t *p, unsigned marker, uint64_t t)
 {
 	t &= TS_TIME_MASK;
@@ -148,16 +172,8 @@ void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_
 			if (af > 1) {
 				out[5] = flags;
 				memset(out + 6, 0xff, af - 2);
-				if (first && o->pcr) {
-					uint64_t base = (o->pcr_value / 300) & TS_TIME_MASK;
-					unsigned ext = (unsigned)(o->pcr_value % 300);
-					out[6] = (uint8_t)(base >> 25);
-					out[7] = (uint8_t)(base >> 17);
-					out[8] = (uint8_t)(base >> 9);
-					out[9] = (uint8_t)(base >> 1);
-					out[10] = (uint8_t)(((base & 1) << 7) | 0x7e | (ext >> 8));
-					out[11] = (uint8_t)ext;
-				}
+				if (first && o->pcr)
+					put_pcr(out + 6, o->pcr_value);
 			}
 		}
 		memcpy(out + 4 + af, pes + done, n);

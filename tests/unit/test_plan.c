@@ -139,6 +139,33 @@ int main(void)
 	plan_free(p);
 	free_index(&ix);
 
+	/* one frame a second (slides): PCR-only packets keep PCRs within 100 ms */
+	make_index(&ix, 20, 90000, 5, 0);
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	check_plan(p, &ix);
+	{
+		struct plan_layout *l;
+		int64_t last = INT64_MIN;
+		uint32_t pcr_units = 0;
+		CHECK_EQ(plan_layout(p, &ix, 0, &l), 0);
+		for (uint32_t i = 0; l && i < l->nb_units; i++) {
+			int64_t t;
+			if (l->units[i].kind == PLAN_UNIT_PCR)
+				t = l->units[i].pcr, pcr_units++;
+			else if (l->units[i].kind == PLAN_UNIT_VIDEO)
+				t = ix.video.samples[l->units[i].first].dts;
+			else
+				continue;
+			if (last != INT64_MIN)
+				CHECK(t - last <= 9000 && t > last);
+			last = t;
+		}
+		CHECK(pcr_units > 50);
+		free(l);
+	}
+	plan_free(p);
+	free_index(&ix);
+
 	/* leading non-keyframes are left out; one-frame video; no keyframe at all */
 	make_index(&ix, 100, 3000, 30, 10);
 	ix.video.samples[0].flags = 0;
