@@ -315,6 +315,21 @@ int index_build(struct source *src, struct media_index **out, char **why)
 	}
 	fc->streams[vi]->discard = AVDISCARD_DEFAULT;
 
+	/* The sample tables must fit the file: the demuxer would hand a cut sample over as if whole. */
+	for (int k = 0; k < 2; k++) {
+		int si = k ? ai : vi;
+		if (si < 0)
+			continue;
+		for (int e = 0; e < avformat_index_get_entries_count(fc->streams[si]); e++) {
+			const AVIndexEntry *ie = avformat_index_get_entry(fc->streams[si], e);
+			if (ie && (ie->pos < 0 || (uint64_t)ie->pos > file_size || (uint64_t)ie->size > file_size - (uint64_t)ie->pos)) {
+				ret = -EINVAL;
+				*why = why_printf("it is truncated: its sample tables point past the end of the file.");
+				goto fail;
+			}
+		}
+	}
+
 	/* From here on the demuxer only fetches sample payload, which we answer with zeros. */
 	io.fake = !fragmented && avc.nal_length_size == 4;
 	if (!(pkt = av_packet_alloc())) {
