@@ -259,7 +259,7 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		goto fail;
 	}
 	fc->pb = pb;
-	fc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_NOPARSE | AVFMT_FLAG_NOFILLIN;
+	fc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_NOPARSE;
 	ret = avformat_open_input(&fc, NULL, av_find_input_format("mov"), NULL);
 	if (ret < 0) {
 		fc = NULL;  /* freed by avformat_open_input */
@@ -399,6 +399,15 @@ next:
 		}
 		goto fail;
 	}
+	/* Durations the container left out: the next sample's DTS says it. */
+	for (int k = 0; k < 2; k++) {
+		struct index_track *t = k ? &ix->audio : &ix->video;
+		for (uint32_t i = 0; i + 1 < t->nb_samples; i++)
+			if (t->samples[i].duration == 0)
+				t->samples[i].duration = (uint32_t)(t->samples[i + 1].dts - t->samples[i].dts);
+		if (t->nb_samples > 1 && t->samples[t->nb_samples - 1].duration == 0)
+			t->samples[t->nb_samples - 1].duration = t->samples[t->nb_samples - 2].duration;
+	}
 	if (ix->video.nb_samples == 0) {
 		ret = -EINVAL;
 		*why = why_printf("its video track has no frames.");
@@ -423,16 +432,4 @@ fail:
 	if (ret < 0 && !*why)
 		*why = why_printf("it could not be indexed (%s).", strerror(-ret));
 	return ret;
-}
-
-void index_free(struct media_index *ix)
-{
-	if (!ix)
-		return;
-	free(ix->video.extradata);
-	free(ix->video.samples);
-	free(ix->audio.extradata);
-	free(ix->audio.samples);
-	free(ix->audio_note);
-	free(ix);
 }
