@@ -6,13 +6,22 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Every setting as the text it was given; main.c parses and checks each one once. */
 struct config {
-	char *cache_dir;   /* where the persistent cache lives */
-	char *segment;     /* target segment duration, seconds */
-	char *config;      /* the config file itself (-o only) */
+	char *cache_dir;          /* where the persistent index and segment cache live */
+	char *segment;            /* target segment duration, seconds */
+	char *cache_max;          /* size cap of cache_dir, e.g. "20G" */
+	char *cache_ttl;          /* age cap of cache entries, e.g. "7d" */
+	char *cache_passthrough;  /* also cache remuxed segments: yes|no */
+	char *prefetch;           /* segments prepared ahead of a reader */
+	char *workers;            /* generations at once */
+	char *config;             /* the config file itself (-o only) */
 };
 
 #define CONFIG_DEFAULT_SEGMENT "6"
+#define CONFIG_DEFAULT_PREFETCH "2"
+#define CONFIG_DEFAULT_WORKERS "2"
+#define CONFIG_DEFAULT_CACHE_PASSTHROUGH "no"
 
 /* Sets key to value unless the key already has a value (the command line wins over the
  * config file). Returns 0, -ENOENT for an unknown key, -ENOMEM. */
@@ -21,6 +30,15 @@ int config_set_default(struct config *c, const char *key, const char *value);
 /* Parses a duration in seconds ("6", "4.5") into 90 kHz ticks, within [min_s, max_s].
  * Returns 0 or -EINVAL. */
 int config_seconds(const char *s, unsigned min_s, unsigned max_s, uint32_t *ticks);
+
+/* "512M", "20G", "1T", plain bytes; binary units. Returns 0 or -EINVAL. */
+int config_size(const char *s, uint64_t *bytes);
+/* "45s", "30m", "12h", "7d", plain seconds. Returns 0 or -EINVAL. */
+int config_duration(const char *s, uint64_t *seconds);
+/* A whole number within [min, max]. Returns 0 or -EINVAL. */
+int config_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+/* yes/no, true/false, on/off, 1/0. Returns 0 or -EINVAL. */
+int config_bool(const char *s, bool *out);
 
 void config_release(struct config *c);
 

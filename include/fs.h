@@ -9,6 +9,7 @@
 struct fs_ctx {
 	char *root;        /* real path of SOURCE, no trailing slash */
 	size_t root_len;
+	struct store *store; /* persistent index, NULL without cache_dir */
 };
 
 extern const struct fuse_operations fs_operations;

@@ -27,8 +27,11 @@ struct media {
 	size_t playlist_len;
 };
 
-/* Sets the plan configuration every media is built with. Call once before media_get. */
-void media_init(const struct plan_config *cfg);
+struct store;
+
+/* Sets the plan configuration every media is built with, and the persistent index (NULL for
+ * none) that keeps indexes across restarts. Call once before media_get. */
+void media_init(const struct plan_config *cfg, struct store *store);
 /* Drops every cached media (at unmount). */
 void media_shutdown(void);
 
@@ -38,5 +41,7 @@ void media_shutdown(void);
  * returned, with error set. */
 int media_get(const char *path, struct media **out);
 void media_put(struct media *m);
+/* Takes one more reference on a media already held. */
+void media_ref(struct media *m);
 
 #endif

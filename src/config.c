@@ -2,6 +2,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,12 +11,26 @@ int config_set_default(struct config *c, const char *key, const char *value)
 {
 	char **field;
 
-	if (!strcmp(key, "cache_dir"))
-		field = &c->cache_dir;
-	else if (!strcmp(key, "segment"))
-		field = &c->segment;
-	else
+	static const struct {
+		const char *key;
+		size_t off;
+	} keys[] = {
+		{ "cache_dir", offsetof(struct config, cache_dir) },
+		{ "segment", offsetof(struct config, segment) },
+		{ "cache_max", offsetof(struct config, cache_max) },
+		{ "cache_ttl", offsetof(struct config, cache_ttl) },
+		{ "cache_passthrough", offsetof(struct config, cache_passthrough) },
+		{ "prefetch", offsetof(struct config, prefetch) },
+		{ "workers", offsetof(struct config, workers) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i].key))
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0]))
 		return -ENOENT;
+	field = (char **)((char *)c + keys[i].off);
 	if (*field)
 		return 0;
 	*field = strdup(value);
@@ -58,10 +74,79 @@ int config_seconds(const char *s, unsigned min_s, unsigned max_s, uint32_t *tick
 	return 0;
 }
 
+/* Digits then an optional unit from units (multipliers in mult). */
+static int number_with_unit(const char *s, const char *units, const uint64_t *mult, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *p = s;
+	const char *u;
+
+	if (!(*p >= '0' && *p <= '9'))
+		return -EINVAL;
+	while (*p >= '0' && *p <= '9') {
+		if (v > (UINT64_MAX - 9) / 10)
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(*p++ - '0');
+	}
+	if (*p) {
+		if (p[1] || !(u = strchr(units, *p)))
+			return -EINVAL;
+		if (v > UINT64_MAX / mult[u - units])
+			return -EINVAL;
+		v *= mult[u - units];
+	}
+	*out = v;
+	return 0;
+}
+
+int config_size(const char *s, uint64_t *bytes)
+{
+	static const uint64_t mult[] = { 1ull << 10, 1ull << 20, 1ull << 30, 1ull << 40,
+					 1ull << 10, 1ull << 20, 1ull << 30, 1ull << 40 };
+	return number_with_unit(s, "KMGTkmgt", mult, bytes);
+}
+
+int config_duration(const char *s, uint64_t *seconds)
+{
+	static const uint64_t mult[] = { 1, 60, 3600, 86400 };
+	return number_with_unit(s, "smhd", mult, seconds);
+}
+
+int config_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	uint64_t v;
+	static const uint64_t none[] = { 1 };
+	if (number_with_unit(s, "", none, &v) < 0 || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+int config_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		if (!strcasecmp(s, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcasecmp(s, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 void config_release(struct config *c)
 {
 	free(c->cache_dir);
 	free(c->segment);
+	free(c->cache_max);
+	free(c->cache_ttl);
+	free(c->cache_passthrough);
+	free(c->prefetch);
+	free(c->workers);
 	free(c->config);
 	memset(c, 0, sizeof(*c));
 }

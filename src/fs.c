@@ -12,15 +12,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "log.h"
 #include "media.h"
 #include "naming.h"
-#include "synth.h"
+#include "stats.h"
+#include "store.h"
 
 enum node_kind {
 	NODE_DIR,     /* a folder of the source tree */
 	NODE_VIDEO,   /* below a video file: inner says what */
+	NODE_CONTROL, /* /.hlsfs, hidden from the root listing */
+	NODE_STATS,   /* /.hlsfs/stats */
 };
+
+#define CONTROL_DIR "/.hlsfs"
+#define STATS_FILE "/.hlsfs/stats"
 
 struct node {
 	enum node_kind kind;
@@ -30,10 +37,12 @@ struct node {
 };
 
 struct open_file {
-	const char *text;         /* playlist or error.txt, owned by media */
+	const char *text;         /* playlist or error.txt (owned by media), or stats */
 	size_t text_len;
 	struct media *m;          /* held for text files */
-	struct synth *synth;      /* segments */
+	char *owned;              /* text we made for this open (stats) */
+	struct cache_segment seg; /* segments: a cache file or direct synthesis */
+	bool is_segment;
 };
 
 static struct fs_ctx *ctx(void)
@@ -66,6 +75,10 @@ static int resolve(const char *path, struct node *n)
 	int ret;
 
 	memset(n, 0, sizeof(*n));
+	if (!strcmp(path, CONTROL_DIR) || !strcmp(path, STATS_FILE)) {
+		n->kind = strcmp(path, CONTROL_DIR) ? NODE_STATS : NODE_CONTROL;
+		return stat(c->root, &n->st) < 0 ? -errno : 0;
+	}
 	memcpy(n->src, c->root, len + 1);
 	if ((ret = stat_inside(n->src, &n->st)) < 0)
 		return ret;
@@ -154,7 +167,16 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	(void)fi;
 	if ((ret = resolve(path, &n)) < 0)
 		return ret;
-	if (n.kind == NODE_DIR || n.inner.kind == NAMING_VIDEO_DIR) {
+	if (n.kind == NODE_STATS) {
+		char *text;
+		size_t len;
+		if (stats_render(ctx()->store ? store_count_media(ctx()->store) : 0, &text, &len) < 0)
+			return -ENOMEM;
+		free(text);
+		fill_file(st, &n.st, len);
+		return 0;
+	}
+	if (n.kind == NODE_DIR || n.kind == NODE_CONTROL || n.inner.kind == NAMING_VIDEO_DIR) {
 		fill_dir(st, &n.st);
 		return 0;
 	}
@@ -171,7 +193,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	return 0;
 }
 
-static int list_source_dir(const char *src, void *buf, fuse_fill_dir_t filler)
+static int list_source_dir(const char *src, bool is_root, void *buf, fuse_fill_dir_t filler)
 {
 	DIR *d = opendir(src);
 	struct dirent *de;
@@ -181,7 +203,8 @@ static int list_source_dir(const char *src, void *buf, fuse_fill_dir_t filler)
 		return -errno;
 	while ((de = readdir(d))) {
 		struct stat st;
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (is_root && !strcmp(de->d_name, CONTROL_DIR + 1)))
 			continue;
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", src, de->d_name) >= sizeof(path))
 			continue;
@@ -208,8 +231,14 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		return ret;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
+	if (n.kind == NODE_CONTROL) {
+		filler(buf, STATS_FILE + sizeof(CONTROL_DIR), NULL, 0, 0);
+		return 0;
+	}
+	if (n.kind == NODE_STATS)
+		return -ENOTDIR;
 	if (n.kind == NODE_DIR)
-		return list_source_dir(n.src, buf, filler);
+		return list_source_dir(n.src, !strcmp(path, "/"), buf, filler);
 	if (n.inner.kind != NAMING_VIDEO_DIR && n.inner.kind != NAMING_VARIANT_DIR)
 		return -ENOTDIR;
 	if ((ret = media_get(n.src, &m)) < 0)
@@ -247,7 +276,19 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		return -EROFS;
 	if ((ret = resolve(path, &n)) < 0)
 		return ret;
-	if (n.kind == NODE_DIR || n.inner.kind == NAMING_VIDEO_DIR || n.inner.kind == NAMING_VARIANT_DIR)
+	if (n.kind == NODE_STATS) {
+		if (!(of = calloc(1, sizeof(*of))))
+			return -ENOMEM;
+		if (stats_render(ctx()->store ? store_count_media(ctx()->store) : 0, &of->owned, &of->text_len) < 0) {
+			free(of);
+			return -ENOMEM;
+		}
+		of->text = of->owned;
+		fi->fh = (uint64_t)(uintptr_t)of;
+		fi->direct_io = 1;  /* its size changes between stat and read */
+		return 0;
+	}
+	if (n.kind != NODE_VIDEO || n.inner.kind == NAMING_VIDEO_DIR || n.inner.kind == NAMING_VARIANT_DIR)
 		return -EISDIR;
 	if ((ret = media_get(n.src, &m)) < 0)
 		return ret;
@@ -261,12 +302,12 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	}
 	switch (n.inner.kind) {
 	case NAMING_SEGMENT_FILE:
-		if ((ret = synth_open(m, n.inner.segment, &of->synth)) < 0) {
-			media_put(m);
+		if ((ret = cache_open_segment(m, n.inner.segment, &of->seg)) < 0) {
 			free(of);
 			return ret;
 		}
-		break;  /* the synth holds the media reference now */
+		of->is_segment = true;
+		break;  /* the cache took the media reference */
 	case NAMING_MASTER_FILE:
 		of->text = m->master;
 		of->text_len = m->master_len;
@@ -289,23 +330,58 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+/* Segments served from a cache file are answered with the descriptor itself, so the kernel
+ * can splice the bytes; everything else is copied from memory. */
+static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size, off_t off,
+		       struct fuse_file_info *fi)
 {
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
+	struct fuse_bufvec *bv;
+	ssize_t n;
 
 	(void)path;
 	if (off < 0)
 		return -EINVAL;
-	if (of->synth) {
-		ssize_t n = synth_read(of->synth, buf, size, (uint64_t)off);
-		return (int)n;
-	}
-	if ((uint64_t)off >= of->text_len)
+	if (of->is_segment && of->seg.fd >= 0) {
+		if ((uint64_t)off >= of->seg.size)
+			size = 0;
+		else if (size > of->seg.size - (uint64_t)off)
+			size = (size_t)(of->seg.size - (uint64_t)off);
+		if (!(bv = malloc(sizeof(*bv))))
+			return -ENOMEM;
+		*bv = FUSE_BUFVEC_INIT(size);
+		bv->buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+		bv->buf[0].fd = of->seg.fd;
+		bv->buf[0].pos = off;
+		stats_add(STATS_BYTES_SERVED, size);
+		*bufp = bv;
 		return 0;
-	if (size > of->text_len - (size_t)off)
-		size = of->text_len - (size_t)off;
-	memcpy(buf, of->text + off, size);
-	return (int)size;
+	}
+	/* libfuse frees the vector and, separately, each memory buffer in it. */
+	if (!(bv = malloc(sizeof(*bv))))
+		return -ENOMEM;
+	*bv = FUSE_BUFVEC_INIT(0);
+	if (!(bv->buf[0].mem = malloc(size ? size : 1))) {
+		free(bv);
+		return -ENOMEM;
+	}
+	if (of->is_segment) {
+		n = cache_read_segment(&of->seg, bv->buf[0].mem, size, (uint64_t)off);
+		if (n < 0) {
+			free(bv->buf[0].mem);
+			free(bv);
+			return (int)n;
+		}
+		stats_add(STATS_BYTES_SERVED, (uint64_t)n);
+	} else if ((uint64_t)off >= of->text_len) {
+		n = 0;
+	} else {
+		n = (ssize_t)(size < of->text_len - (size_t)off ? size : of->text_len - (size_t)off);
+		memcpy(bv->buf[0].mem, of->text + off, (size_t)n);
+	}
+	bv->buf[0].size = (size_t)n;
+	*bufp = bv;
+	return 0;
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -313,8 +389,10 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)path;
-	synth_close(of->synth);
+	if (of->is_segment)
+		cache_close_segment(&of->seg);
 	media_put(of->m);
+	free(of->owned);
 	free(of);
 	return 0;
 }
@@ -339,12 +417,14 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 1.0;
 	/* Page cache survives across opens while size and mtime (the source's) stay the same. */
 	cfg->auto_cache = 1;
+	cache_start();
 	return ctx();
 }
 
 static void fs_destroy(void *data)
 {
 	(void)data;
+	cache_shutdown();
 	media_shutdown();
 }
 
@@ -354,7 +434,7 @@ const struct fuse_operations fs_operations = {
 	.getattr = fs_getattr,
 	.readdir = fs_readdir,
 	.open = fs_open,
-	.read = fs_read,
+	.read_buf = fs_read_buf,
 	.release = fs_release,
 	.statfs = fs_statfs,
 };

@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "config.h"
 #include "log.h"
 #include "media.h"
+#include "store.h"
 
 #ifndef HLSFS_VERSION
 #define HLSFS_VERSION "unknown"
@@ -35,6 +37,11 @@ static const struct fuse_opt hlsfs_opts[] = {
 	OPT("cache_dir=%s", conf.cache_dir),
 	OPT("segment=%s", conf.segment),
 	OPT("config=%s", conf.config),
+	OPT("cache_max=%s", conf.cache_max),
+	OPT("cache_ttl=%s", conf.cache_ttl),
+	OPT("cache_passthrough=%s", conf.cache_passthrough),
+	OPT("prefetch=%s", conf.prefetch),
+	OPT("workers=%s", conf.workers),
 	/* mount(8) and fstab pass these; they mean nothing to a FUSE daemon. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
@@ -61,8 +68,15 @@ static void usage(const char *prog)
 	       "    -V   --version         print version and exit\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
-	       "    -o cache_dir=DIR       folder for the persistent cache (created if missing)\n"
+	       "    -o cache_dir=DIR       folder for the persistent index and segment cache\n"
+	       "                           (created if missing; without it nothing is kept)\n"
 	       "    -o segment=SECONDS     target segment duration (default " CONFIG_DEFAULT_SEGMENT ", 1 to 60)\n"
+	       "    -o cache_max=SIZE      size cap of cache_dir, e.g. 512M, 20G (default: none)\n"
+	       "    -o cache_ttl=DURATION  drop cache entries unused this long, e.g. 12h, 7d\n"
+	       "                           (default: none)\n"
+	       "    -o cache_passthrough=yes|no  also cache remuxed segments (default " CONFIG_DEFAULT_CACHE_PASSTHROUGH ")\n"
+	       "    -o prefetch=N          segments prepared ahead of a reader (default " CONFIG_DEFAULT_PREFETCH ", 0 to 16)\n"
+	       "    -o workers=N           segment generations at once (default " CONFIG_DEFAULT_WORKERS ", 1 to 64)\n"
 	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
 	       "\n", prog);
 }
@@ -159,6 +173,44 @@ static int make_dirs(const char *path)
 	return access(buf, W_OK | X_OK) < 0 ? -errno : 0;
 }
 
+/* Checks every cache setting; one line on stderr for the first bad one. */
+static int parse_cache_options(const struct config *c, struct cache_config *cc)
+{
+	const char *v;
+	bool b;
+
+	cc->dir = c->cache_dir;
+	if (c->cache_max && config_size(c->cache_max, &cc->max_bytes) < 0) {
+		fprintf(stderr, "hlsfs: cache_max=%s: expected a size such as 512M or 20G\n", c->cache_max);
+		return -1;
+	}
+	if (c->cache_ttl && config_duration(c->cache_ttl, &cc->ttl_seconds) < 0) {
+		fprintf(stderr, "hlsfs: cache_ttl=%s: expected a duration such as 12h or 7d\n", c->cache_ttl);
+		return -1;
+	}
+	v = c->cache_passthrough ? c->cache_passthrough : CONFIG_DEFAULT_CACHE_PASSTHROUGH;
+	if (config_bool(v, &b) < 0) {
+		fprintf(stderr, "hlsfs: cache_passthrough=%s: expected yes or no\n", v);
+		return -1;
+	}
+	cc->passthrough = b;
+	v = c->prefetch ? c->prefetch : CONFIG_DEFAULT_PREFETCH;
+	if (config_uint(v, 0, 16, &cc->prefetch) < 0) {
+		fprintf(stderr, "hlsfs: prefetch=%s: expected a whole number from 0 to 16\n", v);
+		return -1;
+	}
+	v = c->workers ? c->workers : CONFIG_DEFAULT_WORKERS;
+	if (config_uint(v, 1, 64, &cc->workers) < 0) {
+		fprintf(stderr, "hlsfs: workers=%s: expected a whole number from 1 to 64\n", v);
+		return -1;
+	}
+	if ((c->cache_max || c->cache_ttl || c->cache_passthrough) && !c->cache_dir) {
+		fprintf(stderr, "hlsfs: cache_max, cache_ttl and cache_passthrough need cache_dir\n");
+		return -1;
+	}
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -167,9 +219,11 @@ int main(int argc, char *argv[])
 	struct opts o = { 0 };
 	struct fs_ctx fctx = { 0 };
 	struct plan_config pcfg = { 0 };
+	struct cache_config ccfg = { 0 };
+	struct store *store = NULL;
 	struct fuse *fuse = NULL;
 	struct stat st;
-	char *fsname = NULL;
+	char *fsname = NULL, *escaped = NULL;
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &o, hlsfs_opts, opt_proc) < 0)
@@ -221,21 +275,27 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
 		goto out_args;
 	}
-	if (o.conf.cache_dir && (ret = make_dirs(o.conf.cache_dir)) < 0) {
-		fprintf(stderr, "hlsfs: cache_dir=%s: %s\n", o.conf.cache_dir, strerror(-ret));
-		ret = 1;
+	if (parse_cache_options(&o.conf, &ccfg) < 0)
 		goto out_args;
+	if (o.conf.cache_dir) {
+		if ((ret = make_dirs(o.conf.cache_dir)) < 0 || (ret = store_open(o.conf.cache_dir, &store)) < 0 ||
+		    (ret = cache_init(&ccfg, store)) < 0) {
+			fprintf(stderr, "hlsfs: cache_dir=%s: %s\n", o.conf.cache_dir, strerror(-ret));
+			ret = 1;
+			goto out_args;
+		}
 	}
 	ret = 1;
 
 	/* Read-only always; name the mount after its source so mount(8) and df show it. */
 	if (fuse_opt_add_arg(&args, "-oro,subtype=hlsfs") < 0 ||
-	    fuse_opt_add_opt_escaped(&fsname, o.source) < 0 || asprintf(&fsname, "-ofsname=%s", fsname) < 0 ||
+	    fuse_opt_add_opt_escaped(&escaped, o.source) < 0 || asprintf(&fsname, "-ofsname=%s", escaped) < 0 ||
 	    fuse_opt_add_arg(&args, fsname) < 0)
 		goto out_args;
 
 	log_set_debug(copts.debug);
-	media_init(&pcfg);
+	media_init(&pcfg, store);
+	fctx.store = store;
 	fuse = fuse_new(&args, &fs_operations, sizeof(fs_operations), &fctx);
 	if (!fuse)
 		goto out_args;  /* fuse_new printed why (an unknown option, most often) */
@@ -264,6 +324,9 @@ out_mount:
 out_new:
 	fuse_destroy(fuse);
 out_args:
+	cache_shutdown();
+	media_shutdown();
+	store_close(store);
 	fuse_loop_cfg_destroy(loop);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);
@@ -271,5 +334,6 @@ out_args:
 	free(o.source);
 	free(fctx.root);
 	free(fsname);
+	free(escaped);
 	return ret;
 }

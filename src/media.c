@@ -10,8 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "index_blob.h"
 #include "log.h"
 #include "playlist.h"
+#include "stats.h"
+#include "store.h"
 
 #define BUCKETS 4096
 #define MAX_IDLE_ENTRIES 512
@@ -33,10 +36,12 @@ static struct entry *lru_head, *lru_tail;
 static unsigned nb_entries;
 static uint64_t nb_samples;
 static struct plan_config config;
+static struct store *store;
 
-void media_init(const struct plan_config *cfg)
+void media_init(const struct plan_config *cfg, struct store *st)
 {
 	config = *cfg;
+	store = st;
 }
 
 static unsigned hash(const char *s)
@@ -127,6 +132,44 @@ static void set_error(struct media *m, int err, const char *why)
 	log_error("%s: %s", m->path, why);
 }
 
+/* The index from the persistent store, when it holds one for this identity. Returns 1 when
+ * m->ix or m's error was set from it, 0 otherwise. */
+static int load_stored(struct media *m)
+{
+	uint8_t *blob;
+	size_t size;
+	char *error = NULL;
+	int ret;
+
+	if (!store || store_get_media(store, m->path, &blob, &size) < 0)
+		return 0;
+	ret = index_blob_decode(blob, size, &m->id, &m->ix, &error);
+	free(blob);
+	if (ret == -EINVAL)
+		log_warn("%s: its stored index is damaged; indexing it again", m->path);
+	if (ret < 0)
+		return 0;
+	stats_add(STATS_INDEX_LOADS, 1);
+	if (error) {
+		set_error(m, -EINVAL, error);
+		free(error);
+	}
+	return 1;
+}
+
+static void save_stored(struct media *m, const char *error)
+{
+	uint8_t *blob;
+	size_t size;
+	int ret;
+
+	if (!store || index_blob_encode(&m->id, m->ix, error, &blob, &size) < 0)
+		return;
+	if ((ret = store_put_media(store, m->path, blob, size)) < 0)
+		log_warn("%s: cannot keep its index in the persistent index: %s", m->path, strerror(-ret));
+	free(blob);
+}
+
 /* Builds everything a media holds. Runs without the registry lock. */
 static void build(struct media *m)
 {
@@ -135,23 +178,33 @@ static void build(struct media *m)
 	char uri[NAMING_MAX + 16];
 	int ret;
 
-	ret = source_open(m->path, &src);
-	if (ret < 0) {
-		char msg[256];
-		snprintf(msg, sizeof(msg), "it could not be opened (%s).", strerror(-ret));
-		set_error(m, ret, msg);
-		return;
+	if (!load_stored(m)) {
+		ret = source_open(m->path, &src);
+		if (ret < 0) {
+			char msg[256];
+			snprintf(msg, sizeof(msg), "it could not be opened (%s).", strerror(-ret));
+			set_error(m, ret, msg);
+			return;
+		}
+		stats_add(STATS_SOURCE_OPENS, 1);
+		m->id = *source_identity(src);
+		ret = index_build(src, &m->ix, &why);
+		source_close(src);
+		stats_add(STATS_INDEX_BUILDS, 1);
+		if (ret < 0) {
+			set_error(m, ret, why ? why : "it could not be indexed.");
+			/* What the file is stays true for this identity; a failed read may not. */
+			if (ret == -EINVAL || ret == -ENOTSUP)
+				save_stored(m, why ? why : "it could not be indexed.");
+			free(why);
+			return;
+		}
+		save_stored(m, NULL);
+		if (m->ix->audio_note)
+			log_warn("%s: %s", m->path, m->ix->audio_note);
 	}
-	m->id = *source_identity(src);
-	ret = index_build(src, &m->ix, &why);
-	source_close(src);
-	if (ret < 0) {
-		set_error(m, ret, why ? why : "it could not be indexed.");
-		free(why);
+	if (m->error)
 		return;
-	}
-	if (m->ix->audio_note)
-		log_warn("%s: %s", m->path, m->ix->audio_note);
 	ret = plan_build(m->ix, &config, &m->plan);
 	if (ret < 0) {
 		set_error(m, ret, ret == -ENOMEM ? "out of memory while planning its segments." :
@@ -253,6 +306,14 @@ void media_put(struct media *m)
 		destroy(e);
 	else
 		evict();
+	pthread_mutex_unlock(&lock);
+}
+
+void media_ref(struct media *m)
+{
+	struct entry *e = (struct entry *)m;
+	pthread_mutex_lock(&lock);
+	e->refs++;
 	pthread_mutex_unlock(&lock);
 }
 

@@ -1,0 +1,48 @@
+/* The segment cache: generated segments kept as files in cache_dir, recorded in the store,
+ * bounded by size (LRU) and age, generated once however many readers ask (single flight),
+ * and prepared ahead of a reader by a small worker pool (prefetch). */
+#ifndef HLSFS_CACHE_H
+#define HLSFS_CACHE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "media.h"
+
+struct store;
+struct synth;
+
+struct cache_config {
+	const char *dir;         /* cache_dir; NULL: no segment cache */
+	uint64_t max_bytes;      /* 0: unbounded */
+	uint64_t ttl_seconds;    /* 0: no age limit */
+	unsigned workers;        /* generations at once */
+	unsigned prefetch;       /* segments prepared ahead of a reader */
+	bool passthrough;        /* cache remuxed (passthrough) segments too */
+};
+
+/* Starts the cache (scans what is on disk, starts the workers). Returns 0 or a negative errno;
+ * with cfg->dir NULL it only sets up direct synthesis. */
+int cache_init(const struct cache_config *cfg, struct store *store);
+/* Starts the prefetch workers and the maintenance thread: after daemonizing (fork). */
+void cache_start(void);
+void cache_shutdown(void);
+
+/* An open segment: a cache file (fd >= 0) or direct synthesis (synth). */
+struct cache_segment {
+	int fd;
+	struct synth *synth;
+	uint64_t size;
+};
+
+/* Opens segment seg of media m for reading, from the cache when it holds it, else generating
+ * it into the cache (or, when it is not cached, synthesizing it directly). Takes over the
+ * caller's reference on m. Returns 0 or a negative errno. */
+int cache_open_segment(struct media *m, uint32_t seg, struct cache_segment *out);
+void cache_close_segment(struct cache_segment *cs);
+
+/* Reads from an open segment that is not a file (fd < 0). */
+ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uint64_t off);
+
+#endif

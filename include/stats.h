@@ -1,0 +1,42 @@
+/* Counters the daemon exposes at .hlsfs/stats in Prometheus text format. Lock-free adds from
+ * any thread; rendering reads a consistent-enough snapshot. */
+#ifndef HLSFS_STATS_H
+#define HLSFS_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum stats_counter {
+	STATS_CACHE_HITS,
+	STATS_CACHE_MISSES,
+	STATS_CACHE_EVICTIONS,
+	STATS_CACHE_ERRORS,        /* cache writes that failed (disk full, unwritable): served uncached */
+	STATS_CACHE_TORN,          /* entries found damaged and dropped */
+	STATS_BYTES_SERVED,
+	STATS_GENERATIONS,         /* segments generated into the cache */
+	STATS_PREFETCH_QUEUED,
+	STATS_INDEX_BUILDS,        /* sources indexed by reading them */
+	STATS_INDEX_LOADS,         /* indexes loaded from the persistent store */
+	STATS_SOURCE_OPENS,
+	STATS_NB_COUNTERS
+};
+
+enum stats_gauge {
+	STATS_GENERATIONS_IN_FLIGHT,
+	STATS_CACHE_BYTES,
+	STATS_CACHE_ENTRIES,
+	STATS_NB_GAUGES
+};
+
+void stats_add(enum stats_counter c, uint64_t n);
+void stats_gauge_add(enum stats_gauge g, int64_t delta);
+int64_t stats_gauge(enum stats_gauge g);
+uint64_t stats_counter(enum stats_counter c);
+/* Records how long one generation took. */
+void stats_generation_time(double seconds);
+
+/* The Prometheus text. index_entries is the persistent index's record count. Returns 0 with
+ * *text (free() it), or -ENOMEM. */
+int stats_render(uint64_t index_entries, char **text, size_t *len);
+
+#endif

@@ -1,0 +1,278 @@
+/* LMDB-backed persistent index. Two named databases: "media" (key: 64-bit hash of the source
+ * path; value: the path, then the index blob -- the path is compared on read, so a hash
+ * collision is a miss, never another file's index) and "segments" (key: the cache key; value:
+ * struct store_segment). The map is large and sparse; a full map only stops new records. */
+#include "store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index_blob.h"
+#include "log.h"
+
+#define MAP_SIZE (64ull << 30)  /* virtual: the file grows only as records are written */
+
+struct store {
+	MDB_env *env;
+	MDB_dbi media, segments;
+};
+
+/* LMDB codes become errnos here, once. */
+static int err_of(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS:
+		return 0;
+	case MDB_NOTFOUND:
+		return -ENOENT;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+		return -ENOSPC;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH:
+		return -EIO;
+	default:
+		return rc > 0 ? -rc : -EIO;
+	}
+}
+
+int store_open(const char *dir, struct store **out)
+{
+	struct store *st;
+	MDB_txn *txn = NULL;
+	char path[4096];
+	int rc;
+
+	*out = NULL;
+	if ((size_t)snprintf(path, sizeof(path), "%s/index.lmdb", dir) >= sizeof(path))
+		return -ENAMETOOLONG;
+	if (!(st = calloc(1, sizeof(*st))))
+		return -ENOMEM;
+	if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, 4)) ||
+	    (rc = mdb_env_set_mapsize(st->env, MAP_SIZE)) ||
+	    (rc = mdb_env_set_maxreaders(st->env, 512)) ||
+	    /* NOTLS: FUSE worker threads come and go; NOMETASYNC: a system crash may lose the last
+	     * transaction, never consistency -- the cache is an accelerator. */
+	    (rc = mdb_env_open(st->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC, 0644)) ||
+	    (rc = mdb_txn_begin(st->env, NULL, 0, &txn)) ||
+	    (rc = mdb_dbi_open(txn, "media", MDB_CREATE, &st->media)) ||
+	    (rc = mdb_dbi_open(txn, "segments", MDB_CREATE, &st->segments)) ||
+	    (rc = mdb_txn_commit(txn))) {
+		if (txn && rc)
+			mdb_txn_abort(txn);
+		log_error("%s: cannot open the index: %s", path, mdb_strerror(rc));
+		mdb_env_close(st->env);
+		free(st);
+		return err_of(rc);
+	}
+	/* Readers left by a daemon that was killed hold no pages hostage. */
+	mdb_reader_check(st->env, NULL);
+	*out = st;
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	mdb_env_close(st->env);
+	free(st);
+}
+
+static uint64_t path_key(const char *path)
+{
+	return index_blob_hash(path, strlen(path), 0);
+}
+
+int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *size)
+{
+	uint64_t k = path_key(path);
+	MDB_val key = { sizeof(k), &k }, val;
+	MDB_txn *txn;
+	size_t plen = strlen(path);
+	int rc;
+
+	*blob = NULL;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
+		return err_of(rc);
+	rc = mdb_get(txn, st->media, &key, &val);
+	if (rc == 0) {
+		const uint8_t *p = val.mv_data;
+		uint32_t n;
+		if (val.mv_size < 4 || (memcpy(&n, p, 4), n != plen) || val.mv_size < 4 + (size_t)n ||
+		    memcmp(p + 4, path, plen)) {
+			rc = MDB_NOTFOUND;  /* another path with the same hash */
+		} else if (!(*blob = malloc(val.mv_size - 4 - n + 1))) {
+			mdb_txn_abort(txn);
+			return -ENOMEM;
+		} else {
+			*size = val.mv_size - 4 - n;
+			memcpy(*blob, p + 4 + n, *size);
+		}
+	}
+	mdb_txn_abort(txn);
+	return err_of(rc);
+}
+
+int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size)
+{
+	uint64_t k = path_key(path);
+	uint32_t plen = (uint32_t)strlen(path);
+	MDB_val key = { sizeof(k), &k }, val = { 4 + plen + size, NULL };
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+		return err_of(rc);
+	if ((rc = mdb_put(txn, st->media, &key, &val, MDB_RESERVE))) {
+		mdb_txn_abort(txn);
+		return err_of(rc);
+	}
+	memcpy(val.mv_data, &plen, 4);
+	memcpy((uint8_t *)val.mv_data + 4, path, plen);
+	memcpy((uint8_t *)val.mv_data + 4 + plen, blob, size);
+	return err_of(mdb_txn_commit(txn));
+}
+
+uint64_t store_count_media(struct store *st)
+{
+	MDB_txn *txn;
+	MDB_stat s;
+	uint64_t n = 0;
+
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn))
+		return 0;
+	if (!mdb_stat(txn, st->media, &s))
+		n = s.ms_entries;
+	mdb_txn_abort(txn);
+	return n;
+}
+
+static int seg_key(const char *key, MDB_val *v)
+{
+	size_t n = strlen(key);
+	if (n == 0 || n > 255)
+		return -EINVAL;
+	v->mv_size = n;
+	v->mv_data = (void *)key;
+	return 0;
+}
+
+int store_get_segment(struct store *st, const char *key, struct store_segment *out)
+{
+	MDB_val k, v;
+	MDB_txn *txn;
+	int rc;
+
+	if (seg_key(key, &k) < 0)
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
+		return err_of(rc);
+	rc = mdb_get(txn, st->segments, &k, &v);
+	if (rc == 0) {
+		if (v.mv_size == sizeof(*out))
+			memcpy(out, v.mv_data, sizeof(*out));
+		else
+			rc = MDB_NOTFOUND;  /* a record of another layout: treated as absent */
+	}
+	mdb_txn_abort(txn);
+	return err_of(rc);
+}
+
+int store_put_segment(struct store *st, const char *key, const struct store_segment *rec)
+{
+	MDB_val k, v = { sizeof(*rec), (void *)rec };
+	MDB_txn *txn;
+	int rc;
+
+	if (seg_key(key, &k) < 0)
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+		return err_of(rc);
+	if ((rc = mdb_put(txn, st->segments, &k, &v, 0))) {
+		mdb_txn_abort(txn);
+		return err_of(rc);
+	}
+	return err_of(mdb_txn_commit(txn));
+}
+
+int store_del_segment(struct store *st, const char *key)
+{
+	MDB_val k;
+	MDB_txn *txn;
+	int rc;
+
+	if (seg_key(key, &k) < 0)
+		return -EINVAL;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+		return err_of(rc);
+	rc = mdb_del(txn, st->segments, &k, NULL);
+	if (rc && rc != MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return err_of(rc);
+	}
+	return err_of(mdb_txn_commit(txn));
+}
+
+int store_touch_segments(struct store *st, const struct store_touch *t, size_t n)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
+		return err_of(rc);
+	for (size_t i = 0; i < n; i++) {
+		struct store_segment rec;
+		MDB_val k, v;
+		if (seg_key(t[i].key, &k) < 0 || mdb_get(txn, st->segments, &k, &v) || v.mv_size != sizeof(rec))
+			continue;  /* evicted meanwhile */
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		if (t[i].last_access > rec.last_access)
+			rec.last_access = t[i].last_access;
+		rec.hits += t[i].hits;
+		v.mv_data = &rec;
+		v.mv_size = sizeof(rec);
+		if ((rc = mdb_put(txn, st->segments, &k, &v, 0))) {
+			mdb_txn_abort(txn);
+			return err_of(rc);
+		}
+	}
+	return err_of(mdb_txn_commit(txn));
+}
+
+int store_each_segment(struct store *st, int (*fn)(const char *key, const struct store_segment *rec, void *arg),
+		       void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
+		return err_of(rc);
+	if ((rc = mdb_cursor_open(txn, st->segments, &cur))) {
+		mdb_txn_abort(txn);
+		return err_of(rc);
+	}
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
+		char key[256];
+		struct store_segment rec;
+		if (k.mv_size > 255 || v.mv_size != sizeof(rec))
+			continue;
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		memcpy(&rec, v.mv_data, sizeof(rec));
+		if (fn(key, &rec, arg))
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : err_of(rc);
+}
