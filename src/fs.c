@@ -410,7 +410,8 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/* Cached segments are answered with file descriptors: let the kernel splice them. */
+	conn->want |= conn->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	/* One second of attribute and entry caching: a replaced source shows within a second. */
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 1.0;
