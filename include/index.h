@@ -15,6 +15,7 @@ enum index_codec {
 	INDEX_CODEC_H264,
 	INDEX_CODEC_AAC,
 	INDEX_CODEC_MP3,
+	INDEX_CODEC_OTHER,  /* a video codec we decode and transcode (HEVC, VP9, AV1, MPEG-4, ...) */
 };
 
 #define INDEX_SAMPLE_KEY 1u
@@ -33,9 +34,11 @@ struct index_sample {
 
 struct index_track {
 	enum index_codec codec;
-	uint8_t *extradata;            /* avcC or AudioSpecificConfig */
+	int decoder_id;                /* libavcodec's codec id, for decoding when transcoding */
+	uint8_t *extradata;            /* avcC, AudioSpecificConfig, or the codec's own */
 	size_t extradata_size;
 	unsigned width, height;        /* video */
+	unsigned sar_num, sar_den;     /* video sample aspect ratio; 0/0 when square or unknown */
 	unsigned fps_num, fps_den;     /* video; 0/0 when unknown */
 	unsigned sample_rate, channels;/* audio */
 	char language[4];              /* ISO 639-2 from the track, "" when unknown */
@@ -52,7 +55,7 @@ struct media_index {
 
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a
  * negative errno and *why is one sentence for error.txt (free() it), e.g. that the file is
- * truncated or its video codec needs transcoding. */
+ * truncated or no decoder knows its video codec. */
 int index_build(struct source *src, struct media_index **out, char **why);
 void index_free(struct media_index *ix);
 

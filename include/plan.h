@@ -23,18 +23,42 @@
 /* Audio frames grouped in one PES, fewer at a gap or a segment end. */
 #define PLAN_AUDIO_FRAMES_PER_PES 4
 
+#define PLAN_MAX_RUNGS 8
+
+struct plan_rung_config {
+	unsigned height;     /* even, in pixels */
+	uint32_t kbps;       /* average video bit rate */
+};
+
 struct plan_config {
-	uint32_t target;  /* target segment duration, 90 kHz ticks */
+	uint32_t target;     /* target segment duration, 90 kHz ticks */
+	unsigned nb_rungs;   /* transcoded rungs on offer, tallest first; 0: passthrough only */
+	struct plan_rung_config rungs[PLAN_MAX_RUNGS];
 };
 
 struct plan_segment {
 	int64_t start, end;         /* presentation span on the source timeline, 90 kHz */
 	uint32_t v_first, v_count;  /* video samples, decode order */
 	uint32_t a_first, a_count;  /* audio samples */
+	uint64_t a_packets;         /* audio PES packets, the same in every variant */
+	uint8_t a_cc;               /* continuity counter of the first audio packet */
+	/* The passthrough variant (when plan->passthrough): */
 	uint64_t size;              /* bytes of the .ts */
-	uint64_t v_packets, a_packets;  /* PES packets per PID (continuity counters count these) */
-	uint64_t pcr_packets;           /* adaptation-only PCR packets */
-	uint8_t v_cc, a_cc;         /* continuity counters of the first video / audio packet */
+	uint64_t v_packets;         /* video PES packets (continuity counters count these) */
+	uint64_t pcr_packets;       /* adaptation-only PCR packets */
+	uint8_t v_cc;               /* continuity counter of the first video packet */
+};
+
+/* A transcoded rung. Its segments' sizes are bounds planned from the rate control (VBV):
+ * the encoder stays under them and the segment is padded with null packets up to them. */
+struct plan_rung {
+	unsigned width, height;
+	uint32_t kbps;              /* average video bit rate asked of the encoder */
+	uint64_t maxrate;           /* VBV maximum rate, bit/s */
+	uint64_t bufsize;           /* VBV buffer, bits */
+	uint8_t level;              /* H.264 level_idc that fits size, rate and frame rate */
+	uint64_t *sizes;            /* bytes of each segment */
+	uint64_t peak_bps, average_bps, total_bytes;
 };
 
 struct plan {
@@ -44,21 +68,40 @@ struct plan {
 	struct ts_program program;
 	bool has_audio;
 	unsigned adts_size;         /* bytes added before each audio frame (ADTS header) */
+	bool passthrough;           /* the source's H.264 is served as it is (the first variant) */
 	unsigned nal_length_size;
 	uint32_t ps_size;           /* SPS+PPS bytes put before every keyframe */
+	unsigned nb_rungs;          /* transcoded rungs, tallest first */
+	struct plan_rung rungs[PLAN_MAX_RUNGS];
 	uint32_t target_duration;   /* EXT-X-TARGETDURATION, seconds */
 	uint64_t peak_bps, average_bps;
 	uint64_t total_bytes;
 };
 
-/* Plans a source. Returns 0 with *out (plan_free), -EINVAL when the index cannot be planned
- * (no keyframe, unusable video configuration), -ENOMEM. */
+/* Plans a source: the passthrough variant when its video is H.264, and the configured rungs
+ * below the source's height (every one up to it when the video is not H.264, and at least one).
+ * Returns 0 with *out (plan_free), -EINVAL when the index cannot be planned (no keyframe),
+ * -ENOTSUP when nothing can be offered (not H.264 and no rungs configured), -ENOMEM. */
 int plan_build(const struct media_index *ix, const struct plan_config *cfg, struct plan **out);
 void plan_free(struct plan *p);
 
 /* Milliseconds of a segment's EXTINF: differences of rounded boundaries, so the sum never
  * drifts from the source duration by more than half a millisecond. */
 uint64_t plan_segment_ms(const struct plan *p, uint32_t seg);
+
+/* One video access unit as the layout sees it. */
+struct plan_frame {
+	int64_t pts, dts;       /* source timeline, 90 kHz */
+	uint64_t payload;       /* elementary-stream bytes */
+	uint32_t ref;           /* passthrough: sample index; transcoded: encoded frame index */
+	bool key;
+};
+
+/* The video frames presented in segment seg (PTS within its span, decodable: at or after the
+ * first keyframe), in PTS order, ref = sample index. A transcoded rung encodes exactly these.
+ * Returns 0 with *frames (free() it) and *n, or -ENOMEM. */
+int plan_presented(const struct plan *p, const struct media_index *ix, uint32_t seg,
+		   struct plan_frame **frames, uint32_t *n);
 
 enum plan_unit_kind {
 	PLAN_UNIT_PAT,
@@ -88,17 +131,31 @@ struct plan_layout {
  * Returns 0 with *out (free() it), -EINVAL for a segment out of range, -ENOMEM. */
 int plan_layout(const struct plan *p, const struct media_index *ix, uint32_t seg, struct plan_layout **out);
 
+/* Lays out segment seg of a transcoded rung from its encoded frames (PTS order, DTS = PTS).
+ * The video packet count is made a multiple of 16 (by spreading the last PES units over more
+ * packets), so continuity counters run on across segments of unknown size. *size gets the
+ * bytes before padding. Returns 0 with *out (free() it), -ENOMEM. */
+int plan_layout_frames(const struct plan *p, const struct media_index *ix, uint32_t seg,
+		       const struct plan_frame *frames, uint32_t n, struct plan_layout **out, uint64_t *size);
+
 /* Index of the unit holding byte off of the segment (binary search). */
 uint32_t plan_layout_find(const struct plan_layout *l, uint64_t off);
 
-/* Elementary-stream bytes of one video access unit: AUD, parameter sets before keyframes,
- * the sample with start codes. */
+/* Elementary-stream bytes of one passthrough video access unit: AUD, parameter sets before
+ * keyframes, the sample with start codes. */
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s);
 
-/* PES header of a video access unit carries a DTS when it differs from the PTS. */
-static inline bool plan_video_has_dts(const struct index_sample *s)
+/* Bytes of the PES header of a video access unit (a DTS only when it differs from the PTS). */
+static inline size_t plan_video_header(int64_t pts, int64_t dts)
 {
-	return s->pts != s->dts;
+	return tsmux_pes_header_size(pts != dts);
 }
+
+/* Name of variant v (0 .. plan_variants - 1): passthrough first when there is one, then the
+ * rungs, tallest first. Returns the rung index, or -1 for the passthrough variant. */
+unsigned plan_variants(const struct plan *p);
+int plan_variant_rung(const struct plan *p, unsigned v);
+unsigned plan_variant_height(const struct plan *p, const struct media_index *ix, unsigned v);
+uint64_t plan_variant_size(const struct plan *p, unsigned v, uint32_t seg);
 
 #endif

@@ -4,6 +4,7 @@
 #ifndef HLSFS_SYNTH_H
 #define HLSFS_SYNTH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -24,5 +25,25 @@ ssize_t synth_read(struct synth *s, char *buf, size_t size, uint64_t off);
 
 /* Size of the segment in bytes. */
 uint64_t synth_size(const struct synth *s);
+
+/* One encoded video frame of a transcoded segment: Annex B with its own AUD and, at keyframes,
+ * parameter sets. */
+struct synth_frame {
+	int64_t pts;  /* source timeline, 90 kHz; DTS is the same */
+	bool key;
+	const uint8_t *data;
+	uint64_t size;
+};
+
+struct synth_encoded {
+	uint32_t nb_frames;
+	const struct synth_frame *frames;
+};
+
+/* Writes every unit of a transcoded segment's layout (plan_layout_frames) to out: video from
+ * enc (a unit's `first` indexes enc->frames), audio from src as in passthrough. Writes exactly
+ * the layout's bytes. Returns 0, -EIO when the source cannot be read, -ENOMEM. */
+int synth_write_encoded(struct media *m, struct source *src, const struct plan_layout *l,
+			const struct synth_encoded *enc, uint8_t *out);
 
 #endif

@@ -68,8 +68,11 @@ struct ts_pes_out {
 	bool random_access;     /* with pcr: first packet flags a random access point */
 };
 
-/* Splits one PES into packets: writes tsmux_packets(pes_size, o->pcr) * 188 bytes to out. */
-void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_size, uint8_t *out);
+/* Splits one PES into exactly `packets` packets (at least tsmux_packets(pes_size, o->pcr), at
+ * most pes_size; beyond the minimum, adaptation-field stuffing spreads the payload) and writes
+ * packets * 188 bytes to out. */
+void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_size, uint64_t packets,
+		     uint8_t *out);
 
 /* An adaptation-only packet carrying just a PCR (27 MHz) on pid; it does not advance the
  * continuity counter, so cc is the counter of the pid's previous packet. */

@@ -209,7 +209,12 @@ static void track_meta(struct index_track *t, const AVStream *st)
 	const AVCodecParameters *par = st->codecpar;
 	const AVDictionaryEntry *lang = av_dict_get(st->metadata, "language", NULL, 0);
 
+	t->decoder_id = par->codec_id;
 	t->width = par->width > 0 ? (unsigned)par->width : 0;
+	if (par->sample_aspect_ratio.num > 0 && par->sample_aspect_ratio.den > 0) {
+		t->sar_num = (unsigned)par->sample_aspect_ratio.num;
+		t->sar_den = (unsigned)par->sample_aspect_ratio.den;
+	}
 	t->height = par->height > 0 ? (unsigned)par->height : 0;
 	t->sample_rate = par->sample_rate > 0 ? (unsigned)par->sample_rate : 0;
 	t->channels = par->ch_layout.nb_channels > 0 ? (unsigned)par->ch_layout.nb_channels : 0;
@@ -285,18 +290,20 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		*why = why_printf("it has no video track.");
 		goto fail;
 	}
-	if (fc->streams[vi]->codecpar->codec_id != AV_CODEC_ID_H264) {
-		ret = -ENOTSUP;
-		*why = why_printf("its video is %s, which needs transcoding to H.264; this version serves H.264 sources only.",
-				  codec_label(fc->streams[vi]->codecpar->codec_id));
-		goto fail;
-	}
-	ix->video.codec = INDEX_CODEC_H264;
+	ix->video.decoder_id = fc->streams[vi]->codecpar->codec_id;
 	if ((ret = copy_extradata(&ix->video, fc->streams[vi]->codecpar)) < 0)
 		goto fail;
-	if (codec_avc_parse(ix->video.extradata, ix->video.extradata_size, &avc) < 0) {
-		ret = -EINVAL;
-		*why = why_printf("its H.264 configuration (avcC) is missing or damaged.");
+	if (fc->streams[vi]->codecpar->codec_id == AV_CODEC_ID_H264 &&
+	    codec_avc_parse(ix->video.extradata, ix->video.extradata_size, &avc) == 0) {
+		ix->video.codec = INDEX_CODEC_H264;
+	} else if (avcodec_find_decoder(fc->streams[vi]->codecpar->codec_id)) {
+		/* Not remuxable as it is (another codec, or H.264 without avcC): transcoded rungs only. */
+		ix->video.codec = INDEX_CODEC_OTHER;
+		avc.nal_length_size = 4;
+	} else {
+		ret = -ENOTSUP;
+		*why = why_printf("its video is %s, which no decoder here can read.",
+				  codec_label(fc->streams[vi]->codecpar->codec_id));
 		goto fail;
 	}
 	track_meta(&ix->video, fc->streams[vi]);
@@ -370,7 +377,7 @@ int index_build(struct source *src, struct media_index **out, char **why)
 			*why = why_printf("it is truncated: its sample data runs past the end of the file.");
 			goto fail;
 		}
-		if (is_video && avc.nal_length_size != 4) {
+		if (is_video && ix->video.codec == INDEX_CODEC_H264 && avc.nal_length_size != 4) {
 			int n = codec_avc_count_nals(pkt->data, (size_t)pkt->size, avc.nal_length_size);
 			s.nals = n > 0 ? (uint32_t)n : 0;
 		}

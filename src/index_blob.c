@@ -10,7 +10,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 1u
+#define BLOB_VERSION 2u
 
 struct blob_header {
 	char magic[8];
@@ -23,6 +23,8 @@ struct blob_header {
 
 struct track_fixed {
 	uint32_t codec, width, height, fps_num, fps_den, sample_rate, channels, nb_samples;
+	int32_t decoder_id;
+	uint32_t sar_num, sar_den;
 	char language[4];
 	uint64_t extradata_size;
 };
@@ -42,6 +44,7 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 		.codec = t->codec, .width = t->width, .height = t->height, .fps_num = t->fps_num,
 		.fps_den = t->fps_den, .sample_rate = t->sample_rate, .channels = t->channels,
 		.nb_samples = t->nb_samples, .extradata_size = t->extradata_size,
+		.decoder_id = t->decoder_id, .sar_num = t->sar_num, .sar_den = t->sar_den,
 	};
 	memcpy(f.language, t->language, sizeof(f.language));
 	strbuf_add(sb, &f, sizeof(f));
@@ -140,7 +143,7 @@ static int get_track(struct reader *r, struct index_track *t)
 
 	if ((ret = take(r, &f, sizeof(f))) < 0)
 		return ret;
-	if (f.codec > INDEX_CODEC_MP3 || f.extradata_size > r->left ||
+	if (f.codec > INDEX_CODEC_OTHER || f.extradata_size > r->left ||
 	    (uint64_t)f.nb_samples * sizeof(t->samples[0]) > r->left)
 		return -EINVAL;
 	t->codec = (enum index_codec)f.codec;
@@ -150,6 +153,9 @@ static int get_track(struct reader *r, struct index_track *t)
 	t->fps_den = f.fps_den;
 	t->sample_rate = f.sample_rate;
 	t->channels = f.channels;
+	t->decoder_id = f.decoder_id;
+	t->sar_num = f.sar_num;
+	t->sar_den = f.sar_den;
 	memcpy(t->language, f.language, sizeof(t->language));
 	t->language[3] = '\0';
 	if ((ret = take_alloc(r, f.extradata_size, (void **)&t->extradata)) < 0)
@@ -192,7 +198,8 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 		index_free(ix);
 		return ret;
 	}
-	if (ix->video.codec != INDEX_CODEC_H264 || ix->video.nb_samples == 0) {
+	if ((ix->video.codec != INDEX_CODEC_H264 && ix->video.codec != INDEX_CODEC_OTHER) ||
+	    ix->video.nb_samples == 0) {
 		index_free(ix);
 		return -EINVAL;
 	}

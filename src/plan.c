@@ -14,7 +14,13 @@
  * first video unit always first so the segment opens with a PCR and a keyframe. Each PES takes
  * tsmux_packets() packets; continuity counters continue across segments, so segment k's first
  * counter is the packet count of segments 0..k-1 modulo 16 -- which is why the planner counts
- * packets of every segment up front, in one pass over the samples. */
+ * packets of every segment up front, in one pass over the samples.
+ *
+ * Rungs. A transcoded rung encodes the frames presented in each segment's span (so segment N
+ * of every variant covers the same time) with PTS = DTS (no B-frames, so DTS never steps back
+ * between independently encoded segments). Its size is a bound: the VBV limit over the span
+ * (maxrate x duration plus the initial buffer), the worst-case packetization of that many bytes
+ * in that many frames, audio and PCR packets exactly as above. */
 #include "plan.h"
 
 #include <errno.h>
@@ -23,15 +29,18 @@
 
 #include "codec.h"
 
+/* VBV of a rung: maxrate = the average rate, a one-second buffer that starts 90% full. */
+#define RUNG_VBV_SECONDS 1
+#define RUNG_VBV_INIT_PERCENT 90
+/* Bytes per segment beyond the VBV bound: x264's SEI and parameter sets at the IDR. */
+#define RUNG_HEADER_ALLOWANCE 4096
+/* Bytes per frame beyond it: the access unit delimiter and NAL start codes. */
+#define RUNG_FRAME_ALLOWANCE 64
+
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s)
 {
 	return CODEC_AUD_SIZE + ((s->flags & INDEX_SAMPLE_KEY) ? p->ps_size : 0) +
 	       codec_avc_annexb_size(s->size, s->nals, p->nal_length_size);
-}
-
-static uint64_t video_packets(const struct plan *p, const struct index_sample *s)
-{
-	return tsmux_packets(tsmux_pes_header_size(plan_video_has_dts(s)) + plan_video_payload(p, s), true);
 }
 
 /* End (exclusive) of the audio PES that starts at sample i, not past end; *payload gets its
@@ -56,9 +65,6 @@ static uint32_t audio_run(const struct plan *p, const struct index_track *a, uin
 	return j;
 }
 
-static uint32_t layout_walk(const struct plan *p, const struct media_index *ix, struct plan_segment *seg,
-			    struct plan_unit *units);
-
 static int64_t round_ms(int64_t t)
 {
 	/* floor((t * 1000 + 45000) / 90000) for negative t too */
@@ -70,6 +76,121 @@ uint64_t plan_segment_ms(const struct plan *p, uint32_t seg)
 {
 	const struct plan_segment *s = &p->segments[seg];
 	return (uint64_t)(round_ms(s->end) - round_ms(s->start));
+}
+
+struct walk_counts {
+	uint64_t v_packets, a_packets, pcr_packets;
+};
+
+/* The one definition of a segment's unit order, used to count (units NULL) and to lay out:
+ * PAT, PMT, then video frames and audio runs merged by DTS (the first video frame first), with
+ * PCR-only packets wherever video leaves a gap longer than PLAN_PCR_INTERVAL. Unit order
+ * depends on timestamps only, never on sizes. Returns the number of units. */
+static uint32_t layout_walk(const struct plan *p, const struct media_index *ix, const struct plan_segment *seg,
+			    const struct plan_frame *v, uint32_t nv, unsigned vcc, struct plan_unit *units,
+			    struct walk_counts *counts)
+{
+	const struct index_track *a = &ix->audio;
+	uint32_t vi = 0, ai = seg->a_first, a_end = seg->a_first + seg->a_count, n = 2;
+	uint64_t off = 2 * TS_PACKET_SIZE;
+	unsigned acc = seg->a_cc;
+	int64_t last_pcr = nv ? v[0].dts : 0;
+
+	memset(counts, 0, sizeof(*counts));
+	if (units) {
+		units[0] = (struct plan_unit){ .offset = 0, .packets = 1, .kind = PLAN_UNIT_PAT };
+		units[1] = (struct plan_unit){ .offset = TS_PACKET_SIZE, .packets = 1, .kind = PLAN_UNIT_PMT };
+	}
+	while (vi < nv || ai < a_end) {
+		struct plan_unit u = { .offset = off };
+		bool take_video = vi < nv && (ai >= a_end || vi == 0 || v[vi].dts <= a->samples[ai].dts);
+		int64_t dts = take_video ? v[vi].dts : a->samples[ai].dts;
+
+		if (nv && dts - last_pcr > PLAN_PCR_INTERVAL) {
+			last_pcr += PLAN_PCR_INTERVAL;
+			u.kind = PLAN_UNIT_PCR;
+			u.packets = 1;
+			u.pcr = last_pcr;
+			u.cc = (uint8_t)vcc;  /* adaptation-only packets do not advance the counter */
+			counts->pcr_packets++;
+		} else if (take_video) {
+			u.kind = PLAN_UNIT_VIDEO;
+			u.first = v[vi].ref;
+			u.count = 1;
+			u.payload = v[vi].payload;
+			u.packets = tsmux_packets(plan_video_header(v[vi].pts, v[vi].dts) + u.payload, true);
+			u.cc = (uint8_t)vcc;
+			vcc = (unsigned)((vcc + u.packets) & 15);
+			counts->v_packets += u.packets;
+			last_pcr = dts;
+			vi++;
+		} else {
+			uint32_t j = audio_run(p, a, ai, a_end, &u.payload);
+			u.kind = PLAN_UNIT_AUDIO;
+			u.first = ai;
+			u.count = j - ai;
+			u.packets = tsmux_packets(tsmux_pes_header_size(false) + u.payload, false);
+			u.cc = (uint8_t)acc;
+			acc = (unsigned)((acc + u.packets) & 15);
+			counts->a_packets += u.packets;
+			ai = j;
+		}
+		if (units)
+			units[n] = u;
+		n++;
+		off += u.packets * TS_PACKET_SIZE;
+	}
+	return n;
+}
+
+/* The passthrough frames of a segment: its samples in decode order. */
+static struct plan_frame *passthrough_frames(const struct plan *p, const struct media_index *ix,
+					     const struct plan_segment *seg)
+{
+	struct plan_frame *f = malloc(sizeof(*f) * (seg->v_count ? seg->v_count : 1));
+	if (!f)
+		return NULL;
+	for (uint32_t i = 0; i < seg->v_count; i++) {
+		const struct index_sample *s = &ix->video.samples[seg->v_first + i];
+		f[i] = (struct plan_frame){ s->pts, s->dts, p->passthrough ? plan_video_payload(p, s) : 0,
+					    seg->v_first + i, (s->flags & INDEX_SAMPLE_KEY) != 0 };
+	}
+	return f;
+}
+
+static int frame_pts_cmp(const void *a, const void *b)
+{
+	const struct plan_frame *x = a, *y = b;
+	return x->pts < y->pts ? -1 : x->pts > y->pts;
+}
+
+int plan_presented(const struct plan *p, const struct media_index *ix, uint32_t seg,
+		   struct plan_frame **frames, uint32_t *n)
+{
+	const struct plan_segment *s = &p->segments[seg];
+	const struct index_track *v = &ix->video;
+	/* Frames shown in this span are decoded in this segment's range or, with open GOPs, at the
+	 * head of the next one (before its keyframe in presentation order). */
+	uint32_t from = s->v_first, to = s->v_first + s->v_count, k = 0;
+	bool last = seg + 1 == p->nb_segments;
+	struct plan_frame *f;
+
+	if (!last)
+		to += p->segments[seg + 1].v_count;
+	if (!(f = malloc(sizeof(*f) * (to - from + 1))))
+		return -ENOMEM;
+	for (uint32_t i = from; i < to; i++) {
+		const struct index_sample *smp = &v->samples[i];
+		if (smp->pts < s->start && seg > 0)
+			continue;
+		if (!last && smp->pts >= s->end)
+			continue;
+		f[k++] = (struct plan_frame){ smp->pts, smp->pts, 0, i, (smp->flags & INDEX_SAMPLE_KEY) != 0 };
+	}
+	qsort(f, k, sizeof(*f), frame_pts_cmp);
+	*frames = f;
+	*n = k;
+	return 0;
 }
 
 static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_t first_key, uint32_t target)
@@ -107,6 +228,109 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 	return 0;
 }
 
+/* Smallest H.264 level (Table A-1) whose frame size, macroblock rate and bit rate fit. */
+static uint8_t h264_level(unsigned w, unsigned h, unsigned fps_num, unsigned fps_den, uint64_t maxrate)
+{
+	static const struct {
+		uint8_t idc;
+		uint32_t mbps, fs, br_kbps;
+	} levels[] = {
+		{ 10, 1485, 99, 64 },	      { 11, 3000, 396, 192 },      { 12, 6000, 396, 384 },
+		{ 13, 11880, 396, 768 },      { 20, 11880, 396, 2000 },    { 21, 19800, 792, 4000 },
+		{ 22, 20250, 1620, 4000 },    { 30, 40500, 1620, 10000 },  { 31, 108000, 3600, 14000 },
+		{ 32, 216000, 5120, 20000 },  { 40, 245760, 8192, 20000 }, { 41, 245760, 8192, 50000 },
+		{ 42, 522240, 8704, 50000 },  { 50, 589824, 22080, 135000 }, { 51, 983040, 36864, 240000 },
+		{ 52, 2073600, 36864, 240000 },
+	};
+	uint64_t fs = (uint64_t)((w + 15) / 16) * ((h + 15) / 16);
+	uint64_t mbps = fps_den ? (fs * fps_num + fps_den - 1) / fps_den : fs * 60;
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (fs <= levels[i].fs && mbps <= levels[i].mbps && maxrate <= (uint64_t)levels[i].br_kbps * 1000)
+			return levels[i].idc;
+	return 52;
+}
+
+/* Chooses the rungs: configured heights below the source (up to it when there is no
+ * passthrough), at least one, widths from the display aspect ratio, even. */
+static void choose_rungs(struct plan *p, const struct media_index *ix, const struct plan_config *cfg)
+{
+	const struct index_track *v = &ix->video;
+	unsigned src_h = v->height & ~1u;
+	uint64_t dar_num = (uint64_t)v->width * (v->sar_num ? v->sar_num : 1);
+	uint64_t dar_den = (uint64_t)v->height * (v->sar_den ? v->sar_den : 1);
+
+	for (unsigned i = 0; i < cfg->nb_rungs && p->nb_rungs < PLAN_MAX_RUNGS; i++) {
+		unsigned h = cfg->rungs[i].height & ~1u;
+		if (h == 0 || h > src_h || (p->passthrough && h >= src_h))
+			continue;
+		p->rungs[p->nb_rungs].height = h;
+		p->rungs[p->nb_rungs].kbps = cfg->rungs[i].kbps;
+		p->nb_rungs++;
+	}
+	if (!p->passthrough && p->nb_rungs == 0 && cfg->nb_rungs > 0 && src_h >= 2) {
+		/* Smaller than every rung: one rung at its own size, the smallest rate scaled by area. */
+		const struct plan_rung_config *low = &cfg->rungs[cfg->nb_rungs - 1];
+		uint64_t kbps = (uint64_t)low->kbps * src_h * src_h / ((uint64_t)low->height * low->height);
+		p->rungs[0].height = src_h;
+		p->rungs[0].kbps = (uint32_t)(kbps < 200 ? 200 : kbps);
+		p->nb_rungs = 1;
+	}
+	for (unsigned i = 0; i < p->nb_rungs; i++) {
+		struct plan_rung *r = &p->rungs[i];
+		uint64_t w = (r->height * dar_num + dar_den / 2) / dar_den;
+		r->width = (unsigned)((w + 1) & ~1ull);
+		if (r->width < 2)
+			r->width = 2;
+		r->maxrate = (uint64_t)r->kbps * 1000;
+		r->bufsize = r->maxrate * RUNG_VBV_SECONDS;
+		r->level = h264_level(r->width, r->height, v->fps_num, v->fps_den, r->maxrate);
+	}
+}
+
+/* The size bound of segment seg of rung r. */
+static int rung_bound(const struct plan *p, const struct media_index *ix, uint32_t seg, const struct plan_rung *r,
+		      uint64_t *bound)
+{
+	const struct plan_segment *s = &p->segments[seg];
+	struct plan_frame *f;
+	struct walk_counts c;
+	uint32_t n;
+	uint64_t span = (uint64_t)(s->end - s->start), es, vpk;
+	int ret;
+
+	if ((ret = plan_presented(p, ix, seg, &f, &n)) < 0)
+		return ret;
+	layout_walk(p, ix, s, f, n, 0, NULL, &c);  /* sizes do not matter for unit order */
+	free(f);
+	es = (r->maxrate * span / PLAN_TIMEBASE + r->bufsize * RUNG_VBV_INIT_PERCENT / 100 + 7) / 8 +
+	     RUNG_HEADER_ALLOWANCE + (uint64_t)n * RUNG_FRAME_ALLOWANCE;
+	/* Each PES: its header, the PCR's adaptation field, and at most one partial packet. */
+	vpk = (es + (uint64_t)n * (tsmux_pes_header_size(false) + 8) + 183) / 184 + n;
+	vpk = (vpk + 15) & ~15ull;
+	*bound = (2 + vpk + c.a_packets + c.pcr_packets) * TS_PACKET_SIZE;
+	return 0;
+}
+
+static void bandwidth(const struct plan *p, const uint64_t *sizes, uint64_t *peak, uint64_t *avg, uint64_t *total)
+{
+	int64_t span = p->segments[p->nb_segments - 1].end - p->segments[0].start;
+
+	*peak = *total = 0;
+	for (uint32_t k = 0; k < p->nb_segments; k++) {
+		const struct plan_segment *s = &p->segments[k];
+		*total += sizes[k];
+		if (s->end > s->start) {
+			uint64_t bps = sizes[k] * 8 * PLAN_TIMEBASE / (uint64_t)(s->end - s->start);
+			if (bps > *peak)
+				*peak = bps;
+		}
+	}
+	*avg = span > 0 ? *total * 8 * PLAN_TIMEBASE / (uint64_t)span : *peak;
+	if (*peak == 0)
+		*peak = *avg;
+}
+
 int plan_build(const struct media_index *ix, const struct plan_config *cfg, struct plan **out)
 {
 	const struct index_track *v = &ix->video, *a = &ix->audio;
@@ -114,7 +338,7 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 	struct plan *p;
 	uint32_t first_key, i, ai = 0;
 	int64_t end = INT64_MIN, min_dts = 0;
-	uint64_t cum_v = 0, cum_a = 0, max_ms = 0;
+	uint64_t cum_v = 0, cum_a = 0, max_ms = 0, *sizes = NULL;
 	int ret;
 
 	*out = NULL;
@@ -125,17 +349,21 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 			break;
 	if (first_key == v->nb_samples)
 		return -EINVAL;
-	if ((ret = codec_avc_parse(v->extradata, v->extradata_size, &avc)) < 0)
-		return ret;
 
 	p = calloc(1, sizeof(*p));
-	if (!p) {
-		codec_avc_release(&avc);
+	if (!p)
 		return -ENOMEM;
+	if (v->codec == INDEX_CODEC_H264 && codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
+		p->passthrough = true;
+		p->nal_length_size = avc.nal_length_size;
+		p->ps_size = (uint32_t)avc.ps_size;
+		codec_avc_release(&avc);
 	}
-	p->nal_length_size = avc.nal_length_size;
-	p->ps_size = (uint32_t)avc.ps_size;
-	codec_avc_release(&avc);
+	choose_rungs(p, ix, cfg);
+	if (!p->passthrough && p->nb_rungs == 0) {
+		free(p);
+		return -ENOTSUP;
+	}
 
 	p->has_audio = a->codec != INDEX_CODEC_NONE && a->nb_samples > 0;
 	p->adts_size = a->codec == INDEX_CODEC_AAC ? CODEC_ADTS_SIZE : 0;
@@ -175,6 +403,8 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 
 	for (uint32_t k = 0; k < p->nb_segments; k++) {
 		struct plan_segment *seg = &p->segments[k];
+		struct plan_frame *f;
+		struct walk_counts c;
 		uint32_t a_end = ai;
 		uint64_t ms;
 
@@ -191,30 +421,49 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 		}
 		seg->v_cc = (uint8_t)(cum_v & 15);
 		seg->a_cc = (uint8_t)(cum_a & 15);
-		layout_walk(p, ix, seg, NULL);
+		if (!(f = passthrough_frames(p, ix, seg))) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		layout_walk(p, ix, seg, f, seg->v_count, seg->v_cc, NULL, &c);
+		free(f);
 		ai = a_end;
-		cum_v += seg->v_packets;
-		cum_a += seg->a_packets;
-		seg->size = (2 + seg->v_packets + seg->a_packets + seg->pcr_packets) * TS_PACKET_SIZE;
-		p->total_bytes += seg->size;
-
+		seg->a_packets = c.a_packets;
+		cum_a += c.a_packets;
+		if (p->passthrough) {
+			seg->v_packets = c.v_packets;
+			seg->pcr_packets = c.pcr_packets;
+			cum_v += c.v_packets;
+			seg->size = (2 + c.v_packets + c.a_packets + c.pcr_packets) * TS_PACKET_SIZE;
+		}
 		ms = plan_segment_ms(p, k);
 		if (ms > max_ms)
 			max_ms = ms;
-		if (seg->end > seg->start) {
-			uint64_t bps = seg->size * 8 * PLAN_TIMEBASE / (uint64_t)(seg->end - seg->start);
-			if (bps > p->peak_bps)
-				p->peak_bps = bps;
-		}
 	}
 	p->target_duration = (uint32_t)((max_ms + 999) / 1000);
 	if (p->target_duration == 0)
 		p->target_duration = 1;
-	{
-		int64_t span = p->segments[p->nb_segments - 1].end - p->segments[0].start;
-		p->average_bps = span > 0 ? p->total_bytes * 8 * PLAN_TIMEBASE / (uint64_t)span : p->peak_bps;
-		if (p->peak_bps == 0)
-			p->peak_bps = p->average_bps;
+
+	if (p->passthrough) {
+		if (!(sizes = malloc(sizeof(*sizes) * p->nb_segments))) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		for (uint32_t k = 0; k < p->nb_segments; k++)
+			sizes[k] = p->segments[k].size;
+		bandwidth(p, sizes, &p->peak_bps, &p->average_bps, &p->total_bytes);
+		free(sizes);
+	}
+	for (unsigned r = 0; r < p->nb_rungs; r++) {
+		struct plan_rung *rung = &p->rungs[r];
+		if (!(rung->sizes = malloc(sizeof(*rung->sizes) * p->nb_segments))) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		for (uint32_t k = 0; k < p->nb_segments; k++)
+			if ((ret = rung_bound(p, ix, k, rung, &rung->sizes[k])) < 0)
+				goto fail;
+		bandwidth(p, rung->sizes, &rung->peak_bps, &rung->average_bps, &rung->total_bytes);
 	}
 	*out = p;
 	return 0;
@@ -227,98 +476,121 @@ void plan_free(struct plan *p)
 {
 	if (!p)
 		return;
+	for (unsigned r = 0; r < p->nb_rungs; r++)
+		free(p->rungs[r].sizes);
 	free(p->segments);
 	free(p);
 }
 
-/* The one definition of a segment's unit order, used to count (units NULL: fills the
- * segment's packet counts) and to lay out. Returns the number of units. */
-static uint32_t layout_walk(const struct plan *p, const struct media_index *ix, struct plan_segment *seg,
-			    struct plan_unit *units)
+unsigned plan_variants(const struct plan *p)
 {
-	const struct index_track *v = &ix->video, *a = &ix->audio;
-	uint32_t vi = seg->v_first, v_end = seg->v_first + seg->v_count;
-	uint32_t ai = seg->a_first, a_end = seg->a_first + seg->a_count, n = 2;
-	uint64_t off = 2 * TS_PACKET_SIZE, vpk = 0, apk = 0, pcrpk = 0;
-	unsigned vcc = seg->v_cc, acc = seg->a_cc;
-	int64_t last_pcr = v->samples[vi].dts;
+	return (p->passthrough ? 1 : 0) + p->nb_rungs;
+}
 
-	if (units) {
-		units[0] = (struct plan_unit){ .offset = 0, .packets = 1, .kind = PLAN_UNIT_PAT };
-		units[1] = (struct plan_unit){ .offset = TS_PACKET_SIZE, .packets = 1, .kind = PLAN_UNIT_PMT };
-	}
-	while (vi < v_end || ai < a_end) {
-		struct plan_unit u = { .offset = off };
-		bool take_video = vi < v_end &&
-				  (ai >= a_end || vi == seg->v_first || v->samples[vi].dts <= a->samples[ai].dts);
-		int64_t dts = take_video ? v->samples[vi].dts : a->samples[ai].dts;
+int plan_variant_rung(const struct plan *p, unsigned v)
+{
+	return p->passthrough ? (int)v - 1 : (int)v;
+}
 
-		if (dts - last_pcr > PLAN_PCR_INTERVAL) {
-			last_pcr += PLAN_PCR_INTERVAL;
-			u.kind = PLAN_UNIT_PCR;
-			u.packets = 1;
-			u.pcr = last_pcr;
-			u.cc = (uint8_t)vcc;  /* adaptation-only packets do not advance the counter */
-			pcrpk++;
-		} else if (take_video) {
-			u.kind = PLAN_UNIT_VIDEO;
-			u.first = vi;
-			u.count = 1;
-			u.payload = plan_video_payload(p, &v->samples[vi]);
-			u.packets = video_packets(p, &v->samples[vi]);
-			u.cc = (uint8_t)vcc;
-			vcc = (unsigned)((vcc + u.packets) & 15);
-			vpk += u.packets;
-			last_pcr = dts;
-			vi++;
-		} else {
-			uint32_t j = audio_run(p, a, ai, a_end, &u.payload);
-			u.kind = PLAN_UNIT_AUDIO;
-			u.first = ai;
-			u.count = j - ai;
-			u.packets = tsmux_packets(tsmux_pes_header_size(false) + u.payload, false);
-			u.cc = (uint8_t)acc;
-			acc = (unsigned)((acc + u.packets) & 15);
-			apk += u.packets;
-			ai = j;
-		}
-		if (units)
-			units[n] = u;
-		n++;
-		off += u.packets * TS_PACKET_SIZE;
+unsigned plan_variant_height(const struct plan *p, const struct media_index *ix, unsigned v)
+{
+	int r = plan_variant_rung(p, v);
+	return r < 0 ? ix->video.height : p->rungs[r].height;
+}
+
+uint64_t plan_variant_size(const struct plan *p, unsigned v, uint32_t seg)
+{
+	int r = plan_variant_rung(p, v);
+	return r < 0 ? p->segments[seg].size : p->rungs[r].sizes[seg];
+}
+
+static struct plan_layout *layout_alloc(uint32_t n, uint32_t segno)
+{
+	struct plan_layout *l = malloc(sizeof(*l) + sizeof(l->units[0]) * n);
+	if (l) {
+		l->segment = segno;
+		l->nb_units = n;
 	}
-	if (!units) {
-		seg->v_packets = vpk;
-		seg->a_packets = apk;
-		seg->pcr_packets = pcrpk;
-	}
-	return n;
+	return l;
 }
 
 int plan_layout(const struct plan *p, const struct media_index *ix, uint32_t segno, struct plan_layout **out)
 {
-	struct plan_segment seg;
+	const struct plan_segment *seg;
+	struct plan_frame *f;
 	struct plan_layout *l;
+	struct walk_counts c;
 	uint32_t n;
 
 	*out = NULL;
-	if (segno >= p->nb_segments)
+	if (segno >= p->nb_segments || !p->passthrough)
 		return -EINVAL;
-	seg = p->segments[segno];
-	n = layout_walk(p, ix, &seg, NULL);
-	l = malloc(sizeof(*l) + sizeof(l->units[0]) * n);
-	if (!l)
+	seg = &p->segments[segno];
+	if (!(f = passthrough_frames(p, ix, seg)))
 		return -ENOMEM;
-	l->segment = segno;
-	l->nb_units = layout_walk(p, ix, &seg, l->units);
+	n = layout_walk(p, ix, seg, f, seg->v_count, seg->v_cc, NULL, &c);
+	if (!(l = layout_alloc(n, segno))) {
+		free(f);
+		return -ENOMEM;
+	}
+	layout_walk(p, ix, seg, f, seg->v_count, seg->v_cc, l->units, &c);
+	free(f);
 	l->units[0].cc = l->units[1].cc = (uint8_t)(segno & 15);
 	{
 		const struct plan_unit *last = &l->units[l->nb_units - 1];
-		if (last->offset + last->packets * TS_PACKET_SIZE != p->segments[segno].size) {
+		if (last->offset + last->packets * TS_PACKET_SIZE != seg->size) {
 			free(l);  /* the planner and the layout disagree: a bug, never served */
 			return -EIO;
 		}
 	}
+	*out = l;
+	return 0;
+}
+
+int plan_layout_frames(const struct plan *p, const struct media_index *ix, uint32_t segno,
+		       const struct plan_frame *frames, uint32_t nf, struct plan_layout **out, uint64_t *size)
+{
+	const struct plan_segment *seg = &p->segments[segno];
+	struct plan_layout *l;
+	struct walk_counts c;
+	uint64_t extra, off = 0;
+	uint32_t n;
+
+	*out = NULL;
+	n = layout_walk(p, ix, seg, frames, nf, 0, NULL, &c);
+	if (!(l = layout_alloc(n, segno)))
+		return -ENOMEM;
+	layout_walk(p, ix, seg, frames, nf, 0, l->units, &c);
+	l->units[0].cc = l->units[1].cc = (uint8_t)(segno & 15);
+	/* Spread the last video PES units over extra packets until the segment's video packet
+	 * count is a multiple of 16: its first packet's counter is then 0 in every segment. */
+	extra = (16 - (c.v_packets & 15)) & 15;
+	for (uint32_t i = n; i-- > 2 && extra;) {
+		struct plan_unit *u = &l->units[i];
+		uint64_t room;
+		if (u->kind != PLAN_UNIT_VIDEO)
+			continue;
+		room = tsmux_pes_header_size(false) + u->payload - u->packets;  /* one byte a packet at least */
+		room = room < extra ? room : extra;
+		u->packets += room;
+		extra -= room;
+	}
+	/* Counters and offsets again, after the spreading. */
+	{
+		unsigned vcc = 0;
+		for (uint32_t i = 0; i < n; i++) {
+			struct plan_unit *u = &l->units[i];
+			u->offset = off;
+			off += u->packets * TS_PACKET_SIZE;
+			if (u->kind == PLAN_UNIT_VIDEO) {
+				u->cc = (uint8_t)vcc;
+				vcc = (unsigned)((vcc + u->packets) & 15);
+			} else if (u->kind == PLAN_UNIT_PCR) {
+				u->cc = (uint8_t)vcc;
+			}
+		}
+	}
+	*size = off;
 	*out = l;
 	return 0;
 }

@@ -27,6 +27,7 @@ struct synth {
 	size_t unit_cap;
 	int64_t unit_index;       /* which unit is in unit[], -1 for none */
 	int failed;               /* a read error was logged for this open */
+	const struct synth_encoded *enc;  /* transcoded: the encoded video frames */
 };
 
 static int reserve(uint8_t **p, size_t *cap, size_t n)
@@ -122,12 +123,25 @@ static int read_failed(struct synth *s, const struct plan_unit *u, int err)
 	return -EIO;
 }
 
+/* Builds the PES of an encoded video frame (transcoded rung; PTS = DTS). */
+static ssize_t build_encoded(struct synth *s, const struct plan_unit *u)
+{
+	const struct synth_frame *f = &s->enc->frames[u->first];
+	size_t pos;
+
+	if (reserve(&s->pes, &s->pes_cap, tsmux_pes_header_size(false) + f->size) < 0)
+		return -ENOMEM;
+	pos = tsmux_pes_header(TS_STREAM_ID_VIDEO, (uint64_t)(f->pts + s->m->plan->ts_offset), false, 0, f->size, s->pes);
+	memcpy(s->pes + pos, f->data, f->size);
+	return (ssize_t)(pos + f->size);
+}
+
 /* Builds the PES of a video unit into s->pes; returns its size or a negative errno. */
 static ssize_t build_video(struct synth *s, const struct plan_unit *u)
 {
 	const struct plan *p = s->m->plan;
 	const struct index_sample *smp = &s->m->ix->video.samples[u->first];
-	bool with_dts = plan_video_has_dts(smp);
+	bool with_dts = smp->pts != smp->dts;
 	size_t hsize = tsmux_pes_header_size(with_dts), pos;
 	uint64_t annexb = codec_avc_annexb_size(smp->size, smp->nals, p->nal_length_size);
 	int ret;
@@ -196,13 +210,23 @@ static int build_unit(struct synth *s, uint32_t i)
 		tsmux_pmt(&p->program, u->cc, s->unit);
 		break;
 	case PLAN_UNIT_VIDEO: {
-		const struct index_sample *smp = &s->m->ix->video.samples[u->first];
-		if ((n = build_video(s, u)) < 0)
+		int64_t dts;
+		bool key;
+		if (s->enc) {
+			dts = s->enc->frames[u->first].pts;
+			key = s->enc->frames[u->first].key;
+			n = build_encoded(s, u);
+		} else {
+			dts = s->m->ix->video.samples[u->first].dts;
+			key = (s->m->ix->video.samples[u->first].flags & INDEX_SAMPLE_KEY) != 0;
+			n = build_video(s, u);
+		}
+		if (n < 0)
 			return (int)n;
 		o.pid = TS_PID_VIDEO;
 		o.pcr = true;
-		o.pcr_value = (uint64_t)(smp->dts + p->ts_offset - PLAN_PCR_LEAD) * 300;
-		o.random_access = (smp->flags & INDEX_SAMPLE_KEY) != 0;
+		o.pcr_value = (uint64_t)(dts + p->ts_offset - PLAN_PCR_LEAD) * 300;
+		o.random_access = key;
 		break;
 	}
 	case PLAN_UNIT_PCR:
@@ -219,10 +243,13 @@ static int build_unit(struct synth *s, uint32_t i)
 		return -EIO;
 	}
 	if (u->kind == PLAN_UNIT_VIDEO || u->kind == PLAN_UNIT_AUDIO) {
-		if (tsmux_packets((uint64_t)n, o.pcr) != u->packets)
-			return -EIO;  /* never send bytes the plan did not promise */
+		uint64_t min = tsmux_packets((uint64_t)n, o.pcr);
+		/* Never send bytes the plan did not promise: passthrough units take exactly the
+		 * planned packets; transcoded video may be spread over more (up to one per byte). */
+		if (s->enc ? (u->packets < min || u->packets > (uint64_t)n) : min != u->packets)
+			return -EIO;
 		o.cc = u->cc;
-		tsmux_packetize(&o, s->pes, (size_t)n, s->unit);
+		tsmux_packetize(&o, s->pes, (size_t)n, u->packets, s->unit);
 	}
 	s->unit_index = i;
 	return 0;
@@ -254,4 +281,27 @@ ssize_t synth_read(struct synth *s, char *buf, size_t size, uint64_t off)
 	if (ret < 0)
 		return ret == -ENOMEM ? -ENOMEM : -EIO;
 	return (ssize_t)done;
+}
+
+int synth_write_encoded(struct media *m, struct source *src, const struct plan_layout *l,
+			const struct synth_encoded *enc, uint8_t *out)
+{
+	struct synth s = { .m = m, .src = src, .layout = (struct plan_layout *)l, .enc = enc, .unit_index = -1 };
+	uint64_t off = 0;
+	int ret = 0;
+
+	if (m->ix->audio.codec == INDEX_CODEC_AAC &&
+	    codec_aac_parse(m->ix->audio.extradata, m->ix->audio.extradata_size, &s.aac) < 0)
+		return -EIO;
+	for (uint32_t i = 0; i < l->nb_units; i++) {
+		const struct plan_unit *u = &l->units[i];
+		if ((ret = build_unit(&s, i)) < 0)
+			break;
+		memcpy(out + off, s.unit, u->packets * TS_PACKET_SIZE);
+		off += u->packets * TS_PACKET_SIZE;
+	}
+	free(s.pes);
+	free(s.sample);
+	free(s.unit);
+	return ret;
 }

@@ -143,14 +143,16 @@ uint64_t tsmux_packets(uint64_t pes_size, bool pcr)
 	return 1 + (pes_size - first + 183) / 184;
 }
 
-void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_size, uint8_t *out)
+void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_size, uint64_t packets,
+		     uint8_t *out)
 {
 	size_t done = 0;
 	unsigned cc = o->cc;
 	bool first = true;
 
 	do {
-		size_t af = 0, n;
+		size_t af = 0, n, later = packets > 1 ? packets - 1 : 0;
+
 		uint8_t flags = 0;
 
 		if (first && o->pcr) {
@@ -160,6 +162,9 @@ void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_
 		n = pes_size - done;
 		if (n > 184 - af)
 			n = 184 - af;
+		if (n > pes_size - done - later)
+			n = pes_size - done - later;  /* leave a byte for each packet still to come */
+		packets--;
 		if (af + n < 184)
 			af = 184 - n;  /* stuffing: the adaptation field fills the rest */
 

@@ -111,7 +111,7 @@ static void check_plan(const struct plan *p, const struct media_index *ix)
 
 int main(void)
 {
-	struct plan_config cfg = { 6 * 90000 };
+	struct plan_config cfg = { .target = 6 * 90000 };
 	struct media_index ix;
 	struct plan *p;
 

@@ -17,10 +17,10 @@ static uint32_t crc32_ref(const uint8_t *p, size_t n)
 	return crc;
 }
 
-static void check_pes(size_t size, int pcr)
+static void check_pes(size_t size, int pcr, uint64_t extra)
 {
 	uint8_t *pes = malloc(size), *out;
-	uint64_t packets = tsmux_packets(size, pcr);
+	uint64_t packets = tsmux_packets(size, pcr) + extra;
 	struct ts_pes_out o = { .pid = 0x100, .cc = 14, .pcr = pcr, .pcr_value = 123456789, .random_access = pcr };
 	size_t got = 0;
 
@@ -29,7 +29,7 @@ static void check_pes(size_t size, int pcr)
 	/* One spare packet of canary bytes catches a write past the promise. */
 	out = malloc((packets + 1) * 188);
 	memset(out, 0xa5, (packets + 1) * 188);
-	tsmux_packetize(&o, pes, size, out);
+	tsmux_packetize(&o, pes, size, packets, out);
 	CHECK(out[packets * 188] == 0xa5);
 	for (uint64_t k = 0; k < packets; k++) {
 		const uint8_t *p = out + k * 188;
@@ -66,8 +66,14 @@ int main(void)
 	size_t sizes[] = { 1, 2, 14, 175, 176, 177, 182, 183, 184, 185, 359, 360, 361, 367, 368, 369, 1000, 65535, 300001 };
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		check_pes(sizes[i], 0);
-		check_pes(sizes[i], 1);
+		check_pes(sizes[i], 0, 0);
+		check_pes(sizes[i], 1, 0);
+		/* spread over more packets, up to one payload byte each */
+		if (sizes[i] > tsmux_packets(sizes[i], 1) + 15) {
+			check_pes(sizes[i], 1, 15);
+			check_pes(sizes[i], 0, 3);
+		}
+		check_pes(sizes[i], 1, sizes[i] - tsmux_packets(sizes[i], 1));
 	}
 	for (size_t s = 1; s < 2000; s++)
 		CHECK_EQ(tsmux_packets(s, 1), s <= 176 ? 1 : 1 + (s - 176 + 183) / 184);
