@@ -29,17 +29,20 @@ int cache_init(const struct cache_config *cfg, struct store *store);
 void cache_start(void);
 void cache_shutdown(void);
 
-/* An open segment: a cache file (fd >= 0) or direct synthesis (synth). */
+/* An open segment: a cache file (fd >= 0), direct remuxing (synth), or a transcoded segment
+ * made for this open alone (mem, without a cache). */
 struct cache_segment {
 	int fd;
 	struct synth *synth;
+	uint8_t *mem;
 	uint64_t size;
 };
 
-/* Opens segment seg of media m for reading, from the cache when it holds it, else generating
- * it into the cache (or, when it is not cached, synthesizing it directly). Takes over the
- * caller's reference on m. Returns 0 or a negative errno. */
-int cache_open_segment(struct media *m, uint32_t seg, struct cache_segment *out);
+/* Opens segment seg of variant `variant` of media m for reading, from the cache when it holds
+ * it, else generating it into the cache (transcoded segments always, remuxed ones with
+ * cache_passthrough), else making it for this open alone. Takes over the caller's reference
+ * on m. Returns 0 or a negative errno. */
+int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct cache_segment *out);
 void cache_close_segment(struct cache_segment *cs);
 
 /* Reads from an open segment that is not a file (fd < 0). */

@@ -15,6 +15,10 @@ struct config {
 	char *cache_passthrough;  /* also cache remuxed segments: yes|no */
 	char *prefetch;           /* segments prepared ahead of a reader */
 	char *workers;            /* generations at once */
+	char *ladder;             /* transcoded rungs, HEIGHT:KBPS separated by '/' or ',', or none */
+	char *encoder;            /* H.264 encoder for the rungs */
+	char *preset;             /* its speed preset */
+	char *profile;            /* baseline, main or high */
 	char *config;             /* the config file itself (-o only) */
 };
 
@@ -22,6 +26,10 @@ struct config {
 #define CONFIG_DEFAULT_PREFETCH "2"
 #define CONFIG_DEFAULT_WORKERS "2"
 #define CONFIG_DEFAULT_CACHE_PASSTHROUGH "no"
+#define CONFIG_DEFAULT_LADDER "1080:5000/720:2800/480:1400/360:800"
+#define CONFIG_DEFAULT_ENCODER "libx264"
+#define CONFIG_DEFAULT_PRESET "veryfast"
+#define CONFIG_DEFAULT_PROFILE "main"
 
 /* Sets key to value unless the key already has a value (the command line wins over the
  * config file). Returns 0, -ENOENT for an unknown key, -ENOMEM. */
@@ -39,6 +47,11 @@ int config_duration(const char *s, uint64_t *seconds);
 int config_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 /* yes/no, true/false, on/off, 1/0. Returns 0 or -EINVAL. */
 int config_bool(const char *s, bool *out);
+
+/* Parses a ladder: "none", or up to max rungs HEIGHT:KBPS separated by '/' or ',', heights
+ * even from 64 to 4320, rates from 50 to 200000 kbit/s. Rungs come back tallest first.
+ * Returns the number of rungs, or -EINVAL. */
+int config_ladder(const char *s, unsigned max, unsigned *heights, uint32_t *kbps);
 
 void config_release(struct config *c);
 

@@ -20,10 +20,11 @@ struct media {
 	size_t error_len;
 	struct media_index *ix;
 	struct plan *plan;
-	char variant[NAMING_MAX];   /* the passthrough variant's folder name */
+	unsigned nb_variants;       /* plan_variants(): passthrough (if any) then rungs */
+	char variants[PLAN_MAX_RUNGS + 1][NAMING_MAX];  /* their folder names */
 	char *master;
 	size_t master_len;
-	char *playlist;
+	char *playlist;             /* the media playlist: the same text for every variant */
 	size_t playlist_len;
 };
 
@@ -41,6 +42,9 @@ void media_shutdown(void);
  * returned, with error set. */
 int media_get(const char *path, struct media **out);
 void media_put(struct media *m);
+/* The variant whose folder is called name, or -1. */
+int media_variant(const struct media *m, const char *name);
+
 /* Takes one more reference on a media already held. */
 void media_ref(struct media *m);
 

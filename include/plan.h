@@ -34,6 +34,7 @@ struct plan_config {
 	uint32_t target;     /* target segment duration, 90 kHz ticks */
 	unsigned nb_rungs;   /* transcoded rungs on offer, tallest first; 0: passthrough only */
 	struct plan_rung_config rungs[PLAN_MAX_RUNGS];
+	uint8_t profile_idc; /* H.264 profile of the rungs: 66, 77 or 100 */
 };
 
 struct plan_segment {
@@ -56,6 +57,7 @@ struct plan_rung {
 	uint32_t kbps;              /* average video bit rate asked of the encoder */
 	uint64_t maxrate;           /* VBV maximum rate, bit/s */
 	uint64_t bufsize;           /* VBV buffer, bits */
+	uint8_t profile_idc;        /* H.264 profile the encoder is asked for */
 	uint8_t level;              /* H.264 level_idc that fits size, rate and frame rate */
 	uint64_t *sizes;            /* bytes of each segment */
 	uint64_t peak_bps, average_bps, total_bytes;

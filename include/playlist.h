@@ -6,15 +6,18 @@
 #include <stddef.h>
 
 #include "index.h"
+#include "naming.h"
 #include "plan.h"
 
 /* RFC 8216 VOD media playlist: version 3, EXTINF in milliseconds from source timestamps,
  * TARGETDURATION the ceiling of the longest EXTINF. Returns 0 or -ENOMEM. */
 int playlist_media(const struct plan *p, char **text, size_t *len);
 
-/* Master playlist with one variant at variant_uri (relative). CODECS is derived from the SPS
- * and AudioSpecificConfig and left out when it cannot be. Returns 0 or -ENOMEM. */
-int playlist_master(const struct media_index *ix, const struct plan *p, const char *variant_uri,
+/* Master playlist: every variant of the plan (names[v] is variant v's folder), lowest
+ * BANDWIDTH first. CODECS comes from the SPS and AudioSpecificConfig for passthrough and from the
+ * encoder's profile and level for rungs, and is left out when it cannot be known.
+ * Returns 0 or -ENOMEM. */
+int playlist_master(const struct media_index *ix, const struct plan *p, char (*names)[NAMING_MAX],
 		    char **text, size_t *len);
 
 /* RFC 6381 codec string of the index's tracks ("avc1.64001f,mp4a.40.2") into out; returns

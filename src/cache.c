@@ -33,6 +33,7 @@
 #include "stats.h"
 #include "store.h"
 #include "synth.h"
+#include "transcode.h"
 
 /* Bump when the bytes we write for the same plan change: old entries then never match. */
 #define CACHE_FORMAT "ts-1"
@@ -50,6 +51,7 @@ struct flight {
 
 struct job {
 	struct media *m;
+	unsigned variant;
 	uint32_t seg;
 };
 
@@ -113,14 +115,23 @@ static uint64_t checksum_update(uint64_t h, const uint8_t *p, size_t n)
 	return h;
 }
 
-static void make_key(const struct media *m, uint32_t seg, char key[KEY_LEN + 1])
+static void make_key(const struct media *m, unsigned variant, uint32_t seg, char key[KEY_LEN + 1])
 {
 	const struct plan_segment *s = &m->plan->segments[seg];
-	char mat[4096 + 256];
-	int n = snprintf(mat, sizeof(mat), "%s|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%s|%u|%" PRId64
-				"|%" PRId64 "|%" PRIu64 "|%" PRId64 "|" CACHE_FORMAT,
-			 m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->variant, seg, s->start,
-			 s->end, s->size, m->plan->ts_offset);
+	int rung = plan_variant_rung(m->plan, variant);
+	char mat[4096 + 512], enc[256] = "";
+	int n;
+
+	if (rung >= 0) {
+		const struct plan_rung *r = &m->plan->rungs[rung];
+		char fp[200];
+		transcode_fingerprint(fp, sizeof(fp));
+		snprintf(enc, sizeof(enc), "%ux%u@%u/%u/%s", r->width, r->height, r->kbps, r->level, fp);
+	}
+	n = snprintf(mat, sizeof(mat), "%s|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%s|%s|%u|%" PRId64
+			     "|%" PRId64 "|%" PRIu64 "|%" PRId64 "|" CACHE_FORMAT,
+		     m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->variants[variant], enc, seg,
+		     s->start, s->end, plan_variant_size(m->plan, variant, seg), m->plan->ts_offset);
 	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
 	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, index_blob_hash(mat, len, 0),
 		 index_blob_hash(mat, len, 0x9e3779b97f4a7c15ull));
@@ -342,14 +353,71 @@ static void write_failed(const char *what, int err)
 	pthread_mutex_unlock(&C.lock);
 }
 
-/* Generates segment seg of m into the cache. Returns 0 when the entry is in place. */
-static int generate(struct media *m, uint32_t seg, const char *key)
+/* Makes the bytes of a segment into fd: remuxed piece by piece, or transcoded whole. */
+static int produce(struct media *m, unsigned variant, uint32_t seg, int fd, const char *tmp, uint64_t size,
+		   uint64_t *sum)
 {
-	uint64_t size = m->plan->segments[seg].size, off = 0, sum = 14695981039346656037ull;
+	int rung = plan_variant_rung(m->plan, variant);
+	struct synth *s = NULL;
+	uint8_t *buf = NULL, *whole = NULL;
+	uint64_t off = 0;
+	int ret;
+
+	if (rung >= 0) {
+		if ((ret = transcode_segment(m, (unsigned)rung, seg, &whole)) < 0)
+			return ret;
+	} else {
+		media_ref(m);
+		if ((ret = synth_open(m, seg, &s)) < 0) {
+			media_put(m);
+			return ret;
+		}
+		if (!(buf = malloc(COPY_CHUNK))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	while (off < size) {
+		const uint8_t *p;
+		ssize_t n, w = 0;
+		if (whole) {
+			p = whole + off;
+			n = (ssize_t)(size - off < COPY_CHUNK ? size - off : COPY_CHUNK);
+		} else {
+			p = buf;
+			if ((n = synth_read(s, (char *)buf, COPY_CHUNK, off)) <= 0) {
+				ret = n < 0 ? (int)n : -EIO;
+				goto out;
+			}
+		}
+		*sum = checksum_update(*sum, p, (size_t)n);
+		while (w < n) {
+			ssize_t k = write(fd, p + w, (size_t)(n - w));
+			if (k < 0) {
+				if (errno == EINTR)
+					continue;
+				ret = -errno;
+				write_failed(tmp, errno);
+				goto out;
+			}
+			w += k;
+		}
+		off += (uint64_t)n;
+	}
+	ret = 0;
+out:
+	free(buf);
+	free(whole);
+	synth_close(s);
+	return ret;
+}
+
+/* Generates segment seg of variant of m into the cache. Returns 0 when the entry is in place. */
+static int generate(struct media *m, unsigned variant, uint32_t seg, const char *key)
+{
+	uint64_t size = plan_variant_size(m->plan, variant, seg), sum = 14695981039346656037ull;
 	char tmp[4096], path[4096], dir[4096];
 	struct store_segment rec = { 0 };
-	struct synth *s = NULL;
-	uint8_t *buf = NULL;
 	double t0 = mono_s();
 	int fd = -1, ret;
 
@@ -362,41 +430,14 @@ static int generate(struct media *m, uint32_t seg, const char *key)
 	pthread_mutex_unlock(&C.space);
 
 	stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, 1);
-	media_ref(m);
-	if ((ret = synth_open(m, seg, &s)) < 0) {
-		media_put(m);
-		goto out;
-	}
 	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.XXXXXX", C.dir, key);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
 		ret = -errno;
 		write_failed(tmp, errno);
 		goto out;
 	}
-	if (!(buf = malloc(COPY_CHUNK))) {
-		ret = -ENOMEM;
+	if ((ret = produce(m, variant, seg, fd, tmp, size, &sum)) < 0)
 		goto out;
-	}
-	while (off < size) {
-		ssize_t n = synth_read(s, (char *)buf, COPY_CHUNK, off), w = 0;
-		if (n <= 0) {
-			ret = n < 0 ? (int)n : -EIO;
-			goto out;
-		}
-		sum = checksum_update(sum, buf, (size_t)n);
-		while (w < n) {
-			ssize_t k = write(fd, buf + w, (size_t)(n - w));
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				ret = -errno;
-				write_failed(tmp, errno);
-				goto out;
-			}
-			w += k;
-		}
-		off += (uint64_t)n;
-	}
 	if (fdatasync(fd) < 0) {
 		ret = -errno;
 		write_failed(tmp, errno);
@@ -439,8 +480,6 @@ out:
 		close(fd);
 		unlink(tmp);
 	}
-	free(buf);
-	synth_close(s);
 	pthread_mutex_lock(&C.space);
 	C.reserved -= size;
 	pthread_mutex_unlock(&C.space);
@@ -449,7 +488,7 @@ out:
 }
 
 /* Makes sure key is in the cache, generating it at most once however many ask. */
-static int fill(struct media *m, uint32_t seg, const char *key)
+static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key)
 {
 	struct flight *f;
 	int ret;
@@ -481,7 +520,7 @@ static int fill(struct media *m, uint32_t seg, const char *key)
 	C.generating++;
 	pthread_mutex_unlock(&C.lock);
 
-	ret = generate(m, seg, key);
+	ret = generate(m, variant, seg, key);
 
 	pthread_mutex_lock(&C.lock);
 	for (struct flight **pp = &C.flights; *pp; pp = &(*pp)->next) {
@@ -513,12 +552,12 @@ static bool cached_or_flying(const char *key, uint64_t size)
 	return yes;
 }
 
-static void prefetch(struct media *m, uint32_t seg)
+static void prefetch(struct media *m, unsigned variant, uint32_t seg)
 {
 	for (uint32_t k = seg + 1; k <= seg + C.cfg.prefetch && k < m->plan->nb_segments; k++) {
 		char key[KEY_LEN + 1];
-		make_key(m, k, key);
-		if (cached_or_flying(key, m->plan->segments[k].size))
+		make_key(m, variant, k, key);
+		if (cached_or_flying(key, plan_variant_size(m->plan, variant, k)))
 			continue;
 		pthread_mutex_lock(&C.lock);
 		if (C.q_len == QUEUE_MAX || C.stop) {
@@ -526,7 +565,7 @@ static void prefetch(struct media *m, uint32_t seg)
 			return;  /* the workers are behind: reading is served anyway */
 		}
 		media_ref(m);
-		C.queue[(C.q_head + C.q_len) % QUEUE_MAX] = (struct job){ m, k };
+		C.queue[(C.q_head + C.q_len) % QUEUE_MAX] = (struct job){ m, variant, k };
 		C.q_len++;
 		pthread_cond_broadcast(&C.changed);
 		pthread_mutex_unlock(&C.lock);
@@ -549,9 +588,9 @@ static void *worker(void *arg)
 		C.q_head = (C.q_head + 1) % QUEUE_MAX;
 		C.q_len--;
 		pthread_mutex_unlock(&C.lock);
-		make_key(j.m, j.seg, key);
-		if (!cached_or_flying(key, j.m->plan->segments[j.seg].size))
-			fill(j.m, j.seg, key);
+		make_key(j.m, j.variant, j.seg, key);
+		if (!cached_or_flying(key, plan_variant_size(j.m->plan, j.variant, j.seg)))
+			fill(j.m, j.variant, j.seg, key);
 		media_put(j.m);
 		pthread_mutex_lock(&C.lock);
 	}
@@ -707,34 +746,41 @@ void cache_shutdown(void)
 	C.enabled = false;
 }
 
-int cache_open_segment(struct media *m, uint32_t seg, struct cache_segment *out)
+int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct cache_segment *out)
 {
 	char key[KEY_LEN + 1];
-	uint64_t size;
+	bool transcoded;
 	int fd, ret;
 
+	memset(out, 0, sizeof(*out));
 	out->fd = -1;
-	out->synth = NULL;
-	if (m->error || seg >= m->plan->nb_segments) {
+	if (m->error || seg >= m->plan->nb_segments || variant >= m->nb_variants) {
 		media_put(m);
 		return -ENOENT;
 	}
-	size = out->size = m->plan->segments[seg].size;
-	if (C.enabled && C.cfg.passthrough) {
-		make_key(m, seg, key);
-		fd = lookup(key, size);
+	out->size = plan_variant_size(m->plan, variant, seg);
+	transcoded = plan_variant_rung(m->plan, variant) >= 0;
+	if (C.enabled && (transcoded || C.cfg.passthrough)) {
+		make_key(m, variant, seg, key);
+		fd = lookup(key, out->size);
 		if (fd >= 0) {
 			stats_add(STATS_CACHE_HITS, 1);
 		} else {
 			stats_add(STATS_CACHE_MISSES, 1);
-			fd = fill(m, seg, key) == 0 ? lookup(key, size) : -1;
+			fd = fill(m, variant, seg, key) == 0 ? lookup(key, out->size) : -1;
 		}
-		prefetch(m, seg);
+		prefetch(m, variant, seg);
 		if (fd >= 0) {
 			out->fd = fd;
 			media_put(m);
 			return 0;
 		}
+	}
+	if (transcoded) {
+		/* No cache, or it could not take the segment: made for this open alone. */
+		ret = transcode_segment(m, (unsigned)plan_variant_rung(m->plan, variant), seg, &out->mem);
+		media_put(m);
+		return ret;
 	}
 	ret = synth_open(m, seg, &out->synth);
 	if (ret < 0)
@@ -746,6 +792,8 @@ void cache_close_segment(struct cache_segment *cs)
 {
 	if (cs->fd >= 0)
 		close(cs->fd);
+	free(cs->mem);
+	cs->mem = NULL;
 	synth_close(cs->synth);
 	cs->fd = -1;
 	cs->synth = NULL;
@@ -756,6 +804,14 @@ ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uin
 	if (cs->fd >= 0) {
 		ssize_t n = pread(cs->fd, buf, size, (off_t)off);
 		return n < 0 ? -errno : n;
+	}
+	if (cs->mem) {
+		if (off >= cs->size)
+			return 0;
+		if (size > cs->size - off)
+			size = (size_t)(cs->size - off);
+		memcpy(buf, cs->mem + off, size);
+		return (ssize_t)size;
 	}
 	return synth_read(cs->synth, buf, size, off);
 }

@@ -22,6 +22,10 @@ int config_set_default(struct config *c, const char *key, const char *value)
 		{ "cache_passthrough", offsetof(struct config, cache_passthrough) },
 		{ "prefetch", offsetof(struct config, prefetch) },
 		{ "workers", offsetof(struct config, workers) },
+		{ "ladder", offsetof(struct config, ladder) },
+		{ "encoder", offsetof(struct config, encoder) },
+		{ "preset", offsetof(struct config, preset) },
+		{ "profile", offsetof(struct config, profile) },
 	};
 	size_t i;
 
@@ -138,6 +142,53 @@ int config_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
+int config_ladder(const char *s, unsigned max, unsigned *heights, uint32_t *kbps)
+{
+	unsigned n = 0;
+	const char *p = s;
+
+	if (!strcmp(s, "none"))
+		return 0;
+	while (*p) {
+		unsigned long h = 0, k = 0;
+		const char *start = p;
+		while (*p >= '0' && *p <= '9' && h <= 100000)
+			h = h * 10 + (unsigned long)(*p++ - '0');
+		if (p == start || *p++ != ':')
+			return -EINVAL;
+		start = p;
+		while (*p >= '0' && *p <= '9' && k <= 1000000)
+			k = k * 10 + (unsigned long)(*p++ - '0');
+		if (p == start || (*p && *p != '/' && *p != ','))
+			return -EINVAL;
+		if (*p)
+			p++;
+		if (!*p && (p[-1] == '/' || p[-1] == ','))
+			return -EINVAL;
+		if (n == max || h < 64 || h > 4320 || (h & 1) || k < 50 || k > 200000)
+			return -EINVAL;
+		heights[n] = (unsigned)h;
+		kbps[n] = (uint32_t)k;
+		n++;
+	}
+	if (n == 0)
+		return -EINVAL;
+	/* tallest first */
+	for (unsigned i = 1; i < n; i++)
+		for (unsigned j = i; j > 0 && heights[j] > heights[j - 1]; j--) {
+			unsigned th = heights[j];
+			uint32_t tk = kbps[j];
+			heights[j] = heights[j - 1];
+			kbps[j] = kbps[j - 1];
+			heights[j - 1] = th;
+			kbps[j - 1] = tk;
+		}
+	for (unsigned i = 1; i < n; i++)
+		if (heights[i] == heights[i - 1])
+			return -EINVAL;
+	return (int)n;
+}
+
 void config_release(struct config *c)
 {
 	free(c->cache_dir);
@@ -147,6 +198,10 @@ void config_release(struct config *c)
 	free(c->cache_passthrough);
 	free(c->prefetch);
 	free(c->workers);
+	free(c->ladder);
+	free(c->encoder);
+	free(c->preset);
+	free(c->profile);
 	free(c->config);
 	memset(c, 0, sizeof(*c));
 }

@@ -142,18 +142,20 @@ static void fill_file(struct stat *st, const struct stat *src, uint64_t size)
 /* Size of the file a video-inner node names, or a negative errno; directories give 0. */
 static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 {
+	int v;
+
 	if (m->error)
 		return in->kind == NAMING_ERROR_FILE ? (int64_t)m->error_len : -ENOENT;
 	if (in->kind == NAMING_MASTER_FILE)
 		return (int64_t)m->master_len;
-	if (in->kind == NAMING_ERROR_FILE || strcmp(in->variant, m->variant))
+	if (in->kind == NAMING_ERROR_FILE || (v = media_variant(m, in->variant)) < 0)
 		return -ENOENT;
 	if (in->kind == NAMING_VARIANT_DIR)
 		return 0;
 	if (in->kind == NAMING_PLAYLIST_FILE)
 		return (int64_t)m->playlist_len;
 	if (in->kind == NAMING_SEGMENT_FILE && in->segment < m->plan->nb_segments)
-		return (int64_t)m->plan->segments[in->segment].size;
+		return (int64_t)plan_variant_size(m->plan, (unsigned)v, in->segment);
 	return -ENOENT;
 }
 
@@ -248,9 +250,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 			filler(buf, NAMING_ERROR, NULL, 0, 0);
 		} else {
 			filler(buf, NAMING_MASTER, NULL, 0, 0);
-			filler(buf, m->variant, NULL, 0, 0);
+			for (unsigned v = 0; v < m->nb_variants; v++)
+				filler(buf, m->variants[v], NULL, 0, 0);
 		}
-	} else if (m->error || strcmp(n.inner.variant, m->variant)) {
+	} else if (m->error || media_variant(m, n.inner.variant) < 0) {
 		ret = -ENOENT;
 	} else {
 		char name[NAMING_MAX];
@@ -302,7 +305,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	}
 	switch (n.inner.kind) {
 	case NAMING_SEGMENT_FILE:
-		if ((ret = cache_open_segment(m, n.inner.segment, &of->seg)) < 0) {
+		if ((ret = cache_open_segment(m, (unsigned)media_variant(m, n.inner.variant), n.inner.segment,
+					      &of->seg)) < 0) {
 			free(of);
 			return ret;
 		}

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "media.h"
 #include "store.h"
+#include "transcode.h"
 
 #ifndef HLSFS_VERSION
 #define HLSFS_VERSION "unknown"
@@ -42,6 +43,10 @@ static const struct fuse_opt hlsfs_opts[] = {
 	OPT("cache_passthrough=%s", conf.cache_passthrough),
 	OPT("prefetch=%s", conf.prefetch),
 	OPT("workers=%s", conf.workers),
+	OPT("ladder=%s", conf.ladder),
+	OPT("encoder=%s", conf.encoder),
+	OPT("preset=%s", conf.preset),
+	OPT("profile=%s", conf.profile),
 	/* mount(8) and fstab pass these; they mean nothing to a FUSE daemon. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
@@ -77,6 +82,11 @@ static void usage(const char *prog)
 	       "    -o cache_passthrough=yes|no  also cache remuxed segments (default " CONFIG_DEFAULT_CACHE_PASSTHROUGH ")\n"
 	       "    -o prefetch=N          segments prepared ahead of a reader (default " CONFIG_DEFAULT_PREFETCH ", 0 to 16)\n"
 	       "    -o workers=N           segment generations at once (default " CONFIG_DEFAULT_WORKERS ", 1 to 64)\n"
+	       "    -o ladder=H:KBPS/...   transcoded rungs below the source, or none\n"
+	       "                           (default " CONFIG_DEFAULT_LADDER ")\n"
+	       "    -o encoder=NAME        H.264 encoder of the rungs (default " CONFIG_DEFAULT_ENCODER ")\n"
+	       "    -o preset=NAME         its speed preset (default " CONFIG_DEFAULT_PRESET ")\n"
+	       "    -o profile=NAME        baseline, main or high (default " CONFIG_DEFAULT_PROFILE ")\n"
 	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
 	       "\n", prog);
 }
@@ -173,6 +183,44 @@ static int make_dirs(const char *path)
 	return access(buf, W_OK | X_OK) < 0 ? -errno : 0;
 }
 
+/* Checks the transcoding settings; one line on stderr for the first bad one. */
+static int parse_ladder_options(const struct config *c, struct plan_config *pc, struct transcode_config *tc)
+{
+	const char *v = c->ladder ? c->ladder : CONFIG_DEFAULT_LADDER;
+	unsigned heights[PLAN_MAX_RUNGS];
+	uint32_t kbps[PLAN_MAX_RUNGS];
+	int n = config_ladder(v, PLAN_MAX_RUNGS, heights, kbps);
+
+	if (n < 0) {
+		fprintf(stderr, "hlsfs: ladder=%s: expected none or up to %d HEIGHT:KBPS pairs separated by '/', "
+				"for example 720:2800/360:800\n", v, PLAN_MAX_RUNGS);
+		return -1;
+	}
+	pc->nb_rungs = (unsigned)n;
+	for (int i = 0; i < n; i++) {
+		pc->rungs[i].height = heights[i];
+		pc->rungs[i].kbps = kbps[i];
+	}
+	tc->encoder = c->encoder ? c->encoder : CONFIG_DEFAULT_ENCODER;
+	tc->preset = c->preset ? c->preset : CONFIG_DEFAULT_PRESET;
+	tc->profile = c->profile ? c->profile : CONFIG_DEFAULT_PROFILE;
+	if (!strcmp(tc->profile, "baseline"))
+		pc->profile_idc = 66;
+	else if (!strcmp(tc->profile, "main"))
+		pc->profile_idc = 77;
+	else if (!strcmp(tc->profile, "high"))
+		pc->profile_idc = 100;
+	else {
+		fprintf(stderr, "hlsfs: profile=%s: expected baseline, main or high\n", tc->profile);
+		return -1;
+	}
+	if (!transcode_encoder_exists(tc->encoder)) {
+		fprintf(stderr, "hlsfs: encoder=%s: no such H.264 encoder in this FFmpeg\n", tc->encoder);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks every cache setting; one line on stderr for the first bad one. */
 static int parse_cache_options(const struct config *c, struct cache_config *cc)
 {
@@ -220,6 +268,7 @@ int main(int argc, char *argv[])
 	struct fs_ctx fctx = { 0 };
 	struct plan_config pcfg = { 0 };
 	struct cache_config ccfg = { 0 };
+	struct transcode_config tcfg = { 0 };
 	struct store *store = NULL;
 	struct fuse *fuse = NULL;
 	struct stat st;
@@ -275,8 +324,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
 		goto out_args;
 	}
-	if (parse_cache_options(&o.conf, &ccfg) < 0)
+	if (parse_cache_options(&o.conf, &ccfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0)
 		goto out_args;
+	transcode_init(&tcfg);
 	if (o.conf.cache_dir) {
 		if ((ret = make_dirs(o.conf.cache_dir)) < 0 || (ret = store_open(o.conf.cache_dir, &store)) < 0 ||
 		    (ret = cache_init(&ccfg, store)) < 0) {

@@ -175,7 +175,6 @@ static void build(struct media *m)
 {
 	struct source *src = NULL;
 	char *why = NULL;
-	char uri[NAMING_MAX + 16];
 	int ret;
 
 	if (!load_stored(m)) {
@@ -208,12 +207,14 @@ static void build(struct media *m)
 	ret = plan_build(m->ix, &config, &m->plan);
 	if (ret < 0) {
 		set_error(m, ret, ret == -ENOMEM ? "out of memory while planning its segments." :
+				  ret == -ENOTSUP ? "its video is not H.264 and needs transcoding, but no transcoded rungs are configured (ladder=none)." :
 				  "its video has no keyframe to start a segment at.");
 		return;
 	}
-	naming_variant(m->ix->video.height, m->variant);
-	snprintf(uri, sizeof(uri), "%s/%s", m->variant, NAMING_PLAYLIST);
-	if (playlist_master(m->ix, m->plan, uri, &m->master, &m->master_len) < 0 ||
+	m->nb_variants = plan_variants(m->plan);
+	for (unsigned v = 0; v < m->nb_variants; v++)
+		naming_variant(plan_variant_height(m->plan, m->ix, v), m->variants[v]);
+	if (playlist_master(m->ix, m->plan, m->variants, &m->master, &m->master_len) < 0 ||
 	    playlist_media(m->plan, &m->playlist, &m->playlist_len) < 0)
 		set_error(m, -ENOMEM, "out of memory while writing its playlists.");
 	log_debug("%s: indexed, %u video and %u audio samples, %u segments", m->path,
@@ -307,6 +308,14 @@ void media_put(struct media *m)
 	else
 		evict();
 	pthread_mutex_unlock(&lock);
+}
+
+int media_variant(const struct media *m, const char *name)
+{
+	for (unsigned v = 0; v < m->nb_variants; v++)
+		if (!strcmp(m->variants[v], name))
+			return (int)v;
+	return -1;
 }
 
 void media_ref(struct media *m)

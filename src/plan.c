@@ -285,6 +285,7 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 		r->maxrate = (uint64_t)r->kbps * 1000;
 		r->bufsize = r->maxrate * RUNG_VBV_SECONDS;
 		r->level = h264_level(r->width, r->height, v->fps_num, v->fps_den, r->maxrate);
+		r->profile_idc = cfg->profile_idc ? cfg->profile_idc : 77;
 	}
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "codec.h"
@@ -30,26 +31,34 @@ int playlist_media(const struct plan *p, char **text, size_t *len)
 	return *text ? 0 : -ENOMEM;
 }
 
+/* ",mp4a.40.N" or ",mp4a.40.34" for the audio, "" without; -EINVAL when it does not tell. */
+static int audio_codecs(const struct media_index *ix, char *out, size_t size)
+{
+	struct aac_config aac;
+
+	out[0] = '\0';
+	if (ix->audio.codec == INDEX_CODEC_AAC) {
+		if (codec_aac_parse(ix->audio.extradata, ix->audio.extradata_size, &aac) < 0)
+			return -EINVAL;
+		snprintf(out, size, ",mp4a.40.%u", aac.object_type);
+	} else if (ix->audio.codec == INDEX_CODEC_MP3) {
+		snprintf(out, size, ",mp4a.40.34");
+	}
+	return 0;
+}
+
 int playlist_codecs(const struct media_index *ix, char *out, size_t size)
 {
 	struct avc_config avc;
-	struct aac_config aac;
+	char audio[32];
 	int n;
 
 	out[0] = '\0';
-	if (codec_avc_parse(ix->video.extradata, ix->video.extradata_size, &avc) < 0)
+	if (codec_avc_parse(ix->video.extradata, ix->video.extradata_size, &avc) < 0 ||
+	    audio_codecs(ix, audio, sizeof(audio)) < 0)
 		return -EINVAL;
 	codec_avc_release(&avc);
-	n = snprintf(out, size, "avc1.%02x%02x%02x", avc.profile, avc.compat, avc.level);
-	if (ix->audio.codec == INDEX_CODEC_AAC) {
-		if (codec_aac_parse(ix->audio.extradata, ix->audio.extradata_size, &aac) < 0) {
-			out[0] = '\0';
-			return -EINVAL;
-		}
-		n += snprintf(out + n, size - (size_t)n, ",mp4a.40.%u", aac.object_type);
-	} else if (ix->audio.codec == INDEX_CODEC_MP3) {
-		n += snprintf(out + n, size - (size_t)n, ",mp4a.40.34");
-	}
+	n = snprintf(out, size, "avc1.%02x%02x%02x%s", avc.profile, avc.compat, avc.level, audio);
 	if (n < 0 || (size_t)n >= size) {
 		out[0] = '\0';
 		return -EINVAL;
@@ -57,25 +66,72 @@ int playlist_codecs(const struct media_index *ix, char *out, size_t size)
 	return 0;
 }
 
-int playlist_master(const struct media_index *ix, const struct plan *p, const char *variant_uri,
+struct stream_inf {
+	uint64_t peak, average;
+	unsigned width, height;
+	char codecs[64];
+	const char *name;
+};
+
+static int by_bandwidth(const void *a, const void *b)
+{
+	const struct stream_inf *x = a, *y = b;
+	if (x->peak != y->peak)
+		return x->peak < y->peak ? -1 : 1;
+	return x->height < y->height ? -1 : x->height > y->height;
+}
+
+int playlist_master(const struct media_index *ix, const struct plan *p, char (*names)[NAMING_MAX],
 		    char **text, size_t *len)
 {
 	const struct index_track *v = &ix->video;
+	struct stream_inf inf[PLAN_MAX_RUNGS + 1];
+	unsigned n = plan_variants(p);
 	struct strbuf sb;
-	char codecs[64];
+	char audio[32];
+	bool audio_known = audio_codecs(ix, audio, sizeof(audio)) == 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		int r = plan_variant_rung(p, i);
+		struct stream_inf *s = &inf[i];
+		s->name = names[i];
+		if (r < 0) {
+			s->peak = p->peak_bps;
+			s->average = p->average_bps;
+			s->width = v->width;
+			s->height = v->height;
+			if (playlist_codecs(ix, s->codecs, sizeof(s->codecs)) < 0)
+				s->codecs[0] = '\0';
+		} else {
+			const struct plan_rung *rung = &p->rungs[r];
+			unsigned flags = rung->profile_idc == 77 ? 0x40 : rung->profile_idc == 66 ? 0xc0 : 0x00;
+			s->peak = rung->peak_bps;
+			s->average = rung->average_bps;
+			s->width = rung->width;
+			s->height = rung->height;
+			if (audio_known)
+				snprintf(s->codecs, sizeof(s->codecs), "avc1.%02x%02x%02x%s", rung->profile_idc, flags,
+					 rung->level, audio);
+			else
+				s->codecs[0] = '\0';
+		}
+	}
+	qsort(inf, n, sizeof(inf[0]), by_bandwidth);
 
 	strbuf_init(&sb);
 	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
-	strbuf_printf(&sb, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",AVERAGE-BANDWIDTH=%" PRIu64,
-		      p->peak_bps, p->average_bps);
-	if (playlist_codecs(ix, codecs, sizeof(codecs)) == 0)
-		strbuf_printf(&sb, ",CODECS=\"%s\"", codecs);
-	strbuf_printf(&sb, ",RESOLUTION=%ux%u", v->width, v->height);
-	if (v->fps_num && v->fps_den) {
-		uint64_t milli = ((uint64_t)v->fps_num * 1000 + v->fps_den / 2) / v->fps_den;
-		strbuf_printf(&sb, ",FRAME-RATE=%" PRIu64 ".%03" PRIu64, milli / 1000, milli % 1000);
+	for (unsigned i = 0; i < n; i++) {
+		strbuf_printf(&sb, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",AVERAGE-BANDWIDTH=%" PRIu64, inf[i].peak,
+			      inf[i].average);
+		if (inf[i].codecs[0])
+			strbuf_printf(&sb, ",CODECS=\"%s\"", inf[i].codecs);
+		strbuf_printf(&sb, ",RESOLUTION=%ux%u", inf[i].width, inf[i].height);
+		if (v->fps_num && v->fps_den) {
+			uint64_t milli = ((uint64_t)v->fps_num * 1000 + v->fps_den / 2) / v->fps_den;
+			strbuf_printf(&sb, ",FRAME-RATE=%" PRIu64 ".%03" PRIu64, milli / 1000, milli % 1000);
+		}
+		strbuf_printf(&sb, "\n%s/%s\n", inf[i].name, NAMING_PLAYLIST);
 	}
-	strbuf_printf(&sb, "\n%s\n", variant_uri);
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
 }

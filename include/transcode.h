@@ -1,0 +1,33 @@
+/* Transcoded rungs: decode a segment's span from the source, scale it, encode it with an H.264
+ * encoder under the rung's VBV, and write it as MPEG-TS padded with null packets to exactly the
+ * size the plan promised. Only this module and index.c include FFmpeg's codec headers. */
+#ifndef HLSFS_TRANSCODE_H
+#define HLSFS_TRANSCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "media.h"
+
+struct transcode_config {
+	const char *encoder;   /* libavcodec encoder name, e.g. libx264, h264_nvenc */
+	const char *preset;    /* e.g. veryfast */
+	const char *profile;   /* baseline, main or high */
+};
+
+/* True when this FFmpeg has an H.264 encoder of that name. */
+bool transcode_encoder_exists(const char *name);
+
+/* Sets the encoder settings every transcode uses. */
+void transcode_init(const struct transcode_config *cfg);
+
+/* Writes a fingerprint of the encoder settings (they shape the bytes; the cache key holds it). */
+void transcode_fingerprint(char *out, size_t size);
+
+/* Transcodes segment seg of rung `rung` of media m. Returns 0 with *out (free() it), exactly
+ * plan->rungs[rung].sizes[seg] bytes; -EIO when the source cannot be read or no encode fits its
+ * bound; -ENOMEM. */
+int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **out);
+
+#endif

@@ -1,0 +1,410 @@
+/* Transcoding one segment of one rung.
+ *
+ * Frames: exactly those the plan says segment N presents (plan_presented), with their source
+ * timestamps, so every variant's segment N covers the same time and timestamps run on across
+ * segments. Decoding starts at the keyframe at or before the first of them (open GOPs need the
+ * frames before) and stops after the last; decoded frames outside the span are dropped, and a
+ * frame the decoder could not produce is replaced by the previous one, so the count holds.
+ *
+ * Encoding: a fresh encoder per segment (segments are made independently, in any order), an
+ * IDR first, no B-frames (PTS = DTS), average rate = the rung's, VBV maxrate = that rate with a
+ * one-second buffer, a fixed thread count and bit-exact scaling, so the same input gives the
+ * same bytes on every run. An encode larger than the planned bound is redone at a lower rate;
+ * the result is padded with null packets to the bound. */
+#include "transcode.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#include "log.h"
+#include "plan.h"
+#include "source.h"
+#include "synth.h"
+#include "tsmux.h"
+
+#define ENCODER_THREADS 1  /* x264 with more threads and VBV is not repeatable run to run */
+#define DECODER_THREADS 1  /* parallelism comes from workers= */
+
+static struct transcode_config config = { "libx264", "veryfast", "main" };
+
+void transcode_init(const struct transcode_config *cfg)
+{
+	config = *cfg;
+}
+
+bool transcode_encoder_exists(const char *name)
+{
+	const AVCodec *c = avcodec_find_encoder_by_name(name);
+	return c && c->id == AV_CODEC_ID_H264;
+}
+
+void transcode_fingerprint(char *out, size_t size)
+{
+	snprintf(out, size, "%s/%s/%s/t%d/%s", config.encoder, config.preset, config.profile, ENCODER_THREADS,
+		 LIBAVCODEC_IDENT);
+}
+
+struct encoded {
+	struct synth_frame *frames;
+	uint32_t n, cap;
+};
+
+static void encoded_release(struct encoded *e)
+{
+	for (uint32_t i = 0; i < e->n; i++)
+		free((void *)e->frames[i].data);
+	free(e->frames);
+	memset(e, 0, sizeof(*e));
+}
+
+static int encoded_push(struct encoded *e, const AVPacket *pkt, int64_t pts)
+{
+	uint8_t *data;
+	if (e->n == e->cap) {
+		uint32_t cap = e->cap ? e->cap * 2 : 256;
+		struct synth_frame *f = realloc(e->frames, sizeof(*f) * cap);
+		if (!f)
+			return -ENOMEM;
+		e->frames = f;
+		e->cap = cap;
+	}
+	if (!(data = malloc((size_t)pkt->size)))
+		return -ENOMEM;
+	memcpy(data, pkt->data, (size_t)pkt->size);
+	e->frames[e->n++] = (struct synth_frame){ pts, (pkt->flags & AV_PKT_FLAG_KEY) != 0, data, (uint64_t)pkt->size };
+	return 0;
+}
+
+/* Everything one attempt at one segment needs. */
+struct job {
+	struct media *m;
+	const struct plan_rung *r;
+	uint32_t seg;
+	struct source *src;
+	struct plan_frame *want;   /* the frames to encode, PTS order */
+	uint32_t nwant, sent;      /* sent: frames given to the encoder so far */
+	AVCodecContext *dec, *enc;
+	struct SwsContext *sws;
+	AVFrame *scaled, *last;    /* last: the previous scaled frame, for stand-ins */
+	struct encoded out;
+	double rate_factor;
+};
+
+static int drain_encoder(struct job *j, bool flush)
+{
+	AVPacket *pkt = av_packet_alloc();
+	int ret;
+
+	if (!pkt)
+		return -ENOMEM;
+	if (flush)
+		avcodec_send_frame(j->enc, NULL);
+	while ((ret = avcodec_receive_packet(j->enc, pkt)) >= 0) {
+		/* No B-frames: packets come out in input order, so the i-th carries want[i]'s time. */
+		uint32_t i = j->out.n;
+		ret = i < j->nwant ? encoded_push(&j->out, pkt, j->want[i].pts) : 0;
+		av_packet_unref(pkt);
+		if (ret < 0)
+			break;
+	}
+	av_packet_free(&pkt);
+	return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret < 0 ? -EIO : 0;
+}
+
+static int encode_frame(struct job *j, AVFrame *f)
+{
+	int ret;
+	f->pts = j->want[j->sent].pts;
+	f->pict_type = j->sent == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	j->sent++;
+	if ((ret = avcodec_send_frame(j->enc, f)) < 0)
+		return -EIO;
+	return drain_encoder(j, false);
+}
+
+/* Scales a decoded frame into the rung's size and encodes it. */
+static int take_frame(struct job *j, AVFrame *dec)
+{
+	int ret;
+
+	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, (int)j->r->width,
+				      (int)j->r->height, AV_PIX_FMT_YUV420P,
+				      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
+	if (!j->sws)
+		return -EIO;
+	if ((ret = av_frame_make_writable(j->scaled)) < 0)
+		return -ENOMEM;
+	sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->scaled->data,
+		  j->scaled->linesize);
+	av_frame_unref(j->last);
+	if (av_frame_ref(j->last, j->scaled) < 0)
+		return -ENOMEM;
+	return encode_frame(j, j->scaled);
+}
+
+static bool wanted(const struct job *j, int64_t t)
+{
+	const struct plan_segment *s = &j->m->plan->segments[j->seg];
+	bool last = j->seg + 1 == j->m->plan->nb_segments;
+	return (t >= s->start || j->seg == 0) && (last || t < s->end);
+}
+
+static int drain_decoder(struct job *j, AVFrame *frame)
+{
+	int ret;
+	while ((ret = avcodec_receive_frame(j->dec, frame)) >= 0) {
+		int64_t t = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
+		if (j->sent < j->nwant && wanted(j, t))
+			ret = take_frame(j, frame);
+		av_frame_unref(frame);
+		if (ret < 0)
+			return ret;
+	}
+	return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : 0;  /* damaged data: stand-ins cover it */
+}
+
+static int open_decoder(struct job *j)
+{
+	const struct index_track *v = &j->m->ix->video;
+	const AVCodec *codec = avcodec_find_decoder(v->decoder_id);
+
+	if (!codec || !(j->dec = avcodec_alloc_context3(codec)))
+		return -EIO;
+	if (v->extradata_size) {
+		j->dec->extradata = av_mallocz(v->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
+		if (!j->dec->extradata)
+			return -ENOMEM;
+		memcpy(j->dec->extradata, v->extradata, v->extradata_size);
+		j->dec->extradata_size = (int)v->extradata_size;
+	}
+	j->dec->width = (int)v->width;
+	j->dec->height = (int)v->height;
+	j->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
+	j->dec->thread_count = DECODER_THREADS;
+	return avcodec_open2(j->dec, codec, NULL) < 0 ? -EIO : 0;
+}
+
+static int open_encoder(struct job *j, const char *name)
+{
+	const struct index_track *v = &j->m->ix->video;
+	const AVCodec *codec = avcodec_find_encoder_by_name(name);
+	char params[256];
+	uint64_t rate = (uint64_t)(j->r->maxrate * j->rate_factor);
+
+	if (!codec) {
+		static int warned;
+		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+			log_warn("encoder %s is not available; using libx264", name);
+		codec = avcodec_find_encoder_by_name("libx264");
+	}
+	if (!codec || !(j->enc = avcodec_alloc_context3(codec)))
+		return -EIO;
+	j->enc->width = (int)j->r->width;
+	j->enc->height = (int)j->r->height;
+	j->enc->pix_fmt = AV_PIX_FMT_YUV420P;
+	j->enc->sample_aspect_ratio = (AVRational){ 1, 1 };
+	j->enc->time_base = (AVRational){ 1, PLAN_TIMEBASE };
+	if (v->fps_num && v->fps_den)
+		j->enc->framerate = (AVRational){ (int)v->fps_num, (int)v->fps_den };
+	j->enc->bit_rate = (int64_t)rate;
+	j->enc->rc_max_rate = (int64_t)rate;
+	j->enc->rc_buffer_size = (int)(j->r->bufsize * j->rate_factor);
+	j->enc->rc_initial_buffer_occupancy = j->enc->rc_buffer_size * 9 / 10;
+	j->enc->gop_size = (int)j->nwant + 1;  /* one IDR, at the start */
+	j->enc->max_b_frames = 0;
+	j->enc->thread_count = ENCODER_THREADS;
+	j->enc->level = j->r->level;
+	j->enc->flags |= AV_CODEC_FLAG_BITEXACT;
+	av_opt_set(j->enc->priv_data, "preset", config.preset, 0);
+	av_opt_set(j->enc->priv_data, "profile", config.profile, 0);
+	snprintf(params, sizeof(params), "aud=1:scenecut=0:bframes=0:vbv-init=0.9");
+	if (!strcmp(codec->name, "libx264"))
+		av_opt_set(j->enc->priv_data, "x264-params", params, 0);
+	if (!(j->scaled = av_frame_alloc()) || !(j->last = av_frame_alloc()))
+		return -ENOMEM;
+	j->scaled->format = AV_PIX_FMT_YUV420P;
+	j->scaled->width = (int)j->r->width;
+	j->scaled->height = (int)j->r->height;
+	if (av_frame_get_buffer(j->scaled, 0) < 0)
+		return -ENOMEM;
+	if (avcodec_open2(j->enc, codec, NULL) < 0) {
+		static int warned;
+		if (!strcmp(codec->name, "libx264"))
+			return -EIO;
+		/* A hardware encoder whose device is missing: the software one takes over. */
+		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
+			log_warn("encoder %s cannot start here (no device?); using libx264", codec->name);
+		avcodec_free_context(&j->enc);
+		av_frame_free(&j->scaled);
+		av_frame_free(&j->last);
+		return open_encoder(j, "libx264");
+	}
+	return 0;
+}
+
+static void job_release(struct job *j)
+{
+	avcodec_free_context(&j->dec);
+	avcodec_free_context(&j->enc);
+	sws_freeContext(j->sws);
+	j->sws = NULL;
+	av_frame_free(&j->scaled);
+	av_frame_free(&j->last);
+	encoded_release(&j->out);
+	j->sent = 0;
+}
+
+/* One attempt: decode, scale, encode every wanted frame. */
+static int encode_all(struct job *j)
+{
+	const struct index_track *v = &j->m->ix->video;
+	uint32_t first = UINT32_MAX, last = 0, k0;
+	AVPacket *pkt = NULL;
+	AVFrame *frame = NULL;
+	int ret;
+
+	for (uint32_t i = 0; i < j->nwant; i++) {
+		if (j->want[i].ref < first)
+			first = j->want[i].ref;
+		if (j->want[i].ref > last)
+			last = j->want[i].ref;
+	}
+	for (k0 = first; k0 > 0 && !(v->samples[k0].flags & INDEX_SAMPLE_KEY); k0--)
+		;
+	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0)
+		goto out;
+	if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = k0; i <= last && j->sent < j->nwant; i++) {
+		const struct index_sample *s = &v->samples[i];
+		if ((ret = av_new_packet(pkt, (int)s->size)) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if ((ret = source_pread(j->src, pkt->data, s->size, s->pos)) < 0) {
+			log_error("%s: segment %u: reading the source failed (%s)", j->m->path, j->seg, strerror(-ret));
+			ret = -EIO;
+			goto out;
+		}
+		pkt->pts = s->pts;
+		pkt->dts = s->dts;
+		pkt->duration = s->duration;
+		pkt->flags = (s->flags & INDEX_SAMPLE_KEY) ? AV_PKT_FLAG_KEY : 0;
+		avcodec_send_packet(j->dec, pkt);  /* a damaged sample is skipped; stand-ins cover it */
+		av_packet_unref(pkt);
+		if ((ret = drain_decoder(j, frame)) < 0)
+			goto out;
+	}
+	avcodec_send_packet(j->dec, NULL);
+	if ((ret = drain_decoder(j, frame)) < 0)
+		goto out;
+	while (j->sent < j->nwant) {  /* frames the decoder did not give: repeat the last one */
+		if (!j->last->data[0]) {
+			ret = -EIO;
+			log_error("%s: segment %u: no frame could be decoded", j->m->path, j->seg);
+			goto out;
+		}
+		if ((ret = av_frame_make_writable(j->scaled)) < 0 || (ret = av_frame_copy(j->scaled, j->last)) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if ((ret = encode_frame(j, j->scaled)) < 0)
+			goto out;
+	}
+	ret = drain_encoder(j, true);
+	if (ret == 0 && j->out.n != j->nwant)
+		ret = -EIO;
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&frame);
+	return ret;
+}
+
+int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **out)
+{
+	static const double factors[] = { 1.0, 0.7, 0.45, 0.25 };
+	const struct plan_rung *r = &m->plan->rungs[rung];
+	uint64_t bound = r->sizes[seg], size = 0;
+	struct job j = { .m = m, .r = r, .seg = seg };
+	struct plan_layout *l = NULL;
+	uint8_t *buf = NULL;
+	int ret;
+
+	*out = NULL;
+	if ((ret = source_open(m->path, &j.src)) < 0 ||
+	    !source_identity_equal(source_identity(j.src), &m->id)) {
+		log_error("%s: the source cannot be read or changed since it was indexed; not serving segment %u",
+			  m->path, seg);
+		source_close(j.src);
+		return -EIO;
+	}
+	if ((ret = plan_presented(m->plan, m->ix, seg, &j.want, &j.nwant)) < 0 || j.nwant == 0) {
+		ret = ret < 0 ? ret : -EIO;
+		goto done;
+	}
+	for (size_t a = 0; a < sizeof(factors) / sizeof(factors[0]); a++) {
+		struct plan_frame *pf;
+		j.rate_factor = factors[a];
+		if ((ret = encode_all(&j)) < 0)
+			goto done;
+		if (!(pf = malloc(sizeof(*pf) * j.out.n))) {
+			ret = -ENOMEM;
+			goto done;
+		}
+		for (uint32_t i = 0; i < j.out.n; i++)
+			pf[i] = (struct plan_frame){ j.out.frames[i].pts, j.out.frames[i].pts, j.out.frames[i].size, i,
+						     j.out.frames[i].key };
+		ret = plan_layout_frames(m->plan, m->ix, seg, pf, j.out.n, &l, &size);
+		free(pf);
+		if (ret < 0)
+			goto done;
+		if (size <= bound)
+			break;
+		log_debug("%s: %up segment %u: %llu bytes over its bound of %llu; encoding again at %.0f%%", m->path,
+			  r->height, seg, (unsigned long long)size, (unsigned long long)bound, factors[a + 1 < 4 ? a + 1 : a] * 100);
+		free(l);
+		l = NULL;
+		job_release(&j);
+	}
+	if (!l) {
+		log_error("%s: %up segment %u: no encode fits its planned size; not served", m->path, r->height, seg);
+		ret = -EIO;
+		goto done;
+	}
+	if (!(buf = malloc(bound))) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	{
+		struct synth_encoded enc = { j.out.n, j.out.frames };
+		if ((ret = synth_write_encoded(m, j.src, l, &enc, buf)) < 0)
+			goto done;
+	}
+	for (uint64_t off = size; off < bound; off += TS_PACKET_SIZE) {
+		/* Null packets: PID 0x1fff, payload only, 184 bytes of 0xff. */
+		memset(buf + off, 0xff, TS_PACKET_SIZE);
+		buf[off] = 0x47;
+		buf[off + 1] = TS_PID_NULL >> 8;
+		buf[off + 2] = TS_PID_NULL & 0xff;
+		buf[off + 3] = 0x10;
+	}
+	*out = buf;
+	buf = NULL;
+	ret = 0;
+done:
+	free(buf);
+	free(l);
+	free(j.want);
+	job_release(&j);
+	source_close(j.src);
+	return ret;
+}
