@@ -19,6 +19,7 @@ struct config {
 	char *encoder;            /* H.264 encoder for the rungs */
 	char *preset;             /* its speed preset */
 	char *profile;            /* baseline, main or high */
+	char *base_url;           /* public https URL of the mount root, for cytube.json */
 	char *config;             /* the config file itself (-o only) */
 };
 

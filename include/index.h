@@ -51,6 +51,7 @@ struct media_index {
 	struct index_track video;
 	struct index_track audio;      /* codec NONE when the source has no audio we carry */
 	char *audio_note;              /* why an audio track was left out, or NULL */
+	char *title;                   /* the file's title tag, or NULL */
 };
 
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a

@@ -26,13 +26,16 @@ struct media {
 	size_t master_len;
 	char *playlist;             /* the media playlist: the same text for every variant */
 	size_t playlist_len;
+	char *cytube;               /* cytube.json, when base_url is set */
+	size_t cytube_len;
 };
 
 struct store;
 
-/* Sets the plan configuration every media is built with, and the persistent index (NULL for
- * none) that keeps indexes across restarts. Call once before media_get. */
-void media_init(const struct plan_config *cfg, struct store *store);
+/* Sets the plan configuration every media is built with, the persistent index (NULL for none)
+ * that keeps indexes across restarts, the source root (paths in manifests are relative to it)
+ * and the public base URL of the mount (NULL: no cytube.json). Call once before media_get. */
+void media_init(const struct plan_config *cfg, struct store *store, const char *root, const char *base_url);
 /* Drops every cached media (at unmount). */
 void media_shutdown(void);
 

@@ -11,6 +11,7 @@
 #define NAMING_MASTER "master.m3u8"
 #define NAMING_PLAYLIST "index.m3u8"
 #define NAMING_ERROR "error.txt"
+#define NAMING_CYTUBE "cytube.json"
 #define NAMING_MAX 64  /* longest name we make, NUL included */
 
 /* True when a source file name is a video we serve (.mp4, .m4v, .mov, any case). */
@@ -26,6 +27,7 @@ enum naming_kind {
 	NAMING_VIDEO_DIR,    /* the video's own directory */
 	NAMING_MASTER_FILE,
 	NAMING_ERROR_FILE,
+	NAMING_CYTUBE_FILE,
 	NAMING_VARIANT_DIR,
 	NAMING_PLAYLIST_FILE,
 	NAMING_SEGMENT_FILE,
@@ -38,7 +40,7 @@ struct naming_inner {
 };
 
 /* Parses the path below a video directory ("" for the directory itself, "master.m3u8",
- * "720p", "720p/index.m3u8", "720p/seg-00003.ts"). Only the canonical spelling of each name
+ * "cytube.json", "720p", "720p/index.m3u8", "720p/seg-00003.ts"). Only the canonical spelling of each name
  * is accepted, so one file has one path. Returns 0, or -ENOENT (kind NAMING_NONE). */
 int naming_parse_inner(const char *rest, struct naming_inner *out);
 

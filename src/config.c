@@ -26,6 +26,7 @@ int config_set_default(struct config *c, const char *key, const char *value)
 		{ "encoder", offsetof(struct config, encoder) },
 		{ "preset", offsetof(struct config, preset) },
 		{ "profile", offsetof(struct config, profile) },
+		{ "base_url", offsetof(struct config, base_url) },
 	};
 	size_t i;
 
@@ -202,6 +203,7 @@ void config_release(struct config *c)
 	free(c->encoder);
 	free(c->preset);
 	free(c->profile);
+	free(c->base_url);
 	free(c->config);
 	memset(c, 0, sizeof(*c));
 }

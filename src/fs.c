@@ -148,6 +148,8 @@ static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 		return in->kind == NAMING_ERROR_FILE ? (int64_t)m->error_len : -ENOENT;
 	if (in->kind == NAMING_MASTER_FILE)
 		return (int64_t)m->master_len;
+	if (in->kind == NAMING_CYTUBE_FILE)
+		return m->cytube ? (int64_t)m->cytube_len : -ENOENT;
 	if (in->kind == NAMING_ERROR_FILE || (v = media_variant(m, in->variant)) < 0)
 		return -ENOENT;
 	if (in->kind == NAMING_VARIANT_DIR)
@@ -250,6 +252,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 			filler(buf, NAMING_ERROR, NULL, 0, 0);
 		} else {
 			filler(buf, NAMING_MASTER, NULL, 0, 0);
+			if (m->cytube)
+				filler(buf, NAMING_CYTUBE, NULL, 0, 0);
 			for (unsigned v = 0; v < m->nb_variants; v++)
 				filler(buf, m->variants[v], NULL, 0, 0);
 		}
@@ -320,6 +324,11 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	case NAMING_PLAYLIST_FILE:
 		of->text = m->playlist;
 		of->text_len = m->playlist_len;
+		of->m = m;
+		break;
+	case NAMING_CYTUBE_FILE:
+		of->text = m->cytube;
+		of->text_len = m->cytube_len;
 		of->m = m;
 		break;
 	default:

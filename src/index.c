@@ -313,6 +313,13 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		goto fail;
 	}
 
+	{
+		const AVDictionaryEntry *t = av_dict_get(fc->metadata, "title", NULL, 0);
+		if (t && t->value[0] && !(ix->title = strdup(t->value))) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+	}
 	ai = choose_audio(fc, ix);
 	if (ai >= 0) {
 		if ((ret = copy_extradata(&ix->audio, fc->streams[ai]->codecpar)) < 0)

@@ -10,7 +10,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 2u
+#define BLOB_VERSION 3u
 
 struct blob_header {
 	char magic[8];
@@ -77,6 +77,7 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 		put_track(&sb, &ix->video);
 		put_track(&sb, &ix->audio);
 		put_string(&sb, ix->audio_note);
+		put_string(&sb, ix->title);
 	} else {
 		put_string(&sb, error ? error : "");
 	}
@@ -194,7 +195,8 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 		return -ENOMEM;
 	ix->identity = h.id;
 	if ((ret = get_track(&r, &ix->video)) < 0 || (ret = get_track(&r, &ix->audio)) < 0 ||
-	    (ret = get_string(&r, &ix->audio_note)) < 0 || (r.left && (ret = -EINVAL))) {
+	    (ret = get_string(&r, &ix->audio_note)) < 0 || (ret = get_string(&r, &ix->title)) < 0 ||
+	    (r.left && (ret = -EINVAL))) {
 		index_free(ix);
 		return ret;
 	}
@@ -218,5 +220,6 @@ void index_free(struct media_index *ix)
 	free(ix->audio.extradata);
 	free(ix->audio.samples);
 	free(ix->audio_note);
+	free(ix->title);
 	free(ix);
 }

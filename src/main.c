@@ -15,6 +15,7 @@
 
 #include "cache.h"
 #include "config.h"
+#include "cytube.h"
 #include "log.h"
 #include "media.h"
 #include "store.h"
@@ -47,6 +48,7 @@ static const struct fuse_opt hlsfs_opts[] = {
 	OPT("encoder=%s", conf.encoder),
 	OPT("preset=%s", conf.preset),
 	OPT("profile=%s", conf.profile),
+	OPT("base_url=%s", conf.base_url),
 	/* mount(8) and fstab pass these; they mean nothing to a FUSE daemon. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
@@ -87,6 +89,8 @@ static void usage(const char *prog)
 	       "    -o encoder=NAME        H.264 encoder of the rungs (default " CONFIG_DEFAULT_ENCODER ")\n"
 	       "    -o preset=NAME         its speed preset (default " CONFIG_DEFAULT_PRESET ")\n"
 	       "    -o profile=NAME        baseline, main or high (default " CONFIG_DEFAULT_PROFILE ")\n"
+	       "    -o base_url=URL        public https URL of the mount root; adds cytube.json\n"
+	       "                           to every video (default: none)\n"
 	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
 	       "\n", prog);
 }
@@ -327,6 +331,11 @@ int main(int argc, char *argv[])
 	if (parse_cache_options(&o.conf, &ccfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0)
 		goto out_args;
 	transcode_init(&tcfg);
+	if (o.conf.base_url && cytube_check_base_url(o.conf.base_url) < 0) {
+		fprintf(stderr, "hlsfs: base_url=%s: expected an https URL with a host name (CyTube accepts no other)\n",
+			o.conf.base_url);
+		goto out_args;
+	}
 	if (o.conf.cache_dir) {
 		if ((ret = make_dirs(o.conf.cache_dir)) < 0 || (ret = store_open(o.conf.cache_dir, &store)) < 0 ||
 		    (ret = cache_init(&ccfg, store)) < 0) {
@@ -344,7 +353,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 
 	log_set_debug(copts.debug);
-	media_init(&pcfg, store);
+	media_init(&pcfg, store, fctx.root_len ? fctx.root : "", o.conf.base_url);
 	fctx.store = store;
 	fuse = fuse_new(&args, &fs_operations, sizeof(fs_operations), &fctx);
 	if (!fuse)

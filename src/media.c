@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cytube.h"
 #include "index_blob.h"
 #include "log.h"
 #include "playlist.h"
@@ -37,11 +38,14 @@ static unsigned nb_entries;
 static uint64_t nb_samples;
 static struct plan_config config;
 static struct store *store;
+static const char *root, *base_url;
 
-void media_init(const struct plan_config *cfg, struct store *st)
+void media_init(const struct plan_config *cfg, struct store *st, const char *source_root, const char *url)
 {
 	config = *cfg;
 	store = st;
+	root = source_root;
+	base_url = url;
 }
 
 static unsigned hash(const char *s)
@@ -60,6 +64,7 @@ static void media_release(struct media *m)
 	plan_free(m->plan);
 	free(m->master);
 	free(m->playlist);
+	free(m->cytube);
 }
 
 static void lru_unlink(struct entry *e)
@@ -217,6 +222,16 @@ static void build(struct media *m)
 	if (playlist_master(m->ix, m->plan, m->variants, &m->master, &m->master_len) < 0 ||
 	    playlist_media(m->plan, &m->playlist, &m->playlist_len) < 0)
 		set_error(m, -ENOMEM, "out of memory while writing its playlists.");
+	if (base_url && !m->error) {
+		const struct plan_segment *first = &m->plan->segments[0], *last = &m->plan->segments[m->plan->nb_segments - 1];
+		size_t rl = strlen(root);
+		const char *rel = !strncmp(m->path, root, rl) ? m->path + rl : m->path;
+		unsigned long long ms = (unsigned long long)(last->end - first->start) / 90;
+		/* Variant 0 is the tallest: the passthrough, or the first rung. */
+		if (cytube_manifest(base_url, rel, m->ix->title, ms, plan_variant_height(m->plan, m->ix, 0), &m->cytube,
+				    &m->cytube_len) < 0)
+			set_error(m, -ENOMEM, "out of memory while writing its CyTube manifest.");
+	}
 	log_debug("%s: indexed, %u video and %u audio samples, %u segments", m->path,
 		  m->ix->video.nb_samples, m->ix->audio.nb_samples, m->plan->nb_segments);
 }
