@@ -46,10 +46,16 @@ struct index_track {
 	struct index_sample *samples;  /* decode order */
 };
 
+/* Audio tracks offered as separate renditions: the first audio track when it cannot be muxed as
+ * it is (AC-3, Opus, PCM, ...: transcoded to AAC), and every further audio track. */
+#define INDEX_MAX_RENDITIONS 4
+
 struct media_index {
 	struct source_identity identity;
 	struct index_track video;
-	struct index_track audio;      /* codec NONE when the source has no audio we carry */
+	struct index_track audio;      /* muxed into every variant: AAC or MP3; codec NONE without */
+	unsigned nb_renditions;
+	struct index_track renditions[INDEX_MAX_RENDITIONS];  /* codec AAC (copied) or OTHER */
 	char *audio_note;              /* why an audio track was left out, or NULL */
 	char *title;                   /* the file's title tag, or NULL */
 };

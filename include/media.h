@@ -20,8 +20,8 @@ struct media {
 	size_t error_len;
 	struct media_index *ix;
 	struct plan *plan;
-	unsigned nb_variants;       /* plan_variants(): passthrough (if any) then rungs */
-	char variants[PLAN_MAX_RUNGS + 1][NAMING_MAX];  /* their folder names */
+	unsigned nb_variants;       /* passthrough (if any), rungs, then audio renditions */
+	char variants[PLAN_MAX_RUNGS + 1 + INDEX_MAX_RENDITIONS][NAMING_MAX];  /* their folder names */
 	char *master;
 	size_t master_len;
 	char *playlist;             /* the media playlist: the same text for every variant */

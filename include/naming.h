@@ -21,6 +21,8 @@ bool naming_is_video(const char *name);
 void naming_segment(uint32_t n, char out[NAMING_MAX]);
 /* "720p" for a variant of height 720. */
 void naming_variant(unsigned height, char out[NAMING_MAX]);
+/* "audio-1" for audio rendition 0. */
+void naming_rendition(unsigned n, char out[NAMING_MAX]);
 
 enum naming_kind {
 	NAMING_NONE = 0,     /* not a name we make */

@@ -63,6 +63,23 @@ struct plan_rung {
 	uint64_t peak_bps, average_bps, total_bytes;
 };
 
+/* AAC of a transcoded rendition: 1024-sample frames at 48 kHz on one grid for the whole file. */
+#define PLAN_AAC_RATE 48000
+#define PLAN_AAC_FRAME_TICKS 1920
+#define PLAN_AAC_KBPS 128
+
+/* An audio rendition (an EXT-X-MEDIA audio playlist): AAC copied from the source, sizes exact;
+ * or transcoded to AAC on a fixed frame grid, sizes bounds padded with null packets. */
+struct plan_rendition {
+	unsigned track;             /* index in media_index.renditions */
+	bool transcode;
+	int64_t grid_start;         /* transcoded: PTS of grid frame 0 (the track's first sample) */
+	uint32_t *first, *count;    /* per segment: samples (copied) or grid frames (transcoded) */
+	uint8_t *cc;                /* copied: continuity counter of each segment's first audio packet */
+	uint64_t *sizes;
+	uint64_t peak_bps, average_bps, total_bytes;
+};
+
 struct plan {
 	uint32_t nb_segments;
 	struct plan_segment *segments;
@@ -75,6 +92,9 @@ struct plan {
 	uint32_t ps_size;           /* SPS+PPS bytes put before every keyframe */
 	unsigned nb_rungs;          /* transcoded rungs, tallest first */
 	struct plan_rung rungs[PLAN_MAX_RUNGS];
+	unsigned nb_renditions;     /* one per media_index rendition */
+	struct plan_rendition renditions[INDEX_MAX_RENDITIONS];
+	struct ts_program audio_program;  /* of rendition segments: one AAC stream, PCR on it */
 	uint32_t target_duration;   /* EXT-X-TARGETDURATION, seconds */
 	uint64_t peak_bps, average_bps;
 	uint64_t total_bytes;
@@ -140,6 +160,14 @@ int plan_layout(const struct plan *p, const struct media_index *ix, uint32_t seg
 int plan_layout_frames(const struct plan *p, const struct media_index *ix, uint32_t seg,
 		       const struct plan_frame *frames, uint32_t n, struct plan_layout **out, uint64_t *size);
 
+/* Lays out segment seg of rendition rn. Copied: from the source samples, exactly
+ * renditions[rn].sizes[seg] bytes (frame_sizes NULL). Transcoded: from the encoded frames'
+ * sizes (nframes of them, ADTS headers included), the packet count made a multiple of 16;
+ * *size gets the bytes before padding. Every audio unit carries a PCR. Returns 0 with *out
+ * (free() it), -EINVAL, -ENOMEM. */
+int plan_layout_rendition(const struct plan *p, const struct media_index *ix, unsigned rn, uint32_t seg,
+			  const uint64_t *frame_sizes, uint32_t nframes, struct plan_layout **out, uint64_t *size);
+
 /* Index of the unit holding byte off of the segment (binary search). */
 uint32_t plan_layout_find(const struct plan_layout *l, uint64_t off);
 
@@ -153,10 +181,13 @@ static inline size_t plan_video_header(int64_t pts, int64_t dts)
 	return tsmux_pes_header_size(pts != dts);
 }
 
-/* Name of variant v (0 .. plan_variants - 1): passthrough first when there is one, then the
- * rungs, tallest first. Returns the rung index, or -1 for the passthrough variant. */
+/* Video variants are numbered 0 .. plan_variants() - 1: the passthrough first when there is
+ * one, then the rungs, tallest first; the audio renditions follow them. plan_variant_rung says
+ * which rung v is (-1: passthrough or a rendition), plan_variant_rendition which rendition
+ * (-1: a video variant). plan_variant_size works for every variant. */
 unsigned plan_variants(const struct plan *p);
 int plan_variant_rung(const struct plan *p, unsigned v);
+int plan_variant_rendition(const struct plan *p, unsigned v);
 unsigned plan_variant_height(const struct plan *p, const struct media_index *ix, unsigned v);
 uint64_t plan_variant_size(const struct plan *p, unsigned v, uint32_t seg);
 

@@ -46,4 +46,12 @@ struct synth_encoded {
 int synth_write_encoded(struct media *m, struct source *src, const struct plan_layout *l,
 			const struct synth_encoded *enc, uint8_t *out);
 
+struct aac_config;
+
+/* Writes every unit of a rendition segment's layout (plan_layout_rendition) to out: frames of
+ * the source's rendition track rn (enc NULL: copied) or the encoded frames enc, each behind an
+ * ADTS header made from aac. Returns 0, -EIO, -ENOMEM. */
+int synth_write_rendition(struct media *m, struct source *src, const struct plan_layout *l, unsigned rn,
+			  const struct synth_encoded *enc, const struct aac_config *aac, uint8_t *out);
+
 #endif

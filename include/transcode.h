@@ -30,4 +30,9 @@ void transcode_fingerprint(char *out, size_t size);
  * bound; -ENOMEM. */
 int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **out);
 
+/* Makes segment seg of audio rendition rn of media m: copied AAC (exact size) or AAC encoded on
+ * the rendition's frame grid (padded to its bound). Returns 0 with *out (free() it), exactly
+ * plan->renditions[rn].sizes[seg] bytes; -EIO; -ENOMEM. */
+int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint8_t **out);
+
 #endif

@@ -37,6 +37,7 @@
 
 /* Bump when the bytes we write for the same plan change: old entries then never match. */
 #define CACHE_FORMAT "ts-1"
+#define LIBHLSFS_AUDIO_FORMAT "a-1"
 #define KEY_LEN 32
 #define QUEUE_MAX 64
 #define TOUCH_MAX 1024
@@ -118,10 +119,12 @@ static uint64_t checksum_update(uint64_t h, const uint8_t *p, size_t n)
 static void make_key(const struct media *m, unsigned variant, uint32_t seg, char key[KEY_LEN + 1])
 {
 	const struct plan_segment *s = &m->plan->segments[seg];
-	int rung = plan_variant_rung(m->plan, variant);
+	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
 	char mat[4096 + 512], enc[256] = "";
 	int n;
 
+	if (rn >= 0)
+		snprintf(enc, sizeof(enc), "aac/%d/%u/%s", rn, PLAN_AAC_KBPS, LIBHLSFS_AUDIO_FORMAT);
 	if (rung >= 0) {
 		const struct plan_rung *r = &m->plan->rungs[rung];
 		char fp[200];
@@ -357,13 +360,16 @@ static void write_failed(const char *what, int err)
 static int produce(struct media *m, unsigned variant, uint32_t seg, int fd, const char *tmp, uint64_t size,
 		   uint64_t *sum)
 {
-	int rung = plan_variant_rung(m->plan, variant);
+	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
 	struct synth *s = NULL;
 	uint8_t *buf = NULL, *whole = NULL;
 	uint64_t off = 0;
 	int ret;
 
-	if (rung >= 0) {
+	if (rn >= 0) {
+		if ((ret = transcode_rendition_segment(m, (unsigned)rn, seg, &whole)) < 0)
+			return ret;
+	} else if (rung >= 0) {
 		if ((ret = transcode_segment(m, (unsigned)rung, seg, &whole)) < 0)
 			return ret;
 	} else {
@@ -750,7 +756,7 @@ int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct c
 {
 	char key[KEY_LEN + 1];
 	bool transcoded;
-	int fd, ret;
+	int fd, ret, rn;
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
@@ -759,7 +765,8 @@ int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct c
 		return -ENOENT;
 	}
 	out->size = plan_variant_size(m->plan, variant, seg);
-	transcoded = plan_variant_rung(m->plan, variant) >= 0;
+	rn = plan_variant_rendition(m->plan, variant);
+	transcoded = plan_variant_rung(m->plan, variant) >= 0 || (rn >= 0 && m->plan->renditions[rn].transcode);
 	if (C.enabled && (transcoded || C.cfg.passthrough)) {
 		make_key(m, variant, seg, key);
 		fd = lookup(key, out->size);
@@ -775,6 +782,12 @@ int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct c
 			media_put(m);
 			return 0;
 		}
+	}
+	if (rn >= 0) {
+		/* Audio segments are small: made for this open alone when not cached. */
+		ret = transcode_rendition_segment(m, (unsigned)rn, seg, &out->mem);
+		media_put(m);
+		return ret;
 	}
 	if (transcoded) {
 		/* No cache, or it could not take the segment: made for this open alone. */

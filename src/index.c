@@ -177,31 +177,37 @@ static const char *codec_label(enum AVCodecID id)
 	return d ? d->long_name ? d->long_name : d->name : "an unknown codec";
 }
 
-/* Picks the audio track and says why one is left out. Returns the stream index or -1. */
-static int choose_audio(AVFormatContext *fc, struct media_index *ix)
+/* Where each stream's samples go: the first audio track is muxed when it is AAC (that ADTS
+ * can carry) or MP3; otherwise it, and every further audio track, becomes a rendition (copied
+ * when AAC, transcoded when a decoder knows it). Says in audio_note what is left out. */
+static int choose_audio(AVFormatContext *fc, struct media_index *ix, struct index_track **track_of)
 {
+	bool first = true;
+
 	for (unsigned i = 0; i < fc->nb_streams; i++) {
 		const AVCodecParameters *par = fc->streams[i]->codecpar;
 		struct aac_config aac;
+		bool adts_ok;
 		if (par->codec_type != AVMEDIA_TYPE_AUDIO)
 			continue;
-		if (par->codec_id == AV_CODEC_ID_AAC) {
-			if (codec_aac_parse(par->extradata, par->extradata_size > 0 ? (size_t)par->extradata_size : 0,
-					    &aac) < 0) {
-				ix->audio_note = why_printf("its AAC audio configuration cannot be carried in MPEG-TS (ADTS); the video plays without sound");
-				return -1;
-			}
-			ix->audio.codec = INDEX_CODEC_AAC;
-		} else if (par->codec_id == AV_CODEC_ID_MP3) {
-			ix->audio.codec = INDEX_CODEC_MP3;
-		} else {
-			ix->audio_note = why_printf("its audio is %s, which is not carried yet (AAC and MP3 are); the video plays without sound",
-						    codec_label(par->codec_id));
-			return -1;
+		adts_ok = par->codec_id == AV_CODEC_ID_AAC &&
+			  codec_aac_parse(par->extradata, par->extradata_size > 0 ? (size_t)par->extradata_size : 0,
+					  &aac) == 0;
+		if (first && (adts_ok || par->codec_id == AV_CODEC_ID_MP3)) {
+			ix->audio.codec = adts_ok ? INDEX_CODEC_AAC : INDEX_CODEC_MP3;
+			track_of[i] = &ix->audio;
+		} else if (ix->nb_renditions < INDEX_MAX_RENDITIONS && (adts_ok || avcodec_find_decoder(par->codec_id))) {
+			struct index_track *t = &ix->renditions[ix->nb_renditions++];
+			t->codec = adts_ok ? INDEX_CODEC_AAC : INDEX_CODEC_OTHER;
+			track_of[i] = t;
+		} else if (!ix->audio_note) {
+			ix->audio_note = why_printf("its audio track %u (%s) is left out: %s", i, codec_label(par->codec_id),
+						    ix->nb_renditions < INDEX_MAX_RENDITIONS ? "no decoder here reads it" :
+						    "too many audio tracks");
 		}
-		return (int)i;
+		first = false;
 	}
-	return -1;
+	return 0;
 }
 
 static void track_meta(struct index_track *t, const AVStream *st)
@@ -236,8 +242,9 @@ int index_build(struct source *src, struct media_index **out, char **why)
 	struct media_index *ix;
 	struct avc_config avc = { 0 };
 	uint8_t *iobuf;
-	uint32_t vcap = 0, acap = 0;
-	int ret, vi = -1, ai = -1, fragmented;
+	uint32_t caps[2 + INDEX_MAX_RENDITIONS] = { 0 };
+	struct index_track **track_of = NULL;
+	int ret, vi = -1, fragmented;
 	uint64_t file_size;
 
 	*out = NULL;
@@ -320,19 +327,26 @@ int index_build(struct source *src, struct media_index **out, char **why)
 			goto fail;
 		}
 	}
-	ai = choose_audio(fc, ix);
-	if (ai >= 0) {
-		if ((ret = copy_extradata(&ix->audio, fc->streams[ai]->codecpar)) < 0)
-			goto fail;
-		track_meta(&ix->audio, fc->streams[ai]);
-		fc->streams[ai]->discard = AVDISCARD_DEFAULT;
+	if (!(track_of = calloc(fc->nb_streams, sizeof(*track_of)))) {
+		ret = -ENOMEM;
+		goto fail;
 	}
-	fc->streams[vi]->discard = AVDISCARD_DEFAULT;
+	track_of[vi] = &ix->video;
+	choose_audio(fc, ix, track_of);
+	for (unsigned i = 0; i < fc->nb_streams; i++) {
+		if (!track_of[i])
+			continue;
+		fc->streams[i]->discard = AVDISCARD_DEFAULT;
+		if ((int)i == vi)
+			continue;
+		if ((ret = copy_extradata(track_of[i], fc->streams[i]->codecpar)) < 0)
+			goto fail;
+		track_meta(track_of[i], fc->streams[i]);
+	}
 
 	/* The sample tables must fit the file: the demuxer would hand a cut sample over as if whole. */
-	for (int k = 0; k < 2; k++) {
-		int si = k ? ai : vi;
-		if (si < 0)
+	for (unsigned si = 0; si < fc->nb_streams; si++) {
+		if (!track_of[si])
 			continue;
 		for (int e = 0; e < avformat_index_get_entries_count(fc->streams[si]); e++) {
 			const AVIndexEntry *ie = avformat_index_get_entry(fc->streams[si], e);
@@ -352,13 +366,13 @@ int index_build(struct source *src, struct media_index **out, char **why)
 	}
 	while ((ret = av_read_frame(fc, pkt)) >= 0) {
 		int is_video = pkt->stream_index == vi;
-		struct index_track *t = is_video ? &ix->video : &ix->audio;
+		struct index_track *t = pkt->stream_index < (int)fc->nb_streams ? track_of[pkt->stream_index] : NULL;
 		const AVRational tb = fc->streams[pkt->stream_index]->time_base;
 		const AVRational ts90 = { 1, 90000 };
 		struct index_sample s = { 0 };
 		int64_t pts = pkt->pts, dts = pkt->dts;
 
-		if (!is_video && pkt->stream_index != ai)
+		if (!t)
 			goto next;
 		if (pkt->size <= 0 || pkt->pos < 0)
 			goto next;
@@ -396,9 +410,9 @@ int index_build(struct source *src, struct media_index **out, char **why)
 			}
 			goto next;  /* a repeated audio frame: dropped rather than overlapping */
 		}
-		if (!is_video && ix->audio.codec == INDEX_CODEC_AAC && s.size > 8191 - CODEC_ADTS_SIZE)
+		if (!is_video && t->codec == INDEX_CODEC_AAC && s.size > 8191 - CODEC_ADTS_SIZE)
 			goto next;  /* no AAC frame is this large; ADTS cannot say its length */
-		if ((ret = track_push(t, is_video ? &vcap : &acap, &s)) < 0)
+		if ((ret = track_push(t, &caps[t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (t - ix->renditions)], &s)) < 0)
 			goto fail;
 next:
 		av_packet_unref(pkt);
@@ -414,8 +428,8 @@ next:
 		goto fail;
 	}
 	/* Durations the container left out: the next sample's DTS says it. */
-	for (int k = 0; k < 2; k++) {
-		struct index_track *t = k ? &ix->audio : &ix->video;
+	for (unsigned k = 0; k < 2 + ix->nb_renditions; k++) {
+		struct index_track *t = k == 0 ? &ix->video : k == 1 ? &ix->audio : &ix->renditions[k - 2];
 		for (uint32_t i = 0; i + 1 < t->nb_samples; i++)
 			if (t->samples[i].duration == 0)
 				t->samples[i].duration = (uint32_t)(t->samples[i + 1].dts - t->samples[i].dts);
@@ -427,14 +441,26 @@ next:
 		*why = why_printf("its video track has no frames.");
 		goto fail;
 	}
-	if (ai >= 0 && ix->audio.nb_samples == 0) {
+	if (ix->audio.nb_samples == 0) {
 		free(ix->audio.extradata);
+		free(ix->audio.samples);
 		memset(&ix->audio, 0, sizeof(ix->audio));
+	}
+	for (unsigned k = 0; k < ix->nb_renditions;) {  /* an audio track without samples offers nothing */
+		if (ix->renditions[k].nb_samples > 0) {
+			k++;
+			continue;
+		}
+		free(ix->renditions[k].extradata);
+		free(ix->renditions[k].samples);
+		memmove(&ix->renditions[k], &ix->renditions[k + 1], sizeof(ix->renditions[0]) * (ix->nb_renditions - k - 1));
+		ix->nb_renditions--;
 	}
 	ret = 0;
 	*out = ix;
 	ix = NULL;
 fail:
+	free(track_of);
 	codec_avc_release(&avc);
 	av_packet_free(&pkt);
 	avformat_close_input(&fc);

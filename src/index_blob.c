@@ -10,7 +10,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 3u
+#define BLOB_VERSION 4u
 
 struct blob_header {
 	char magic[8];
@@ -74,8 +74,12 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 	strbuf_init(&sb);
 	strbuf_add(&sb, &h, sizeof(h));
 	if (ix) {
+		uint64_t nr = ix->nb_renditions;
 		put_track(&sb, &ix->video);
 		put_track(&sb, &ix->audio);
+		strbuf_add(&sb, &nr, sizeof(nr));
+		for (unsigned k = 0; k < ix->nb_renditions; k++)
+			put_track(&sb, &ix->renditions[k]);
 		put_string(&sb, ix->audio_note);
 		put_string(&sb, ix->title);
 	} else {
@@ -168,6 +172,22 @@ static int get_track(struct reader *r, struct index_track *t)
 	return 0;
 }
 
+static int get_renditions(struct reader *r, struct media_index *ix)
+{
+	uint64_t n;
+	int ret;
+	if ((ret = take(r, &n, sizeof(n))) < 0)
+		return ret;
+	if (n > INDEX_MAX_RENDITIONS)
+		return -EINVAL;
+	for (unsigned k = 0; k < n; k++) {
+		ix->nb_renditions = k + 1;  /* so index_free releases a partly read track too */
+		if ((ret = get_track(r, &ix->renditions[k])) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int index_blob_decode(const uint8_t *blob, size_t size, const struct source_identity *id,
 		      struct media_index **ixp, char **error)
 {
@@ -195,6 +215,7 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 		return -ENOMEM;
 	ix->identity = h.id;
 	if ((ret = get_track(&r, &ix->video)) < 0 || (ret = get_track(&r, &ix->audio)) < 0 ||
+	    (ret = get_renditions(&r, ix)) < 0 ||
 	    (ret = get_string(&r, &ix->audio_note)) < 0 || (ret = get_string(&r, &ix->title)) < 0 ||
 	    (r.left && (ret = -EINVAL))) {
 		index_free(ix);
@@ -219,6 +240,10 @@ void index_free(struct media_index *ix)
 	free(ix->video.samples);
 	free(ix->audio.extradata);
 	free(ix->audio.samples);
+	for (unsigned k = 0; k < ix->nb_renditions; k++) {
+		free(ix->renditions[k].extradata);
+		free(ix->renditions[k].samples);
+	}
 	free(ix->audio_note);
 	free(ix->title);
 	free(ix);

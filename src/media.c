@@ -216,9 +216,14 @@ static void build(struct media *m)
 				  "its video has no keyframe to start a segment at.");
 		return;
 	}
-	m->nb_variants = plan_variants(m->plan);
-	for (unsigned v = 0; v < m->nb_variants; v++)
-		naming_variant(plan_variant_height(m->plan, m->ix, v), m->variants[v]);
+	m->nb_variants = plan_variants(m->plan) + m->plan->nb_renditions;
+	for (unsigned v = 0; v < m->nb_variants; v++) {
+		int rn = plan_variant_rendition(m->plan, v);
+		if (rn >= 0)
+			naming_rendition((unsigned)rn, m->variants[v]);
+		else
+			naming_variant(plan_variant_height(m->plan, m->ix, v), m->variants[v]);
+	}
 	if (playlist_master(m->ix, m->plan, m->variants, &m->master, &m->master_len) < 0 ||
 	    playlist_media(m->plan, &m->playlist, &m->playlist_len) < 0)
 		set_error(m, -ENOMEM, "out of memory while writing its playlists.");

@@ -30,6 +30,11 @@ void naming_variant(unsigned height, char out[NAMING_MAX])
 	snprintf(out, NAMING_MAX, "%up", height);
 }
 
+void naming_rendition(unsigned n, char out[NAMING_MAX])
+{
+	snprintf(out, NAMING_MAX, "audio-%u", n + 1);
+}
+
 static int parse_segment(const char *name, uint32_t *n)
 {
 	char canon[NAMING_MAX];
@@ -54,6 +59,13 @@ static int parse_segment(const char *name, uint32_t *n)
 
 static bool is_variant_name(const char *s, size_t len)
 {
+	/* "audio-N", N from 1 without a leading zero */
+	if (len > 6 && len < 16 && !strncmp(s, "audio-", 6) && s[6] != '0') {
+		for (size_t i = 6; i < len; i++)
+			if (s[i] < '0' || s[i] > '9')
+				return false;
+		return true;
+	}
 	/* digits then 'p', no leading zero */
 	if (len < 2 || len >= NAMING_MAX || s[len - 1] != 'p' || s[0] == '0')
 		return false;

@@ -45,15 +45,15 @@ uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s)
 
 /* End (exclusive) of the audio PES that starts at sample i, not past end; *payload gets its
  * elementary-stream bytes. A PES never spans a gap in the audio timeline. */
-static uint32_t audio_run(const struct plan *p, const struct index_track *a, uint32_t i, uint32_t end,
+static uint32_t audio_run(unsigned adts_size, const struct index_track *a, uint32_t i, uint32_t end,
 			  uint64_t *payload)
 {
-	uint64_t bytes = a->samples[i].size + p->adts_size;
+	uint64_t bytes = a->samples[i].size + adts_size;
 	uint32_t j = i + 1;
 
 	while (j < end && j - i < PLAN_AUDIO_FRAMES_PER_PES) {
 		const struct index_sample *prev = &a->samples[j - 1], *s = &a->samples[j];
-		uint64_t add = s->size + p->adts_size;
+		uint64_t add = s->size + adts_size;
 		if (s->pts != prev->pts + prev->duration || prev->duration == 0)
 			break;
 		if (bytes + add > TS_PES_MAX_BOUNDED)
@@ -125,7 +125,7 @@ static uint32_t layout_walk(const struct plan *p, const struct media_index *ix, 
 			last_pcr = dts;
 			vi++;
 		} else {
-			uint32_t j = audio_run(p, a, ai, a_end, &u.payload);
+			uint32_t j = audio_run(p->adts_size, a, ai, a_end, &u.payload);
 			u.kind = PLAN_UNIT_AUDIO;
 			u.first = ai;
 			u.count = j - ai;
@@ -313,6 +313,107 @@ static int rung_bound(const struct plan *p, const struct media_index *ix, uint32
 	return 0;
 }
 
+/* Units of a rendition segment: PAT, PMT, then runs of audio frames, each PES with a PCR.
+ * Copied renditions group source samples as the muxed audio does; transcoded ones group grid
+ * frames by PLAN_AUDIO_FRAMES_PER_PES, their sizes from fsizes (NULL: sizes unknown yet, only
+ * the unit count matters). Returns the number of units; *packets the audio packets. */
+static uint32_t rendition_walk(const struct plan_rendition *r, const struct index_track *t, uint32_t seg,
+			       const uint64_t *fsizes, unsigned cc, struct plan_unit *units, uint64_t *packets)
+{
+	uint32_t first = r->first[seg], count = r->count[seg], n = 2, i = 0;
+	uint64_t off = 2 * TS_PACKET_SIZE;
+
+	*packets = 0;
+	if (units) {
+		units[0] = (struct plan_unit){ .offset = 0, .packets = 1, .kind = PLAN_UNIT_PAT };
+		units[1] = (struct plan_unit){ .offset = TS_PACKET_SIZE, .packets = 1, .kind = PLAN_UNIT_PMT };
+	}
+	while (i < count) {
+		struct plan_unit u = { .offset = off, .kind = PLAN_UNIT_AUDIO, .cc = (uint8_t)cc };
+		uint32_t j;
+		if (!r->transcode) {
+			j = audio_run(CODEC_ADTS_SIZE, t, first + i, first + count, &u.payload) - first;
+			u.first = first + i;
+			u.pcr = t->samples[first + i].pts;
+		} else {
+			j = i + PLAN_AUDIO_FRAMES_PER_PES < count ? i + PLAN_AUDIO_FRAMES_PER_PES : count;
+			u.payload = 0;
+			for (uint32_t k = i; fsizes && k < j; k++)
+				u.payload += fsizes[k];
+			u.first = i;
+			u.pcr = r->grid_start + (int64_t)(first + i) * PLAN_AAC_FRAME_TICKS;
+		}
+		u.count = j - i;
+		u.packets = tsmux_packets(tsmux_pes_header_size(false) + u.payload, true);
+		cc = (unsigned)((cc + u.packets) & 15);
+		*packets += u.packets;
+		if (units)
+			units[n] = u;
+		n++;
+		off += u.packets * TS_PACKET_SIZE;
+		i = j;
+	}
+	return n;
+}
+
+/* Plans rendition rn: which samples or grid frames each segment holds, and its sizes. */
+static int plan_rendition(struct plan *p, const struct media_index *ix, unsigned rn)
+{
+	const struct index_track *t = &ix->renditions[rn];
+	struct plan_rendition *r = &p->renditions[rn];
+	uint64_t cum = 0, nframes = 0;
+	uint32_t i = 0;
+
+	r->track = rn;
+	r->transcode = t->codec != INDEX_CODEC_AAC;
+	if (!(r->first = calloc(p->nb_segments, sizeof(*r->first))) ||
+	    !(r->count = calloc(p->nb_segments, sizeof(*r->count))) ||
+	    !(r->cc = calloc(p->nb_segments, sizeof(*r->cc))) ||
+	    !(r->sizes = calloc(p->nb_segments, sizeof(*r->sizes))))
+		return -ENOMEM;
+	if (r->transcode) {
+		const struct index_sample *last = &t->samples[t->nb_samples - 1];
+		r->grid_start = t->samples[0].pts;
+		nframes = (uint64_t)(last->pts + last->duration - r->grid_start + PLAN_AAC_FRAME_TICKS - 1) /
+			  PLAN_AAC_FRAME_TICKS;
+		if (nframes > UINT32_MAX / 2)
+			return -EINVAL;
+	}
+	for (uint32_t k = 0; k < p->nb_segments; k++) {
+		const struct plan_segment *s = &p->segments[k];
+		bool last = k + 1 == p->nb_segments;
+		uint32_t end = i;
+		uint64_t packets;
+		uint32_t units;
+
+		if (!r->transcode) {
+			end = last ? t->nb_samples : end;
+			while (!last && end < t->nb_samples && t->samples[end].pts < s->end)
+				end++;
+		} else {
+			end = last ? (uint32_t)nframes : end;
+			while (!last && end < nframes && r->grid_start + (int64_t)end * PLAN_AAC_FRAME_TICKS < s->end)
+				end++;
+		}
+		r->first[k] = i;
+		r->count[k] = end - i;
+		r->cc[k] = (uint8_t)(cum & 15);
+		units = rendition_walk(r, t, k, NULL, 0, NULL, &packets) - 2;
+		if (!r->transcode) {
+			cum += packets;
+			r->sizes[k] = (2 + packets) * TS_PACKET_SIZE;
+		} else {
+			/* FFmpeg's AAC encoder holds its rate within a frame or two over any span. */
+			uint64_t es = (uint64_t)r->count[k] * ((PLAN_AAC_KBPS * 1000 / 8 * 1024 / PLAN_AAC_RATE) + 16 +
+							       CODEC_ADTS_SIZE) + 4096;
+			uint64_t pk = (es + (uint64_t)units * (tsmux_pes_header_size(false) + 8) + 183) / 184 + units;
+			r->sizes[k] = (2 + ((pk + 15) & ~15ull)) * TS_PACKET_SIZE;
+		}
+		i = end;
+	}
+	return 0;
+}
+
 static void bandwidth(const struct plan *p, const uint64_t *sizes, uint64_t *peak, uint64_t *avg, uint64_t *total)
 {
 	int64_t span = p->segments[p->nb_segments - 1].end - p->segments[0].start;
@@ -466,6 +567,17 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 				goto fail;
 		bandwidth(p, rung->sizes, &rung->peak_bps, &rung->average_bps, &rung->total_bytes);
 	}
+	p->audio_program.es[0].pid = TS_PID_AUDIO;
+	p->audio_program.es[0].stream_type = TS_TYPE_AAC_ADTS;
+	p->audio_program.nb_es = 1;
+	p->audio_program.pcr_pid = TS_PID_AUDIO;
+	for (unsigned rn = 0; rn < ix->nb_renditions; rn++) {
+		struct plan_rendition *r = &p->renditions[rn];
+		p->nb_renditions = rn + 1;
+		if ((ret = plan_rendition(p, ix, rn)) < 0)
+			goto fail;
+		bandwidth(p, r->sizes, &r->peak_bps, &r->average_bps, &r->total_bytes);
+	}
 	*out = p;
 	return 0;
 fail:
@@ -479,6 +591,12 @@ void plan_free(struct plan *p)
 		return;
 	for (unsigned r = 0; r < p->nb_rungs; r++)
 		free(p->rungs[r].sizes);
+	for (unsigned r = 0; r < p->nb_renditions; r++) {
+		free(p->renditions[r].first);
+		free(p->renditions[r].count);
+		free(p->renditions[r].cc);
+		free(p->renditions[r].sizes);
+	}
 	free(p->segments);
 	free(p);
 }
@@ -490,7 +608,14 @@ unsigned plan_variants(const struct plan *p)
 
 int plan_variant_rung(const struct plan *p, unsigned v)
 {
+	if (v >= plan_variants(p))
+		return -1;
 	return p->passthrough ? (int)v - 1 : (int)v;
+}
+
+int plan_variant_rendition(const struct plan *p, unsigned v)
+{
+	return v >= plan_variants(p) && v < plan_variants(p) + p->nb_renditions ? (int)(v - plan_variants(p)) : -1;
 }
 
 unsigned plan_variant_height(const struct plan *p, const struct media_index *ix, unsigned v)
@@ -501,8 +626,8 @@ unsigned plan_variant_height(const struct plan *p, const struct media_index *ix,
 
 uint64_t plan_variant_size(const struct plan *p, unsigned v, uint32_t seg)
 {
-	int r = plan_variant_rung(p, v);
-	return r < 0 ? p->segments[seg].size : p->rungs[r].sizes[seg];
+	int r = plan_variant_rung(p, v), a = plan_variant_rendition(p, v);
+	return a >= 0 ? p->renditions[a].sizes[seg] : r < 0 ? p->segments[seg].size : p->rungs[r].sizes[seg];
 }
 
 static struct plan_layout *layout_alloc(uint32_t n, uint32_t segno)
@@ -590,6 +715,51 @@ int plan_layout_frames(const struct plan *p, const struct media_index *ix, uint3
 				u->cc = (uint8_t)vcc;
 			}
 		}
+	}
+	*size = off;
+	*out = l;
+	return 0;
+}
+
+int plan_layout_rendition(const struct plan *p, const struct media_index *ix, unsigned rn, uint32_t seg,
+			  const uint64_t *frame_sizes, uint32_t nframes, struct plan_layout **out, uint64_t *size)
+{
+	const struct plan_rendition *r = &p->renditions[rn];
+	const struct index_track *t = &ix->renditions[rn];
+	struct plan_layout *l;
+	uint64_t packets, off = 0, extra;
+	uint32_t n;
+
+	*out = NULL;
+	if (rn >= p->nb_renditions || seg >= p->nb_segments || (r->transcode && nframes != r->count[seg]))
+		return -EINVAL;
+	n = rendition_walk(r, t, seg, frame_sizes, r->transcode ? 0 : r->cc[seg], NULL, &packets);
+	if (!(l = layout_alloc(n, seg)))
+		return -ENOMEM;
+	rendition_walk(r, t, seg, frame_sizes, r->transcode ? 0 : r->cc[seg], l->units, &packets);
+	l->units[0].cc = l->units[1].cc = (uint8_t)(seg & 15);
+	extra = r->transcode ? (16 - (packets & 15)) & 15 : 0;
+	for (uint32_t i = n; i-- > 2 && extra;) {  /* as in plan_layout_frames */
+		struct plan_unit *u = &l->units[i];
+		uint64_t room = tsmux_pes_header_size(false) + u->payload - u->packets;
+		room = room < extra ? room : extra;
+		u->packets += room;
+		extra -= room;
+	}
+	{
+		unsigned cc = r->transcode ? 0 : r->cc[seg];
+		for (uint32_t i = 0; i < n; i++) {
+			l->units[i].offset = off;
+			off += l->units[i].packets * TS_PACKET_SIZE;
+			if (i >= 2) {
+				l->units[i].cc = (uint8_t)cc;
+				cc = (unsigned)((cc + l->units[i].packets) & 15);
+			}
+		}
+	}
+	if (!r->transcode && off != r->sizes[seg]) {
+		free(l);
+		return -EIO;  /* the planner and the layout disagree: a bug, never served */
 	}
 	*size = off;
 	*out = l;

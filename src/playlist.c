@@ -69,7 +69,7 @@ int playlist_codecs(const struct media_index *ix, char *out, size_t size)
 struct stream_inf {
 	uint64_t peak, average;
 	unsigned width, height;
-	char codecs[64];
+	char codecs[128];
 	const char *name;
 };
 
@@ -81,6 +81,74 @@ static int by_bandwidth(const void *a, const void *b)
 	return x->height < y->height ? -1 : x->height > y->height;
 }
 
+/* CODECS of an AAC track from its AudioSpecificConfig, "" when it does not tell. */
+static void aac_codecs(const struct index_track *t, bool transcoded, char *out, size_t size)
+{
+	struct aac_config aac;
+	out[0] = '\0';
+	if (transcoded)
+		snprintf(out, size, "mp4a.40.2");  /* our encoder writes AAC-LC */
+	else if (codec_aac_parse(t->extradata, t->extradata_size, &aac) == 0)
+		snprintf(out, size, "mp4a.40.%u", aac.object_type);
+}
+
+/* The EXT-X-MEDIA group of the audio renditions; the muxed audio, when there is some, is its
+ * default member without a URI. Adds to *extra_peak and *extra_avg the heaviest rendition's
+ * rates (a variant's BANDWIDTH covers its video and the heaviest audio) and to codecs every
+ * rendition's codec. */
+static void audio_group(struct strbuf *sb, const struct media_index *ix, const struct plan *p,
+			char (*names)[NAMING_MAX], uint64_t *extra_peak, uint64_t *extra_avg, char *codecs, size_t csize)
+{
+	char used[INDEX_MAX_RENDITIONS + 1][48];
+	unsigned nused = 0;
+	bool muxed = p->has_audio;
+
+	*extra_peak = *extra_avg = 0;
+	for (unsigned k = 0; k <= p->nb_renditions; k++) {
+		const struct index_track *t;
+		char name[48], c[32];
+		bool dup;
+		if (k == 0 && !muxed)
+			continue;
+		t = k == 0 ? &ix->audio : &ix->renditions[k - 1];
+		if (t->language[0])
+			snprintf(name, sizeof(name), "%s", t->language);
+		else
+			snprintf(name, sizeof(name), "Audio %u", nused + 1);
+		do {  /* NAME must be unique in the group */
+			dup = false;
+			for (unsigned i = 0; i < nused; i++)
+				dup |= !strcmp(used[i], name);
+			if (dup) {
+				size_t l = strlen(name);
+				snprintf(name + l, sizeof(name) - l, " %u", nused + 1);
+			}
+		} while (dup);
+		snprintf(used[nused++], sizeof(used[0]), "%s", name);
+		strbuf_printf(sb, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"%s\"", name);
+		if (t->language[0])
+			strbuf_printf(sb, ",LANGUAGE=\"%s\"", t->language);
+		strbuf_printf(sb, ",DEFAULT=%s,AUTOSELECT=YES", nused == 1 ? "YES" : "NO");
+		if (k > 0) {
+			const struct plan_rendition *r = &p->renditions[k - 1];
+			if (r->transcode)
+				strbuf_printf(sb, ",CHANNELS=\"2\"");
+			strbuf_printf(sb, ",URI=\"%s/%s\"", names[plan_variants(p) + k - 1], NAMING_PLAYLIST);
+			if (r->peak_bps > *extra_peak)
+				*extra_peak = r->peak_bps;
+			if (r->average_bps > *extra_avg)
+				*extra_avg = r->average_bps;
+			aac_codecs(t, r->transcode, c, sizeof(c));
+			if (c[0] && !strstr(codecs, c) && strlen(codecs) + strlen(c) + 2 < csize) {
+				if (codecs[0])
+					strcat(codecs, ",");
+				strcat(codecs, c);
+			}
+		}
+		strbuf_printf(sb, "\n");
+	}
+}
+
 int playlist_master(const struct media_index *ix, const struct plan *p, char (*names)[NAMING_MAX],
 		    char **text, size_t *len)
 {
@@ -88,8 +156,9 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 	struct stream_inf inf[PLAN_MAX_RUNGS + 1];
 	unsigned n = plan_variants(p);
 	struct strbuf sb;
-	char audio[32];
+	char audio[32], rcodecs[96] = "";
 	bool audio_known = audio_codecs(ix, audio, sizeof(audio)) == 0;
+	uint64_t extra_peak = 0, extra_avg = 0;
 
 	for (unsigned i = 0; i < n; i++) {
 		int r = plan_variant_rung(p, i);
@@ -120,9 +189,19 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 
 	strbuf_init(&sb);
 	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+	if (p->nb_renditions)
+		audio_group(&sb, ix, p, names, &extra_peak, &extra_avg, rcodecs, sizeof(rcodecs));
 	for (unsigned i = 0; i < n; i++) {
-		strbuf_printf(&sb, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",AVERAGE-BANDWIDTH=%" PRIu64, inf[i].peak,
-			      inf[i].average);
+		strbuf_printf(&sb, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",AVERAGE-BANDWIDTH=%" PRIu64,
+			      inf[i].peak + extra_peak, inf[i].average + extra_avg);
+		if (inf[i].codecs[0] && rcodecs[0] && strlen(inf[i].codecs) + strlen(rcodecs) + 2 < sizeof(inf[i].codecs)) {
+			/* every format a player may need for this variant, its renditions' included */
+			char *c = inf[i].codecs, *tok, *save = NULL, copy[96];
+			snprintf(copy, sizeof(copy), "%s", rcodecs);
+			for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+				if (!strstr(c, tok))
+					strcat(strcat(c, ","), tok);
+		}
 		if (inf[i].codecs[0])
 			strbuf_printf(&sb, ",CODECS=\"%s\"", inf[i].codecs);
 		strbuf_printf(&sb, ",RESOLUTION=%ux%u", inf[i].width, inf[i].height);
@@ -130,6 +209,8 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 			uint64_t milli = ((uint64_t)v->fps_num * 1000 + v->fps_den / 2) / v->fps_den;
 			strbuf_printf(&sb, ",FRAME-RATE=%" PRIu64 ".%03" PRIu64, milli / 1000, milli % 1000);
 		}
+		if (p->nb_renditions)
+			strbuf_printf(&sb, ",AUDIO=\"aud\"");
 		strbuf_printf(&sb, "\n%s/%s\n", inf[i].name, NAMING_PLAYLIST);
 	}
 	*text = strbuf_steal(&sb, len);

@@ -164,29 +164,39 @@ static ssize_t build_video(struct synth *s, const struct plan_unit *u)
 	return (ssize_t)pos;
 }
 
-/* Builds the PES of an audio unit (one or more frames) into s->pes. */
-static ssize_t build_audio(struct synth *s, const struct plan_unit *u)
+/* Builds the PES of an audio unit into s->pes: frames of track t (or of the encoded frames
+ * enc, when given), each behind an ADTS header when adts. */
+static ssize_t build_audio_from(struct synth *s, const struct plan_unit *u, const struct index_track *t,
+				const struct aac_config *aac, bool adts, const struct synth_encoded *enc, int64_t pts)
 {
-	const struct plan *p = s->m->plan;
-	const struct index_sample *smp = &s->m->ix->audio.samples[u->first];
 	size_t pos;
 	int ret;
 
 	if (reserve(&s->pes, &s->pes_cap, tsmux_pes_header_size(false) + u->payload) < 0)
 		return -ENOMEM;
-	pos = tsmux_pes_header(TS_STREAM_ID_AUDIO, (uint64_t)(smp->pts + p->ts_offset), false, 0, u->payload, s->pes);
+	pos = tsmux_pes_header(TS_STREAM_ID_AUDIO, (uint64_t)(pts + s->m->plan->ts_offset), false, 0, u->payload, s->pes);
 	if (pos == 0)
 		return -EIO;
-	for (uint32_t i = 0; i < u->count; i++, smp++) {
-		if (p->adts_size) {
-			codec_adts_header(&s->aac, smp->size, s->pes + pos);
-			pos += p->adts_size;
+	for (uint32_t i = 0; i < u->count; i++) {
+		uint64_t size = enc ? enc->frames[u->first + i].size : t->samples[u->first + i].size;
+		if (adts) {
+			codec_adts_header(aac, (size_t)size, s->pes + pos);
+			pos += CODEC_ADTS_SIZE;
 		}
-		if ((ret = source_pread(s->src, s->pes + pos, smp->size, smp->pos)) < 0)
+		if (enc)
+			memcpy(s->pes + pos, enc->frames[u->first + i].data, (size_t)size);
+		else if ((ret = source_pread(s->src, s->pes + pos, (size_t)size, t->samples[u->first + i].pos)) < 0)
 			return read_failed(s, u, ret);
-		pos += smp->size;
+		pos += (size_t)size;
 	}
 	return (ssize_t)pos;
+}
+
+/* Builds the PES of a unit of the muxed audio. */
+static ssize_t build_audio(struct synth *s, const struct plan_unit *u)
+{
+	const struct index_track *a = &s->m->ix->audio;
+	return build_audio_from(s, u, a, &s->aac, s->m->plan->adts_size != 0, NULL, a->samples[u->first].pts);
 }
 
 /* Puts the packets of unit i into s->unit. */
@@ -298,6 +308,39 @@ int synth_write_encoded(struct media *m, struct source *src, const struct plan_l
 		if ((ret = build_unit(&s, i)) < 0)
 			break;
 		memcpy(out + off, s.unit, u->packets * TS_PACKET_SIZE);
+		off += u->packets * TS_PACKET_SIZE;
+	}
+	free(s.pes);
+	free(s.sample);
+	free(s.unit);
+	return ret;
+}
+
+int synth_write_rendition(struct media *m, struct source *src, const struct plan_layout *l, unsigned rn,
+			  const struct synth_encoded *enc, const struct aac_config *aac, uint8_t *out)
+{
+	const struct plan *p = m->plan;
+	struct synth s = { .m = m, .src = src, .unit_index = -1 };
+	uint64_t off = 0;
+	int ret = 0;
+
+	for (uint32_t i = 0; i < l->nb_units && ret == 0; i++) {
+		const struct plan_unit *u = &l->units[i];
+		struct ts_pes_out o = { .pid = TS_PID_AUDIO, .cc = u->cc, .pcr = true, .random_access = true };
+		ssize_t n;
+
+		if (u->kind == PLAN_UNIT_PAT) {
+			tsmux_pat(u->cc, out + off);
+		} else if (u->kind == PLAN_UNIT_PMT) {
+			tsmux_pmt(&p->audio_program, u->cc, out + off);
+		} else if ((n = build_audio_from(&s, u, &m->ix->renditions[rn], aac, true, enc, u->pcr)) < 0) {
+			ret = (int)n;
+		} else if (u->packets < tsmux_packets((uint64_t)n, true) || u->packets > (uint64_t)n) {
+			ret = -EIO;  /* never send bytes the plan did not promise */
+		} else {
+			o.pcr_value = (uint64_t)(u->pcr + p->ts_offset - PLAN_PCR_LEAD) * 300;
+			tsmux_packetize(&o, s.pes, (size_t)n, u->packets, out + off);
+		}
 		off += u->packets * TS_PACKET_SIZE;
 	}
 	free(s.pes);

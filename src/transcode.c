@@ -408,3 +408,359 @@ done:
 	source_close(j.src);
 	return ret;
 }
+
+/* ---- Audio renditions ----
+ *
+ * A transcoded rendition is AAC (FFmpeg's encoder, 48 kHz stereo) on one grid of 1024-sample
+ * frames for the whole file: grid frame g starts at grid_start + g x 1024 samples. Segment N
+ * holds the grid frames whose start falls in its span. To make its frames independently of the
+ * segment before, the encoder starts AUDIO_PREROLL frames early on the same grid and those
+ * frames are dropped, so the MDCT overlap of the first kept frame is primed by the same signal
+ * the previous segment's last frame encoded: the joins carry no gap, overlap or click. */
+
+#include <libavutil/audio_fifo.h>
+#include <libavutil/channel_layout.h>
+#include <libswresample/swresample.h>
+
+#include "codec.h"
+
+#define AUDIO_PREROLL 3
+#define AUDIO_DECODE_LEAD (PLAN_TIMEBASE / 5)  /* decode from 200 ms before: codec priming */
+
+struct ajob {
+	struct media *m;
+	const struct plan_rendition *r;
+	const struct index_track *t;
+	uint32_t seg;
+	struct source *src;
+	AVCodecContext *dec, *enc;
+	SwrContext *swr;
+	AVAudioFifo *fifo;
+	int64_t fifo_start;        /* grid sample index of the fifo's first sample; INT64_MIN before any */
+	int64_t next_in;           /* grid sample index of the next frame to encode */
+	int64_t first_keep, end_keep; /* grid frames kept: [first_keep, end_keep) */
+	struct encoded out;
+	double rate_factor;
+};
+
+static int aenc_drain(struct ajob *a, bool flush)
+{
+	AVPacket *pkt = av_packet_alloc();
+	int ret;
+
+	if (!pkt)
+		return -ENOMEM;
+	if (flush)
+		avcodec_send_frame(a->enc, NULL);
+	while ((ret = avcodec_receive_packet(a->enc, pkt)) >= 0) {
+		int64_t g = pkt->pts / 1024;  /* packets carry the grid sample index of what they decode to */
+		ret = 0;
+		if (pkt->pts >= 0 && pkt->pts % 1024 == 0 && g >= a->first_keep && g < a->end_keep &&
+		    (int64_t)a->out.n == g - a->first_keep)
+			ret = encoded_push(&a->out, pkt, a->r->grid_start + g * PLAN_AAC_FRAME_TICKS);
+		av_packet_unref(pkt);
+		if (ret < 0)
+			break;
+	}
+	av_packet_free(&pkt);
+	return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret < 0 ? -EIO : 0;
+}
+
+/* Encodes every whole 1024-sample frame the fifo holds from next_in on. */
+static int aenc_feed(struct ajob *a, bool final)
+{
+	AVFrame *f = av_frame_alloc();
+	int ret = 0;
+
+	if (!f)
+		return -ENOMEM;
+	while (a->next_in < a->end_keep * 1024 + 1024 &&
+	       (av_audio_fifo_size(a->fifo) >= 1024 || (final && av_audio_fifo_size(a->fifo) > 0))) {
+		int n = av_audio_fifo_size(a->fifo) < 1024 ? av_audio_fifo_size(a->fifo) : 1024;
+		f->nb_samples = 1024;
+		f->format = AV_SAMPLE_FMT_FLTP;
+		f->sample_rate = PLAN_AAC_RATE;
+		av_channel_layout_default(&f->ch_layout, 2);
+		if ((ret = av_frame_get_buffer(f, 0)) < 0)
+			break;
+		av_samples_set_silence(f->extended_data, 0, 1024, 2, AV_SAMPLE_FMT_FLTP);
+		av_audio_fifo_read(a->fifo, (void **)f->extended_data, n);
+		f->pts = a->next_in;
+		a->next_in += 1024;
+		a->fifo_start += n;
+		ret = avcodec_send_frame(a->enc, f);
+		av_frame_unref(f);
+		if (ret < 0 || (ret = aenc_drain(a, false)) < 0)
+			break;
+	}
+	av_frame_free(&f);
+	return ret < 0 ? -EIO : 0;
+}
+
+/* Puts resampled samples that start at grid sample index at into the fifo, dropping what lies
+ * before the first frame to encode and filling a hole before them with silence. */
+static int afifo_put(struct ajob *a, uint8_t **data, int n, int64_t at)
+{
+	int64_t want = a->next_in;
+	if (a->fifo_start == INT64_MIN) {
+		a->fifo_start = want;
+		if (at > want) {  /* the track starts later than the first frame: silence first */
+			int64_t gap = at - want;
+			uint8_t *z[2];
+			float *zero = calloc((size_t)(gap > 0 ? gap : 1), sizeof(float));
+			if (!zero)
+				return -ENOMEM;
+			z[0] = z[1] = (uint8_t *)zero;
+			av_audio_fifo_write(a->fifo, (void **)z, (int)gap);
+			free(zero);
+		}
+	}
+	if (at < want) {  /* before the first frame: skip that much */
+		int64_t skip = want - at;
+		if (skip >= n)
+			return 0;
+		{
+			uint8_t *d[2] = { data[0] + skip * (int64_t)sizeof(float), data[1] + skip * (int64_t)sizeof(float) };
+			return av_audio_fifo_write(a->fifo, (void **)d, n - (int)skip) < 0 ? -ENOMEM : 0;
+		}
+	}
+	return av_audio_fifo_write(a->fifo, (void **)data, n) < 0 ? -ENOMEM : 0;
+}
+
+static int adec_frame(struct ajob *a, AVFrame *fr, int64_t *written)
+{
+	uint8_t *buf[2] = { NULL, NULL };
+	int max, n, ret;
+
+	if (!a->swr) {
+		AVChannelLayout out = AV_CHANNEL_LAYOUT_STEREO;
+		if (swr_alloc_set_opts2(&a->swr, &out, AV_SAMPLE_FMT_FLTP, PLAN_AAC_RATE, &fr->ch_layout, fr->format,
+					fr->sample_rate, 0, NULL) < 0 || swr_init(a->swr) < 0)
+			return -EIO;
+	}
+	max = swr_get_out_samples(a->swr, fr->nb_samples);
+	if (max <= 0)
+		return 0;
+	if (av_samples_alloc(buf, NULL, 2, max, AV_SAMPLE_FMT_FLTP, 0) < 0)
+		return -ENOMEM;
+	n = swr_convert(a->swr, buf, max, (const uint8_t **)fr->extended_data, fr->nb_samples);
+	ret = n > 0 ? afifo_put(a, buf, n, *written) : 0;
+	if (n > 0)
+		*written += n;
+	av_freep(&buf[0]);
+	return ret;
+}
+
+static int aopen(struct ajob *a)
+{
+	const AVCodec *dc = avcodec_find_decoder(a->t->decoder_id), *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+	AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+
+	if (!dc || !ec || !(a->dec = avcodec_alloc_context3(dc)) || !(a->enc = avcodec_alloc_context3(ec)))
+		return -EIO;
+	if (a->t->extradata_size) {
+		if (!(a->dec->extradata = av_mallocz(a->t->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE)))
+			return -ENOMEM;
+		memcpy(a->dec->extradata, a->t->extradata, a->t->extradata_size);
+		a->dec->extradata_size = (int)a->t->extradata_size;
+	}
+	a->dec->sample_rate = (int)a->t->sample_rate;
+	if (a->t->channels)
+		av_channel_layout_default(&a->dec->ch_layout, (int)a->t->channels);
+	a->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
+	a->dec->thread_count = 1;
+	if (avcodec_open2(a->dec, dc, NULL) < 0)
+		return -EIO;
+	a->enc->sample_rate = PLAN_AAC_RATE;
+	a->enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
+	av_channel_layout_copy(&a->enc->ch_layout, &stereo);
+	a->enc->bit_rate = (int64_t)(PLAN_AAC_KBPS * 1000 * a->rate_factor);
+	a->enc->time_base = (AVRational){ 1, PLAN_AAC_RATE };
+	a->enc->flags |= AV_CODEC_FLAG_BITEXACT;
+	a->enc->thread_count = 1;
+	if (avcodec_open2(a->enc, ec, NULL) < 0)
+		return -EIO;
+	if (!(a->fifo = av_audio_fifo_alloc(AV_SAMPLE_FMT_FLTP, 2, 4096)))
+		return -ENOMEM;
+	return 0;
+}
+
+static void arelease(struct ajob *a)
+{
+	avcodec_free_context(&a->dec);
+	avcodec_free_context(&a->enc);
+	swr_free(&a->swr);
+	if (a->fifo)
+		av_audio_fifo_free(a->fifo);
+	a->fifo = NULL;
+	encoded_release(&a->out);
+}
+
+/* One attempt: decode the source around the segment, resample, encode the grid frames. */
+static int aencode_all(struct ajob *a)
+{
+	const struct index_track *t = a->t;
+	int64_t from = (a->first_keep - AUDIO_PREROLL) * 1024, written = INT64_MIN;
+	int64_t t_from = a->r->grid_start + av_rescale(from, PLAN_TIMEBASE, PLAN_AAC_RATE) - AUDIO_DECODE_LEAD;
+	int64_t t_to = a->r->grid_start + av_rescale(a->end_keep * 1024 + 2048, PLAN_TIMEBASE, PLAN_AAC_RATE);
+	uint32_t lo = 0, hi = t->nb_samples;
+	AVPacket *pkt = NULL;
+	AVFrame *fr = NULL;
+	int ret;
+
+	a->fifo_start = INT64_MIN;
+	a->next_in = from;
+	if ((ret = aopen(a)) < 0)
+		goto out;
+	while (lo < hi) {  /* the first sample at or after t_from */
+		uint32_t mid = lo + (hi - lo) / 2;
+		if (t->samples[mid].pts < t_from)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!(pkt = av_packet_alloc()) || !(fr = av_frame_alloc())) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = lo; i < t->nb_samples && t->samples[i].pts < t_to; i++) {
+		const struct index_sample *s = &t->samples[i];
+		if (av_new_packet(pkt, (int)s->size) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if ((ret = source_pread(a->src, pkt->data, s->size, s->pos)) < 0) {
+			log_error("%s: audio segment %u: reading the source failed (%s)", a->m->path, a->seg, strerror(-ret));
+			ret = -EIO;
+			goto out;
+		}
+		pkt->pts = pkt->dts = s->pts;
+		pkt->duration = s->duration;
+		avcodec_send_packet(a->dec, pkt);  /* damaged frames are skipped: the grid stays */
+		av_packet_unref(pkt);
+		while (avcodec_receive_frame(a->dec, fr) >= 0) {
+			if (written == INT64_MIN)  /* where this decode starts on the grid; contiguous after */
+				written = av_rescale((fr->pts != AV_NOPTS_VALUE ? fr->pts : s->pts) - a->r->grid_start,
+						     PLAN_AAC_RATE, PLAN_TIMEBASE);
+			ret = adec_frame(a, fr, &written);
+			av_frame_unref(fr);
+			if (ret < 0 || (ret = aenc_feed(a, false)) < 0)
+				goto out;
+		}
+	}
+	/* After the track (or a short read), silence carries the grid to the segment's end. */
+	while (a->next_in < a->end_keep * 1024 + 1024) {
+		int need = (int)(a->end_keep * 1024 + 1024 - a->next_in);
+		uint8_t *z[2];
+		float *zero = calloc((size_t)need, sizeof(float));
+		if (!zero) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		z[0] = z[1] = (uint8_t *)zero;
+		if (a->fifo_start == INT64_MIN)
+			a->fifo_start = a->next_in;
+		av_audio_fifo_write(a->fifo, (void **)z, need);
+		free(zero);
+		if ((ret = aenc_feed(a, true)) < 0)
+			goto out;
+	}
+	ret = aenc_drain(a, true);
+	if (ret == 0 && a->out.n != (uint32_t)(a->end_keep - a->first_keep))
+		ret = -EIO;
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&fr);
+	return ret;
+}
+
+int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint8_t **out)
+{
+	static const double factors[] = { 1.0, 0.8, 0.6 };
+	const struct plan_rendition *r = &m->plan->renditions[rn];
+	uint64_t bound = r->sizes[seg], size = 0;
+	struct ajob a = { .m = m, .r = r, .t = &m->ix->renditions[rn], .seg = seg };
+	struct plan_layout *l = NULL;
+	struct aac_config aac;
+	uint8_t *buf = NULL;
+	int ret;
+
+	*out = NULL;
+	if ((ret = source_open(m->path, &a.src)) < 0 || !source_identity_equal(source_identity(a.src), &m->id)) {
+		log_error("%s: the source cannot be read or changed since it was indexed; not serving audio segment %u",
+			  m->path, seg);
+		source_close(a.src);
+		return -EIO;
+	}
+	if (!r->transcode) {
+		/* Copied AAC: exact size, no encoder. */
+		if (codec_aac_parse(a.t->extradata, a.t->extradata_size, &aac) < 0 ||
+		    (ret = plan_layout_rendition(m->plan, m->ix, rn, seg, NULL, 0, &l, &size)) < 0 ||
+		    !(buf = malloc(size))) {
+			ret = ret < 0 ? ret : -ENOMEM;
+			goto done;
+		}
+		if ((ret = synth_write_rendition(m, a.src, l, rn, NULL, &aac, buf)) < 0)
+			goto done;
+		*out = buf;
+		buf = NULL;
+		goto done;
+	}
+	a.first_keep = r->first[seg];
+	a.end_keep = (int64_t)r->first[seg] + r->count[seg];
+	for (size_t i = 0; i < sizeof(factors) / sizeof(factors[0]); i++) {
+		uint64_t *sizes;
+		a.rate_factor = factors[i];
+		if ((ret = aencode_all(&a)) < 0)
+			goto done;
+		if (codec_aac_parse(a.enc->extradata, (size_t)a.enc->extradata_size, &aac) < 0) {
+			ret = -EIO;
+			goto done;
+		}
+		if (!(sizes = malloc(sizeof(*sizes) * (a.out.n ? a.out.n : 1)))) {
+			ret = -ENOMEM;
+			goto done;
+		}
+		for (uint32_t k = 0; k < a.out.n; k++)
+			sizes[k] = a.out.frames[k].size + CODEC_ADTS_SIZE;
+		ret = plan_layout_rendition(m->plan, m->ix, rn, seg, sizes, a.out.n, &l, &size);
+		free(sizes);
+		if (ret < 0)
+			goto done;
+		if (size <= bound)
+			break;
+		free(l);
+		l = NULL;
+		arelease(&a);
+	}
+	if (!l) {
+		log_error("%s: audio segment %u: no encode fits its planned size; not served", m->path, seg);
+		ret = -EIO;
+		goto done;
+	}
+	if (!(buf = malloc(bound))) {
+		ret = -ENOMEM;
+		goto done;
+	}
+	{
+		struct synth_encoded enc = { a.out.n, a.out.frames };
+		if ((ret = synth_write_rendition(m, a.src, l, rn, &enc, &aac, buf)) < 0)
+			goto done;
+	}
+	for (uint64_t off = size; off < bound; off += TS_PACKET_SIZE) {
+		memset(buf + off, 0xff, TS_PACKET_SIZE);
+		buf[off] = 0x47;
+		buf[off + 1] = TS_PID_NULL >> 8;
+		buf[off + 2] = TS_PID_NULL & 0xff;
+		buf[off + 3] = 0x10;
+	}
+	*out = buf;
+	buf = NULL;
+	ret = 0;
+done:
+	free(buf);
+	free(l);
+	arelease(&a);
+	source_close(a.src);
+	return ret;
+}
