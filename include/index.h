@@ -58,6 +58,8 @@ struct media_index {
 	struct index_track renditions[INDEX_MAX_RENDITIONS];  /* codec AAC (copied) or OTHER */
 	char *audio_note;              /* why an audio track was left out, or NULL */
 	char *title;                   /* the file's title tag, or NULL */
+	uint8_t *poster;               /* poster.jpg, or NULL when no frame could be made */
+	size_t poster_size;
 };
 
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a

@@ -12,6 +12,7 @@
 #define NAMING_PLAYLIST "index.m3u8"
 #define NAMING_ERROR "error.txt"
 #define NAMING_CYTUBE "cytube.json"
+#define NAMING_POSTER "poster.jpg"
 #define NAMING_MAX 64  /* longest name we make, NUL included */
 
 /* True when a source file name is a video we serve (.mp4, .m4v, .mov, any case). */
@@ -30,6 +31,7 @@ enum naming_kind {
 	NAMING_MASTER_FILE,
 	NAMING_ERROR_FILE,
 	NAMING_CYTUBE_FILE,
+	NAMING_POSTER_FILE,
 	NAMING_VARIANT_DIR,
 	NAMING_PLAYLIST_FILE,
 	NAMING_SEGMENT_FILE,

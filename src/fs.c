@@ -150,6 +150,8 @@ static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 		return (int64_t)m->master_len;
 	if (in->kind == NAMING_CYTUBE_FILE)
 		return m->cytube ? (int64_t)m->cytube_len : -ENOENT;
+	if (in->kind == NAMING_POSTER_FILE)
+		return m->ix->poster ? (int64_t)m->ix->poster_size : -ENOENT;
 	if (in->kind == NAMING_ERROR_FILE || (v = media_variant(m, in->variant)) < 0)
 		return -ENOENT;
 	if (in->kind == NAMING_VARIANT_DIR)
@@ -254,6 +256,8 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 			filler(buf, NAMING_MASTER, NULL, 0, 0);
 			if (m->cytube)
 				filler(buf, NAMING_CYTUBE, NULL, 0, 0);
+			if (m->ix->poster)
+				filler(buf, NAMING_POSTER, NULL, 0, 0);
 			for (unsigned v = 0; v < m->nb_variants; v++)
 				filler(buf, m->variants[v], NULL, 0, 0);
 		}
@@ -329,6 +333,11 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	case NAMING_CYTUBE_FILE:
 		of->text = m->cytube;
 		of->text_len = m->cytube_len;
+		of->m = m;
+		break;
+	case NAMING_POSTER_FILE:
+		of->text = (const char *)m->ix->poster;
+		of->text_len = m->ix->poster_size;
 		of->m = m;
 		break;
 	default:

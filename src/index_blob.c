@@ -10,7 +10,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 4u
+#define BLOB_VERSION 5u
 
 struct blob_header {
 	char magic[8];
@@ -82,6 +82,12 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 			put_track(&sb, &ix->renditions[k]);
 		put_string(&sb, ix->audio_note);
 		put_string(&sb, ix->title);
+		{
+			uint64_t n = ix->poster_size;
+			strbuf_add(&sb, &n, sizeof(n));
+			if (n)
+				strbuf_add(&sb, ix->poster, n);
+		}
 	} else {
 		put_string(&sb, error ? error : "");
 	}
@@ -172,6 +178,18 @@ static int get_track(struct reader *r, struct index_track *t)
 	return 0;
 }
 
+static int get_poster(struct reader *r, struct media_index *ix)
+{
+	uint64_t n;
+	int ret;
+	if ((ret = take(r, &n, sizeof(n))) < 0)
+		return ret;
+	if ((ret = take_alloc(r, (size_t)n, (void **)&ix->poster)) < 0)
+		return ret;
+	ix->poster_size = (size_t)n;
+	return 0;
+}
+
 static int get_renditions(struct reader *r, struct media_index *ix)
 {
 	uint64_t n;
@@ -217,6 +235,7 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 	if ((ret = get_track(&r, &ix->video)) < 0 || (ret = get_track(&r, &ix->audio)) < 0 ||
 	    (ret = get_renditions(&r, ix)) < 0 ||
 	    (ret = get_string(&r, &ix->audio_note)) < 0 || (ret = get_string(&r, &ix->title)) < 0 ||
+	    (ret = get_poster(&r, ix)) < 0 ||
 	    (r.left && (ret = -EINVAL))) {
 		index_free(ix);
 		return ret;
@@ -246,5 +265,6 @@ void index_free(struct media_index *ix)
 	}
 	free(ix->audio_note);
 	free(ix->title);
+	free(ix->poster);
 	free(ix);
 }

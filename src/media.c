@@ -14,6 +14,7 @@
 #include "index_blob.h"
 #include "log.h"
 #include "playlist.h"
+#include "poster.h"
 #include "stats.h"
 #include "store.h"
 
@@ -193,6 +194,8 @@ static void build(struct media *m)
 		stats_add(STATS_SOURCE_OPENS, 1);
 		m->id = *source_identity(src);
 		ret = index_build(src, &m->ix, &why);
+		if (ret == 0 && poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size) < 0)
+			log_warn("%s: no poster frame could be decoded; poster.jpg is left out", m->path);
 		source_close(src);
 		stats_add(STATS_INDEX_BUILDS, 1);
 		if (ret < 0) {

@@ -97,6 +97,10 @@ int naming_parse_inner(const char *rest, struct naming_inner *out)
 		out->kind = NAMING_CYTUBE_FILE;
 		return 0;
 	}
+	if (!strcmp(rest, NAMING_POSTER)) {
+		out->kind = NAMING_POSTER_FILE;
+		return 0;
+	}
 	slash = strchr(rest, '/');
 	vlen = slash ? (size_t)(slash - rest) : strlen(rest);
 	if (!is_variant_name(rest, vlen))

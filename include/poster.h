@@ -1,0 +1,20 @@
+/* poster.jpg: one frame about 10% into a video, as a JPEG, made when the source is indexed so
+ * its size is known to stat and kept with the index. Only this module, index.c and
+ * transcode.c include FFmpeg's codec headers. */
+#ifndef HLSFS_POSTER_H
+#define HLSFS_POSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+#include "source.h"
+
+#define POSTER_MAX_WIDTH 640
+
+/* Decodes the keyframe at or before 10% of the video's duration and encodes it as a JPEG at
+ * most POSTER_MAX_WIDTH wide, in the display aspect ratio. Returns 0 with *jpeg (free() it),
+ * -EIO when the frame cannot be read or decoded, -ENOMEM. */
+int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg, size_t *size);
+
+#endif

@@ -1,0 +1,124 @@
+/* Poster frames. A keyframe decodes on its own, so the poster costs one sample read, one
+ * decode and one JPEG encode per source (tens of milliseconds at 1080p), once per identity. */
+#include "poster.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libavcodec/avcodec.h>
+#include <libswscale/swscale.h>
+
+static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, uint8_t **jpeg, size_t *size)
+{
+	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
+	AVCodecContext *enc = NULL;
+	struct SwsContext *sws = NULL;
+	AVFrame *f = NULL;
+	AVPacket *pkt = NULL;
+	int ret = -EIO;
+
+	if (!codec || !(enc = avcodec_alloc_context3(codec)) || !(f = av_frame_alloc()) || !(pkt = av_packet_alloc()))
+		goto out;
+	enc->width = (int)w;
+	enc->height = (int)h;
+	enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
+	enc->time_base = (AVRational){ 1, 25 };
+	enc->flags |= AV_CODEC_FLAG_QSCALE | AV_CODEC_FLAG_BITEXACT;
+	enc->global_quality = FF_QP2LAMBDA * 3;
+	enc->thread_count = 1;
+	if (avcodec_open2(enc, codec, NULL) < 0)
+		goto out;
+	f->format = AV_PIX_FMT_YUVJ420P;
+	f->width = (int)w;
+	f->height = (int)h;
+	if (av_frame_get_buffer(f, 0) < 0) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	sws = sws_getContext(in->width, in->height, in->format, (int)w, (int)h, AV_PIX_FMT_YUVJ420P,
+			     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
+	if (!sws)
+		goto out;
+	sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data, f->linesize);
+	f->pts = 0;
+	if (avcodec_send_frame(enc, f) < 0 || avcodec_send_frame(enc, NULL) < 0 || avcodec_receive_packet(enc, pkt) < 0)
+		goto out;
+	if (!(*jpeg = malloc((size_t)pkt->size))) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memcpy(*jpeg, pkt->data, (size_t)pkt->size);
+	*size = (size_t)pkt->size;
+	ret = 0;
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&f);
+	sws_freeContext(sws);
+	avcodec_free_context(&enc);
+	return ret;
+}
+
+int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg, size_t *size)
+{
+	const struct index_track *v = &ix->video;
+	const AVCodec *codec = avcodec_find_decoder(v->decoder_id);
+	AVCodecContext *dec = NULL;
+	AVPacket *pkt = NULL;
+	AVFrame *frame = NULL;
+	int64_t first = v->samples[0].pts, last = v->samples[v->nb_samples - 1].pts, target;
+	uint32_t k = 0;
+	uint64_t dw, dh;
+	int ret = -EIO;
+
+	*jpeg = NULL;
+	/* The last keyframe at or before 10% of the way through (the first one if none). */
+	target = first + (last - first) / 10;
+	while (k < v->nb_samples && !(v->samples[k].flags & INDEX_SAMPLE_KEY))
+		k++;
+	if (k == v->nb_samples)
+		return -EIO;
+	for (uint32_t i = k + 1; i < v->nb_samples; i++)
+		if ((v->samples[i].flags & INDEX_SAMPLE_KEY) && v->samples[i].pts <= target)
+			k = i;
+	if (!codec || !(dec = avcodec_alloc_context3(codec)) || !(pkt = av_packet_alloc()) || !(frame = av_frame_alloc()))
+		goto out;
+	if (v->extradata_size) {
+		if (!(dec->extradata = av_mallocz(v->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		memcpy(dec->extradata, v->extradata, v->extradata_size);
+		dec->extradata_size = (int)v->extradata_size;
+	}
+	dec->width = (int)v->width;
+	dec->height = (int)v->height;
+	dec->thread_count = 1;
+	if (avcodec_open2(dec, codec, NULL) < 0 || av_new_packet(pkt, (int)v->samples[k].size) < 0)
+		goto out;
+	if ((ret = source_pread(src, pkt->data, v->samples[k].size, v->samples[k].pos)) < 0)
+		goto out;
+	ret = -EIO;
+	pkt->flags = AV_PKT_FLAG_KEY;
+	pkt->pts = pkt->dts = v->samples[k].pts;
+	if (avcodec_send_packet(dec, pkt) < 0 || avcodec_send_packet(dec, NULL) < 0 ||
+	    avcodec_receive_frame(dec, frame) < 0)
+		goto out;
+	/* Display size: the sample aspect ratio applied, then fitted to the width bound, even. */
+	dw = (uint64_t)frame->width * (v->sar_num ? v->sar_num : 1) / (v->sar_den ? v->sar_den : 1);
+	dh = (uint64_t)frame->height;
+	if (dw > POSTER_MAX_WIDTH) {
+		dh = dh * POSTER_MAX_WIDTH / dw;
+		dw = POSTER_MAX_WIDTH;
+	}
+	dw = (dw + 1) & ~1ull;
+	dh = (dh + 1) & ~1ull;
+	if (dw < 2 || dh < 2)
+		goto out;
+	ret = encode_jpeg(frame, (unsigned)dw, (unsigned)dh, jpeg, size);
+out:
+	av_frame_free(&frame);
+	av_packet_free(&pkt);
+	avcodec_free_context(&dec);
+	return ret;
+}
