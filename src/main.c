@@ -375,7 +375,8 @@ int main(int argc, char *argv[])
 		fuse_loop_cfg_set_max_threads(loop, copts.max_threads);
 		ret = fuse_loop_mt(fuse, loop);
 	}
-	ret = ret == 0 ? 0 : 1;
+	/* A positive value is the signal (TERM, INT, HUP) that ended the loop: a clean stop. */
+	ret = ret >= 0 ? 0 : 1;
 
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_mount:

@@ -251,12 +251,24 @@ static uint8_t h264_level(unsigned w, unsigned h, unsigned fps_num, unsigned fps
 	return 52;
 }
 
+/* Average bit rate of a video track from its sample sizes and span, kbit/s (0 if unknown). */
+static uint64_t video_kbps(const struct index_track *v)
+{
+	uint64_t bytes = 0;
+	int64_t span;
+	for (uint32_t i = 0; i < v->nb_samples; i++)
+		bytes += v->samples[i].size;
+	span = v->nb_samples ? v->samples[v->nb_samples - 1].dts - v->samples[0].dts + v->samples[v->nb_samples - 1].duration : 0;
+	return span > 0 ? bytes * 8 * PLAN_TIMEBASE / (uint64_t)span / 1000 : 0;
+}
+
 /* Chooses the rungs: configured heights below the source (up to it when there is no
  * passthrough), at least one, widths from the display aspect ratio, even. */
 static void choose_rungs(struct plan *p, const struct media_index *ix, const struct plan_config *cfg)
 {
 	const struct index_track *v = &ix->video;
 	unsigned src_h = v->height & ~1u;
+	uint64_t src_kbps = video_kbps(v);
 	uint64_t dar_num = (uint64_t)v->width * (v->sar_num ? v->sar_num : 1);
 	uint64_t dar_den = (uint64_t)v->height * (v->sar_den ? v->sar_den : 1);
 
@@ -279,6 +291,15 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 	for (unsigned i = 0; i < p->nb_rungs; i++) {
 		struct plan_rung *r = &p->rungs[i];
 		uint64_t w = (r->height * dar_num + dar_den / 2) / dar_den;
+		if (p->passthrough && src_kbps) {
+			/* A lower rung never asks for more than the source spends on as many pixels: a
+			 * small, light source would otherwise get rungs heavier than itself. */
+			uint64_t cap = src_kbps * r->height * r->height / ((uint64_t)src_h * src_h);
+			if (cap < 100)
+				cap = 100;
+			if (r->kbps > cap)
+				r->kbps = (uint32_t)cap;
+		}
 		r->width = (unsigned)((w + 1) & ~1ull);
 		if (r->width < 2)
 			r->width = 2;

@@ -217,7 +217,11 @@ static int open_encoder(struct job *j, const char *name)
 	j->enc->rc_max_rate = (int64_t)rate;
 	j->enc->rc_buffer_size = (int)(j->r->bufsize * j->rate_factor);
 	j->enc->rc_initial_buffer_occupancy = j->enc->rc_buffer_size * 9 / 10;
-	j->enc->gop_size = (int)j->nwant + 1;  /* one IDR, at the start */
+	/* An IDR at the start and every two seconds after (Apple's authoring spec 1.13), so a player
+	 * switching to this rung mid-segment shows a picture soon. */
+	j->enc->gop_size = v->fps_num && v->fps_den ? (int)((2ull * v->fps_num + v->fps_den / 2) / v->fps_den) : 60;
+	if (j->enc->gop_size < 1)
+		j->enc->gop_size = 1;
 	j->enc->max_b_frames = 0;
 	j->enc->thread_count = ENCODER_THREADS;
 	j->enc->level = j->r->level;
