@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shows hlsfs end to end: builds it, mounts a folder of videos and serves the mount over HTTP with Caddy.
+# Shows hlsfs end to end: builds it, mounts a folder of videos and serves the mount over HTTP with Caddy,
+# with the web player of contrib/player at /player/.
 # Usage: scripts/demo.sh [FOLDER]   (no folder: a 30-second test video is generated). Ctrl-C stops it all.
 set -euo pipefail
 
@@ -74,6 +75,29 @@ for _ in $(seq 100); do
 done
 mountpoint -q "$mnt" || { echo "demo: $mnt is not mounted after 10 s" >&2; exit 1; }
 
+# The web player: contrib/player/index.html beside hls.min.js from the npm package hls.js, fetched once into
+# a cache folder. Without npm or the registry the demo goes on without the player.
+hlsjs_version=1.7.4
+hlsjs_cache=${XDG_CACHE_HOME:-$HOME/.cache}/hlsfs-player/hls.js-$hlsjs_version
+hlsjs=$hlsjs_cache/node_modules/hls.js/dist/hls.min.js
+if [ ! -f "$hlsjs" ] && command -v npm >/dev/null 2>&1; then
+	echo "demo: fetching hls.js $hlsjs_version for the web player into $hlsjs_cache"
+	mkdir -p "$hlsjs_cache"
+	npm install --prefix "$hlsjs_cache" --no-audit --no-fund --no-save --loglevel=error "hls.js@$hlsjs_version" >&2 </dev/null ||
+		echo "demo: npm install hls.js failed; serving without the web player" >&2
+fi
+player='' player_routes=''
+if [ -f "$hlsjs" ]; then
+	player=$work/player
+	mkdir -p "$player"
+	cp contrib/player/index.html "$hlsjs" "$player/"
+	player_routes="	redir /player /player/
+	handle_path /player/* {
+		root * $player
+		file_server
+	}"
+fi
+
 # The same headers as contrib/Caddyfile, on the loopback address only.
 cat > "$work/Caddyfile" <<CADDY
 {
@@ -100,6 +124,7 @@ http://127.0.0.1:$port {
 		Cache-Control "public, max-age=31536000, immutable"
 	}
 	header Access-Control-Allow-Origin *
+$player_routes
 	file_server browse
 }
 CADDY
@@ -116,6 +141,13 @@ if [ "$path" = / ]; then
 else
 	hint="Open it in mpv, VLC or an hls.js page, for example: mpv http://127.0.0.1:$port$path"
 fi
+if [ -z "$player" ]; then
+	player_msg="(The web player is off: hls.js could not be fetched with npm.)"
+elif [ "$path" = / ]; then
+	player_msg="Web player: http://127.0.0.1:$port/player/?v=PATH (PATH of a video under $src)"
+else
+	player_msg="Web player: http://127.0.0.1:$port/player/?v=demo.mp4"
+fi
 cat <<MSG
 
   $src is mounted as HLS on $mnt
@@ -124,6 +156,7 @@ cat <<MSG
     http://127.0.0.1:$port$path
 
   $hint
+  $player_msg
   Ctrl-C stops the server and unmounts.
 
 MSG
