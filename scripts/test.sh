@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: installs dependencies, builds, runs the unit tests (meson) and the integration
-# tests (tests/run.sh, which gets this script's arguments). Its last line is "N passed, M failed" over both.
+# tests (tests/run.sh, which gets this script's arguments), then the integration tests again against a
+# sanitizer build. Its last line is "N passed, M failed" over all of them.
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -69,17 +70,45 @@ if [ ! -x tests/run.sh ]; then
 fi
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-tests/run.sh "$@" </dev/null 2>&1 | tee "$out"
-run_rc=${PIPESTATUS[0]}
-summary=$(tail -n 1 "$out")
-if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-	int_pass=${BASH_REMATCH[1]} int_fail=${BASH_REMATCH[2]}
-else
-	echo "test.sh: tests/run.sh did not end with an \"N passed, M failed\" line" >&2
-	int_fail=1
-fi
-if [ "$run_rc" -ne 0 ] && [ "$int_fail" -eq 0 ]; then
-	echo "test.sh: tests/run.sh exited $run_rc" >&2
-	int_fail=1
+
+# Runs tests/run.sh with the given environment and adds its counts to the integration totals.
+integration() {
+	env "$@" tests/run.sh "${run_args[@]}" </dev/null 2>&1 | tee "$out"
+	local rc=${PIPESTATUS[0]} summary
+	summary=$(tail -n 1 "$out")
+	if [[ $summary =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+		int_pass=$((int_pass + BASH_REMATCH[1])) int_fail=$((int_fail + BASH_REMATCH[2]))
+		if [ "$rc" -ne 0 ] && [ "${BASH_REMATCH[2]}" -eq 0 ]; then
+			echo "test.sh: tests/run.sh exited $rc" >&2
+			int_fail=$((int_fail + 1))
+		fi
+	else
+		echo "test.sh: tests/run.sh did not end with an \"N passed, M failed\" line" >&2
+		int_fail=$((int_fail + 1))
+	fi
+}
+run_args=("$@")
+integration HLSFS="$PWD/$build/hlsfs"
+
+# The whole suite once more against an AddressSanitizer + UndefinedBehaviorSanitizer build of the
+# daemon: any report fails the test that caused it (a report is an unexpected line on the daemon's
+# stderr, and ASan's exit status is not 0). HLSFS_SANITIZE=0 skips this pass.
+if [ "${HLSFS_SANITIZE:-1}" = 1 ]; then
+	asan=build-asan
+	if [ -f "$asan/meson-private/coredata.dat" ]; then
+		meson setup --reconfigure "$asan" -Db_sanitize=address,undefined >/dev/null ||
+			meson setup --wipe "$asan" -Db_sanitize=address,undefined >/dev/null
+	else
+		rm -rf "$asan"
+		meson setup "$asan" -Db_sanitize=address,undefined >/dev/null
+	fi
+	if ninja -C "$asan" >/dev/null; then
+		echo "== the suite again, under AddressSanitizer and UndefinedBehaviorSanitizer"
+		integration HLSFS="$PWD/$asan/hlsfs" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+			UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+	else
+		echo "test.sh: the sanitizer build failed" >&2
+		int_fail=$((int_fail + 1))
+	fi
 fi
 finish
