@@ -62,6 +62,10 @@ struct media_index {
 	size_t poster_size;
 };
 
+/* Sends FFmpeg's own log messages (the demuxer's, the codecs') to our debug log, so a damaged
+ * file or an encoder's chatter is never printed as is. Call once at start. */
+void index_init(void);
+
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a
  * negative errno and *why is one sentence for error.txt (free() it), e.g. that the file is
  * truncated or no decoder knows its video codec. */

@@ -148,13 +148,19 @@ static void entry_path(const char *key, char *out, size_t size)
 /* Removes an entry (file and record). With space held by the caller. */
 static void drop_locked(const char *key, uint64_t size)
 {
+	struct store_segment rec;
 	char path[4096];
+
+	(void)size;
+	/* Whoever listed the entry may be late: only a recorded entry is counted off, once, with
+	 * the size its record says. */
+	if (store_get_segment(C.store, key, &rec) < 0)
+		return;
 	entry_path(key, path, sizeof(path));
 	unlink(path);
 	store_del_segment(C.store, key);
-	if (C.total >= size)
-		C.total -= size;
-	stats_gauge_add(STATS_CACHE_BYTES, -(int64_t)size);
+	C.total = C.total >= rec.size ? C.total - rec.size : 0;
+	stats_gauge_add(STATS_CACHE_BYTES, -(int64_t)rec.size);
 	stats_gauge_add(STATS_CACHE_ENTRIES, -1);
 }
 
@@ -247,27 +253,43 @@ static int verify_file(int fd, uint64_t size, uint64_t checksum)
 /* Opens the entry for key when it is present and whole. Returns an fd or a negative errno. */
 static int lookup(const char *key, uint64_t size)
 {
-	struct store_segment rec;
+	struct store_segment rec, now;
 	struct stat st;
 	char path[4096];
 	int fd;
 
-	if (store_get_segment(C.store, key, &rec) < 0)
+	/* Record and file are read under the space lock, which eviction and insertion hold: what
+	 * is found missing here is really missing, not being replaced meanwhile. */
+	pthread_mutex_lock(&C.space);
+	if (store_get_segment(C.store, key, &rec) < 0) {
+		pthread_mutex_unlock(&C.space);
 		return -ENOENT;
+	}
 	entry_path(key, path, sizeof(path));
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || rec.size != size || (uint64_t)st.st_size != size ||
-	    (!was_verified(key, false) && verify_file(fd, size, rec.checksum) < 0)) {
+	if (fd < 0 || fstat(fd, &st) < 0 || rec.size != size || (uint64_t)st.st_size != size) {
 		if (fd >= 0)
 			close(fd);
-		log_warn("%s: cache entry damaged or missing; generating it again", path);
-		stats_add(STATS_CACHE_TORN, 1);
-		drop(key, rec.size);
-		return -ENOENT;
+		drop_locked(key, rec.size);
+		pthread_mutex_unlock(&C.space);
+		goto damaged;
+	}
+	pthread_mutex_unlock(&C.space);
+	if (!was_verified(key, false) && verify_file(fd, size, rec.checksum) < 0) {
+		close(fd);
+		pthread_mutex_lock(&C.space);
+		if (store_get_segment(C.store, key, &now) == 0 && now.checksum == rec.checksum)
+			drop_locked(key, now.size);
+		pthread_mutex_unlock(&C.space);
+		goto damaged;
 	}
 	was_verified(key, true);
 	touch(key);
 	return fd;
+damaged:
+	log_warn("%s: cache entry damaged or missing; generating it again", path);
+	stats_add(STATS_CACHE_TORN, 1);
+	return -ENOENT;
 }
 
 static uint64_t index_file_size(void)
@@ -774,7 +796,13 @@ int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct c
 			stats_add(STATS_CACHE_HITS, 1);
 		} else {
 			stats_add(STATS_CACHE_MISSES, 1);
-			fd = fill(m, variant, seg, key) == 0 ? lookup(key, out->size) : -1;
+			ret = fill(m, variant, seg, key);
+			if (ret == -EIO) {
+				/* The source failed (and said so once): no prefetch, no second try. */
+				media_put(m);
+				return -EIO;
+			}
+			fd = ret == 0 ? lookup(key, out->size) : -1;
 		}
 		prefetch(m, variant, seg);
 		if (fd >= 0) {

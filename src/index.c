@@ -95,6 +95,12 @@ static void index_once(void)
 	av_log_set_callback(av_log_to_debug);
 }
 
+void index_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, index_once);
+}
+
 static char *why_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *why_printf(const char *fmt, ...)
 {
@@ -234,7 +240,6 @@ static void track_meta(struct index_track *t, const AVStream *st)
 
 int index_build(struct source *src, struct media_index **out, char **why)
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	struct io_ctx io = { .src = src };
 	AVFormatContext *fc = NULL;
 	AVIOContext *pb = NULL;
@@ -249,7 +254,7 @@ int index_build(struct source *src, struct media_index **out, char **why)
 
 	*out = NULL;
 	*why = NULL;
-	pthread_once(&once, index_once);
+	index_init();
 
 	ix = calloc(1, sizeof(*ix));
 	if (!ix)

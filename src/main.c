@@ -17,6 +17,7 @@
 #include "config.h"
 #include "cytube.h"
 #include "log.h"
+#include "index.h"
 #include "media.h"
 #include "store.h"
 #include "transcode.h"
@@ -353,6 +354,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 
 	log_set_debug(copts.debug);
+	index_init();
 	media_init(&pcfg, store, fctx.root_len ? fctx.root : "", o.conf.base_url);
 	fctx.store = store;
 	fuse = fuse_new(&args, &fs_operations, sizeof(fs_operations), &fctx);

@@ -78,6 +78,17 @@ int source_pread(struct source *s, void *buf, size_t n, uint64_t off)
 			return -EIO;  /* shorter than its index says: truncated or replaced */
 		done += (size_t)r;
 	}
+	/* A file rewritten in place keeps its descriptor but not its identity: bytes read from it
+	 * now may mix two versions, so they are refused. */
+	{
+		struct stat st;
+		struct source_identity now;
+		if (fstat(s->fd, &st) < 0)
+			return -errno;
+		identity_from_stat(&st, &now);
+		if (!source_identity_equal(&now, &s->id))
+			return -EIO;
+	}
 	return 0;
 }
 
