@@ -111,4 +111,16 @@ if [ "${HLSFS_SANITIZE:-1}" = 1 ]; then
 		int_fail=$((int_fail + 1))
 	fi
 fi
+# A short libFuzzer run of every harness over the pure modules (scripts/fuzz.sh 3600 is the long run).
+# It counts as one test. HLSFS_FUZZ_SECONDS sets the time per harness (0 skips it).
+fuzz_seconds=${HLSFS_FUZZ_SECONDS:-30}
+if [ "$fuzz_seconds" != 0 ]; then
+	echo "== fuzzing, $fuzz_seconds s per harness"
+	if scripts/fuzz.sh "$fuzz_seconds"; then
+		int_pass=$((int_pass + 1))
+	else
+		echo "test.sh: fuzzing found a failure (see above)" >&2
+		int_fail=$((int_fail + 1))
+	fi
+fi
 finish

@@ -66,9 +66,11 @@ int config_seconds(const char *s, unsigned min_s, unsigned max_s, uint32_t *tick
 			p++;
 		}
 	}
+	if (p == s)
+		return -EINVAL;  /* no digit at all */
 	if (*p == 's')
 		p++;
-	if (*p || p == s)
+	if (*p)
 		return -EINVAL;
 	{
 		uint64_t t = whole * 90000 + frac * 90000 / scale;

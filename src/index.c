@@ -19,6 +19,11 @@
 
 #include "codec.h"
 #include "log.h"
+#include "tsmux.h"
+
+/* Timestamps beyond 100 days (90 kHz) are damage, not media; refusing them keeps every later
+ * sum far from overflow. */
+#define INDEX_MAX_TIME (100LL * 86400 * 90000)
 
 #define IO_BUFFER_SIZE 65536
 
@@ -392,6 +397,11 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		}
 		s.pts = av_rescale_q(pts, tb, ts90);
 		s.dts = av_rescale_q(dts, tb, ts90);
+		if (s.pts > INDEX_MAX_TIME || s.pts < -INDEX_MAX_TIME || s.dts > INDEX_MAX_TIME || s.dts < -INDEX_MAX_TIME) {
+			ret = -EINVAL;
+			*why = why_printf("its timestamps lie more than 100 days from the start (a damaged sample table?).");
+			goto fail;
+		}
 		if (s.pts < s.dts)
 			s.pts = s.dts;  /* broken composition offset: TS needs PTS >= DTS */
 		s.duration = pkt->duration > 0 ? (uint32_t)av_rescale_q(pkt->duration, tb, ts90) : 0;
@@ -417,6 +427,8 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		}
 		if (!is_video && t->codec == INDEX_CODEC_AAC && s.size > 8191 - CODEC_ADTS_SIZE)
 			goto next;  /* no AAC frame is this large; ADTS cannot say its length */
+		if (!is_video && s.size > TS_PES_MAX_BOUNDED - CODEC_ADTS_SIZE)
+			goto next;  /* nor any audio frame: one PES could not hold it */
 		if ((ret = track_push(t, &caps[t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (t - ix->renditions)], &s)) < 0)
 			goto fail;
 next:

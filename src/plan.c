@@ -208,7 +208,10 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 		return -ENOMEM;
 
 	p->segments[0].v_first = first_key;
-	p->segments[0].start = v->samples[first_key].pts < 0 ? v->samples[first_key].pts : 0;
+	/* Time 0 when the video starts within a target of it (EXTINF then sums to the duration);
+	 * a source whose first frame is far along starts where its frames do. */
+	p->segments[0].start = v->samples[first_key].pts < 0 || v->samples[first_key].pts > (int64_t)target ?
+			       v->samples[first_key].pts : 0;
 	p->nb_segments = 1;
 	last_pts = v->samples[first_key].pts;
 	next_grid = last_pts < 0 ? target : (last_pts / target + 1) * (int64_t)target;
@@ -490,6 +493,10 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 
 	p->has_audio = a->codec != INDEX_CODEC_NONE && a->nb_samples > 0;
 	p->adts_size = a->codec == INDEX_CODEC_AAC ? CODEC_ADTS_SIZE : 0;
+	/* The indexer drops frames one PES cannot hold; an index from elsewhere is checked too. */
+	for (i = 0; p->has_audio && i < a->nb_samples; i++)
+		if (a->samples[i].size > TS_PES_MAX_BOUNDED - p->adts_size)
+			p->has_audio = false;
 	p->program.pcr_pid = TS_PID_VIDEO;
 	p->program.es[0].pid = TS_PID_VIDEO;
 	p->program.es[0].stream_type = TS_TYPE_H264;

@@ -153,7 +153,7 @@ static ssize_t build_video(struct synth *s, const struct plan_unit *u)
 			       (uint64_t)(smp->dts + p->ts_offset), u->payload, s->pes);
 	codec_avc_aud(s->pes + pos);
 	pos += CODEC_AUD_SIZE;
-	if (smp->flags & INDEX_SAMPLE_KEY) {
+	if ((smp->flags & INDEX_SAMPLE_KEY) && s->avc.ps_size) {
 		memcpy(s->pes + pos, s->avc.ps, s->avc.ps_size);
 		pos += s->avc.ps_size;
 	}
