@@ -522,9 +522,22 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
 	int ret;
 
 	pthread_mutex_lock(&C.lock);
-	for (f = C.flights; f; f = f->next)
-		if (!strcmp(f->key, key))
+	for (;;) {
+		struct store_segment rec;
+		for (f = C.flights; f; f = f->next)
+			if (!strcmp(f->key, key))
+				break;
+		if (f)
 			break;
+		/* While this caller waited for a worker, another may have made the segment. */
+		if (store_get_segment(C.store, key, &rec) == 0 && rec.size == plan_variant_size(m->plan, variant, seg)) {
+			pthread_mutex_unlock(&C.lock);
+			return 0;
+		}
+		if (C.generating < C.cfg.workers || C.stop)
+			break;
+		pthread_cond_wait(&C.changed, &C.lock);
+	}
 	if (f) {
 		f->refs++;
 		while (!f->done)
@@ -535,8 +548,6 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
 		pthread_mutex_unlock(&C.lock);
 		return ret;
 	}
-	while (C.generating >= C.cfg.workers && !C.stop)
-		pthread_cond_wait(&C.changed, &C.lock);
 	if (!(f = calloc(1, sizeof(*f)))) {
 		pthread_mutex_unlock(&C.lock);
 		return -ENOMEM;

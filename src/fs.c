@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,6 +420,18 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+/* Everything here is always readable. A handler is needed all the same: without one, libfuse's
+ * high-level layer leaks the poll handle of every poll (Caddy polls the files it serves). */
+static int fs_poll(const char *path, struct fuse_file_info *fi, struct fuse_pollhandle *ph, unsigned *reventsp)
+{
+	(void)path;
+	(void)fi;
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	*reventsp |= POLLIN | POLLRDNORM;
+	return 0;
+}
+
 static int fs_statfs(const char *path, struct statvfs *sv)
 {
 	(void)path;
@@ -460,4 +473,5 @@ const struct fuse_operations fs_operations = {
 	.read_buf = fs_read_buf,
 	.release = fs_release,
 	.statfs = fs_statfs,
+	.poll = fs_poll,
 };

@@ -338,11 +338,17 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (o.conf.cache_dir) {
+		/* The cache is an accelerator: a cache folder that cannot be used (unwritable, disk
+		 * full) is said once and the mount serves uncached. */
 		if ((ret = make_dirs(o.conf.cache_dir)) < 0 || (ret = store_open(o.conf.cache_dir, &store)) < 0 ||
 		    (ret = cache_init(&ccfg, store)) < 0) {
-			fprintf(stderr, "hlsfs: cache_dir=%s: %s\n", o.conf.cache_dir, strerror(-ret));
-			ret = 1;
-			goto out_args;
+			fprintf(stderr, "hlsfs: cache_dir=%s: %s; serving without a cache\n", o.conf.cache_dir,
+				strerror(-ret));
+			cache_shutdown();
+			store_close(store);
+			store = NULL;
+			ccfg.dir = NULL;
+			cache_init(&ccfg, NULL);
 		}
 	}
 	ret = 1;

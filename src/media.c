@@ -191,7 +191,6 @@ static void build(struct media *m)
 			set_error(m, ret, msg);
 			return;
 		}
-		stats_add(STATS_SOURCE_OPENS, 1);
 		m->id = *source_identity(src);
 		ret = index_build(src, &m->ix, &why);
 		if (ret == 0 && poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size) < 0)

@@ -2,6 +2,8 @@
  * Reads never follow a replaced path: the open descriptor keeps the bytes of its identity. */
 #include "source.h"
 
+#include "stats.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -46,6 +48,7 @@ int source_open(const char *path, struct source **out)
 	}
 	s->fd = fd;
 	identity_from_stat(&st, &s->id);
+	stats_add(STATS_SOURCE_OPENS, 1);
 	*out = s;
 	return 0;
 }

@@ -5,6 +5,8 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,8 @@
 #include "log.h"
 
 #define MAP_SIZE (64ull << 30)  /* virtual: the file grows only as records are written */
+#define MAX_READERS 512
+#define LOCK_FILE_BYTES (256 << 10)  /* more than LMDB's lock table for MAX_READERS */
 
 struct store {
 	MDB_env *env;
@@ -51,11 +55,24 @@ int store_open(const char *dir, struct store **out)
 	*out = NULL;
 	if ((size_t)snprintf(path, sizeof(path), "%s/index.lmdb", dir) >= sizeof(path))
 		return -ENAMETOOLONG;
+	/* LMDB maps its lock file and writes into the map: on a full disk that is SIGBUS, not an
+	 * error. Its blocks are allocated here first, so a full disk is an error we can report. */
+	{
+		char lock[4096 + 16];
+		int fd, rc2;
+		snprintf(lock, sizeof(lock), "%s-lock", path);
+		if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+			return -errno;
+		rc2 = posix_fallocate(fd, 0, LOCK_FILE_BYTES);
+		close(fd);
+		if (rc2)
+			return -rc2;
+	}
 	if (!(st = calloc(1, sizeof(*st))))
 		return -ENOMEM;
 	if ((rc = mdb_env_create(&st->env)) || (rc = mdb_env_set_maxdbs(st->env, 4)) ||
 	    (rc = mdb_env_set_mapsize(st->env, MAP_SIZE)) ||
-	    (rc = mdb_env_set_maxreaders(st->env, 512)) ||
+	    (rc = mdb_env_set_maxreaders(st->env, MAX_READERS)) ||
 	    /* NOTLS: FUSE worker threads come and go; NOMETASYNC: a system crash may lose the last
 	     * transaction, never consistency -- the cache is an accelerator. */
 	    (rc = mdb_env_open(st->env, path, MDB_NOSUBDIR | MDB_NOTLS | MDB_NOMETASYNC, 0644)) ||
@@ -65,7 +82,6 @@ int store_open(const char *dir, struct store **out)
 	    (rc = mdb_txn_commit(txn))) {
 		if (txn && rc)
 			mdb_txn_abort(txn);
-		log_error("%s: cannot open the index: %s", path, mdb_strerror(rc));
 		mdb_env_close(st->env);
 		free(st);
 		return err_of(rc);
