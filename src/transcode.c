@@ -141,6 +141,10 @@ static int take_frame(struct job *j, AVFrame *dec)
 		return -EIO;
 	if ((ret = av_frame_make_writable(j->scaled)) < 0)
 		return -ENOMEM;
+	/* The encoder may look past the picture's width into the row padding: it must hold the
+	 * same bytes on every run, not whatever the allocator left there. */
+	for (int p = 0; p < AV_NUM_DATA_POINTERS && j->scaled->buf[p]; p++)
+		memset(j->scaled->buf[p]->data, 0, j->scaled->buf[p]->size);
 	sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->scaled->data,
 		  j->scaled->linesize);
 	av_frame_unref(j->last);
@@ -228,7 +232,10 @@ static int open_encoder(struct job *j, const char *name)
 	j->enc->flags |= AV_CODEC_FLAG_BITEXACT;
 	av_opt_set(j->enc->priv_data, "preset", config.preset, 0);
 	av_opt_set(j->enc->priv_data, "profile", config.profile, 0);
-	snprintf(params, sizeof(params), "aud=1:scenecut=0:bframes=0:vbv-init=0.9");
+	/* Every x264 thread knob pinned: with any of them left to x264, segments came out different
+	 * from run to run once several encodes shared the machine. */
+	snprintf(params, sizeof(params), "aud=1:scenecut=0:bframes=0:vbv-init=0.9:threads=1:lookahead-threads=1:"
+					 "sync-lookahead=0:sliced-threads=0");
 	if (!strcmp(codec->name, "libx264"))
 		av_opt_set(j->enc->priv_data, "x264-params", params, 0);
 	if (!(j->scaled = av_frame_alloc()) || !(j->last = av_frame_alloc()))
