@@ -14,7 +14,9 @@
 
 /* Decodes the keyframe at or before 10% of the video's duration and encodes it as a JPEG at
  * most POSTER_MAX_WIDTH wide, in the display aspect ratio. Returns 0 with *jpeg (free() it),
- * -EIO when the frame cannot be read or decoded, -ENOMEM. */
-int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg, size_t *size);
+ * -ENODATA when the keyframe does not decode (the video is unusable), another negative errno
+ * when it cannot be read, -ENOMEM. *jpeg may be NULL on success if only the JPEG failed. The decoded frame also fills in what
+ * the container left out: the picture size, and the sample aspect ratio from the bitstream. */
+int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size_t *size);
 
 #endif

@@ -24,6 +24,11 @@
 /* Timestamps beyond 100 days (90 kHz) are damage, not media; refusing them keeps every later
  * sum far from overflow. */
 #define INDEX_MAX_TIME (100LL * 86400 * 90000)
+/* Nor is a gap of ten minutes between two samples of a track; it would fill a segment with
+ * hours of nothing. */
+#define INDEX_MAX_GAP (600LL * 90000)
+/* Tracks beyond this are refused: libavformat's sample walk costs grow with their square. */
+#define INDEX_MAX_TRACKS 64
 
 #define IO_BUFFER_SIZE 65536
 
@@ -281,6 +286,7 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		goto fail;
 	}
 	fc->pb = pb;
+	fc->max_streams = INDEX_MAX_TRACKS;
 	fc->flags |= AVFMT_FLAG_CUSTOM_IO | AVFMT_FLAG_NOPARSE;
 	ret = avformat_open_input(&fc, NULL, av_find_input_format("mov"), NULL);
 	if (ret < 0) {
@@ -290,7 +296,7 @@ int index_build(struct source *src, struct media_index **out, char **why)
 			*why = why_printf("it could not be read (%s).", strerror(-ret));
 		} else {
 			ret = -EINVAL;
-			*why = why_printf("it is not a readable MP4/MOV file: its moov box is missing or damaged (a truncated or unfinished file?).");
+			*why = why_printf("it is not a readable MP4/MOV file: its moov box is missing or damaged (a truncated or unfinished file?), or it has more than %d tracks.", INDEX_MAX_TRACKS);
 		}
 		goto fail;
 	}
@@ -324,11 +330,6 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		goto fail;
 	}
 	track_meta(&ix->video, fc->streams[vi]);
-	if (ix->video.width == 0 || ix->video.height == 0) {
-		ret = -EINVAL;
-		*why = why_printf("its video track does not say its picture size.");
-		goto fail;
-	}
 
 	{
 		const AVDictionaryEntry *t = av_dict_get(fc->metadata, "title", NULL, 0);
@@ -416,6 +417,11 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		if (is_video && ix->video.codec == INDEX_CODEC_H264 && avc.nal_length_size != 4) {
 			int n = codec_avc_count_nals(pkt->data, (size_t)pkt->size, avc.nal_length_size);
 			s.nals = n > 0 ? (uint32_t)n : 0;
+		}
+		if (t->nb_samples > 0 && s.dts - t->samples[t->nb_samples - 1].dts > INDEX_MAX_GAP) {
+			ret = -EINVAL;
+			*why = why_printf("its timestamps jump by more than ten minutes between two samples (a damaged sample table?).");
+			goto fail;
 		}
 		if (t->nb_samples > 0 && s.dts <= t->samples[t->nb_samples - 1].dts) {
 			if (is_video) {

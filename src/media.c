@@ -181,7 +181,7 @@ static void build(struct media *m)
 {
 	struct source *src = NULL;
 	char *why = NULL;
-	int ret;
+	int ret, pret;
 
 	if (!load_stored(m)) {
 		ret = source_open(m->path, &src);
@@ -193,8 +193,19 @@ static void build(struct media *m)
 		}
 		m->id = *source_identity(src);
 		ret = index_build(src, &m->ix, &why);
-		if (ret == 0 && poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size) < 0)
-			log_warn("%s: no poster frame could be decoded; poster.jpg is left out", m->path);
+		/* The poster doubles as the check that the video decodes at all, and its frame gives
+		 * the true picture size. */
+		if (ret == 0 && (pret = poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size)) < 0) {
+			if (pret == -ENODATA) {
+				index_free(m->ix);
+				m->ix = NULL;
+				why = strdup("its video cannot be decoded (its keyframe does not decode).");
+				ret = -EINVAL;
+			} else {
+				log_warn("%s: its poster frame could not be read (%s); poster.jpg is left out", m->path,
+					 strerror(-pret));
+			}
+		}
 		source_close(src);
 		stats_add(STATS_INDEX_BUILDS, 1);
 		if (ret < 0) {

@@ -293,7 +293,8 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 	}
 	for (unsigned i = 0; i < p->nb_rungs; i++) {
 		struct plan_rung *r = &p->rungs[i];
-		uint64_t w = (r->height * dar_num + dar_den / 2) / dar_den;
+		/* the nearest even width to the display aspect */
+		uint64_t w = 2 * ((r->height * dar_num + dar_den) / (2 * dar_den));
 		if (p->passthrough && src_kbps) {
 			/* A lower rung never asks for more than the source spends on as many pixels: a
 			 * small, light source would otherwise get rungs heavier than itself. */
@@ -303,7 +304,7 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 			if (r->kbps > cap)
 				r->kbps = (uint32_t)cap;
 		}
-		r->width = (unsigned)((w + 1) & ~1ull);
+		r->width = (unsigned)w;
 		if (r->width < 2)
 			r->width = 2;
 		r->maxrate = (uint64_t)r->kbps * 1000;

@@ -59,9 +59,9 @@ out:
 	return ret;
 }
 
-int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg, size_t *size)
+int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size_t *size)
 {
-	const struct index_track *v = &ix->video;
+	struct index_track *v = &ix->video;
 	const AVCodec *codec = avcodec_find_decoder(v->decoder_id);
 	AVCodecContext *dec = NULL;
 	AVPacket *pkt = NULL;
@@ -91,19 +91,27 @@ int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg
 		memcpy(dec->extradata, v->extradata, v->extradata_size);
 		dec->extradata_size = (int)v->extradata_size;
 	}
-	dec->width = (int)v->width;
-	dec->height = (int)v->height;
-	dec->thread_count = 1;
-	if (avcodec_open2(dec, codec, NULL) < 0 || av_new_packet(pkt, (int)v->samples[k].size) < 0)
+	dec->thread_count = 1;  /* the picture size comes from the bitstream */
+	if (avcodec_open2(dec, codec, NULL) < 0 || av_new_packet(pkt, (int)v->samples[k].size) < 0) {
+		ret = -ENODATA;
 		goto out;
+	}
 	if ((ret = source_pread(src, pkt->data, v->samples[k].size, v->samples[k].pos)) < 0)
 		goto out;
-	ret = -EIO;
+	ret = -ENODATA;  /* from here on, a failure is the video's, not the disk's */
 	pkt->flags = AV_PKT_FLAG_KEY;
 	pkt->pts = pkt->dts = v->samples[k].pts;
 	if (avcodec_send_packet(dec, pkt) < 0 || avcodec_send_packet(dec, NULL) < 0 ||
 	    avcodec_receive_frame(dec, frame) < 0)
 		goto out;
+	/* The bitstream's picture size is the truth; the sample entry's may be missing or wrong. */
+	v->width = (unsigned)frame->width;
+	v->height = (unsigned)frame->height;
+	if (!v->sar_num && frame->sample_aspect_ratio.num > 0 && frame->sample_aspect_ratio.den > 0 &&
+	    frame->sample_aspect_ratio.num != frame->sample_aspect_ratio.den) {
+		v->sar_num = (unsigned)frame->sample_aspect_ratio.num;
+		v->sar_den = (unsigned)frame->sample_aspect_ratio.den;
+	}
 	/* Display size: the sample aspect ratio applied, then fitted to the width bound, even. */
 	dw = (uint64_t)frame->width * (v->sar_num ? v->sar_num : 1) / (v->sar_den ? v->sar_den : 1);
 	dh = (uint64_t)frame->height;
@@ -115,7 +123,9 @@ int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg
 	dh = (dh + 1) & ~1ull;
 	if (dw < 2 || dh < 2)
 		goto out;
-	ret = encode_jpeg(frame, (unsigned)dw, (unsigned)dh, jpeg, size);
+	if (encode_jpeg(frame, (unsigned)dw, (unsigned)dh, jpeg, size) < 0)
+		*jpeg = NULL;  /* the video decodes; only the poster is missing */
+	ret = 0;
 out:
 	av_frame_free(&frame);
 	av_packet_free(&pkt);

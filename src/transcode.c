@@ -188,8 +188,6 @@ static int open_decoder(struct job *j)
 		memcpy(j->dec->extradata, v->extradata, v->extradata_size);
 		j->dec->extradata_size = (int)v->extradata_size;
 	}
-	j->dec->width = (int)v->width;
-	j->dec->height = (int)v->height;
 	j->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
 	j->dec->thread_count = DECODER_THREADS;
 	return avcodec_open2(j->dec, codec, NULL) < 0 ? -EIO : 0;
@@ -289,8 +287,11 @@ static int encode_all(struct job *j)
 	}
 	for (k0 = first; k0 > 0 && !(v->samples[k0].flags & INDEX_SAMPLE_KEY); k0--)
 		;
-	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0)
+	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0) {
+		log_error("%s: %up segment %u: the %s cannot start", j->m->path, j->r->height, j->seg,
+			  j->dec && avcodec_is_open(j->dec) ? "encoder" : "decoder");
 		goto out;
+	}
 	if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
 		ret = -ENOMEM;
 		goto out;
