@@ -57,7 +57,7 @@ print_table() {
     } >&2
 }
 # The big file goes whatever happens (lib's EXIT trap still runs, with the test's status).
-trap 'rc=$?; print_table; rm_big; (exit $rc); _cleanup' EXIT
+trap 'rc=$?; trap - ERR; set +e; print_table; rm_big; (exit $rc); _cleanup' EXIT
 START=$SECONDS
 
 # The corpus: every case but the big one first, the ~100 MB one last (a sparse file).
@@ -245,10 +245,29 @@ check_daemon_log() {
     [ -z "$stray" ] || say "t-hostile: note: daemon stderr holds lines not from its logger ($PASS_NAME pass): $stray"
 }
 
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# wait_idle PID SECS: wait (SECS at most) until the daemon has used no CPU for a second: a request that
+# outlived its reader (an ls that timed out while the daemon went on indexing) keeps the mount busy, and
+# fusermount3 -u would then fail with EBUSY for a reason already reported.
+wait_idle() {
+    local pid=$1 end=$((SECONDS + $2)) a b
+    b=$(cpu_ticks "$pid")
+    while [ "$SECONDS" -lt "$end" ]; do
+        sleep 1
+        a=$b
+        b=$(cpu_ticks "$pid")
+        [ "$((b - a))" -gt 2 ] || return 0
+    done
+    say "t-hostile: the daemon is still busy after $2 s; unmounting anyway"
+}
+
 # finish_mount: unmount; the daemon exits 0 within 10 s (umount_hlsfs) and reported nothing new at exit.
 finish_mount() {
     local before
     before=$(log_lines)
+    wait_idle "$DAEMON_PID" 60
     umount_hlsfs "$MNT"
     if log_since "$before" | grep -qE "$SAN_RE"; then
         record "(exit)" SANITIZER - "$(log_since "$before" | grep -m1 -E "$SAN_RE")"
