@@ -19,6 +19,7 @@
 #include "log.h"
 #include "index.h"
 #include "media.h"
+#include "stats.h"
 #include "store.h"
 #include "transcode.h"
 
@@ -344,6 +345,7 @@ int main(int argc, char *argv[])
 		    (ret = cache_init(&ccfg, store)) < 0) {
 			fprintf(stderr, "hlsfs: cache_dir=%s: %s; serving without a cache\n", o.conf.cache_dir,
 				strerror(-ret));
+			stats_add(STATS_CACHE_ERRORS, 1);
 			cache_shutdown();
 			store_close(store);
 			store = NULL;
