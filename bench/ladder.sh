@@ -88,7 +88,7 @@ unmount() {
 	local rc=0
 	wait "$pid" 2>/dev/null || rc=$?
 	pid=''
-	exit_wait=$(awk -v a="$t" -v b="$EPOCHREALTIME" -v m="$exit_wait" 'BEGIN { d = b - a; printf "%.1f", d > m ? d : m }')
+	exit_wait=$(awk -v a="$t" -v b="$EPOCHREALTIME" -v m="$exit_wait" 'BEGIN { d = b - a; printf "%.1f", (d > m ? d : m) }')
 	if [ "$rc" != 0 ]; then
 		echo "bench: hlsfs exited with status $rc after unmounting" >&2
 		status=1
@@ -257,7 +257,7 @@ declare -a pad_rows=()
 for src in "$moving" "$static"; do
 	mount_fresh "$(dirname "$src")" "pad-$(basename "$(dirname "$src")")" "workers=2,prefetch=0"
 	v=$mnt/$(basename "$src")
-	src_kbps=$(ffprobe -v error -select_streams v:0 -show_entries format=bit_rate -of csv=p=0 "$src" | awk '{ printf "%d", $1 / 1000 }')
+	src_kbps=$(ffprobe -v error -select_streams v:0 -show_entries stream=bit_rate -of csv=p=0 "$src" | awk '{ printf "%d", $1 / 1000 }')
 	for d in "$v"/*/; do
 		d=${d%/}
 		h=$(basename "$d")
@@ -302,7 +302,7 @@ awk -v n="$nread" -v tot="$sus_total" -v e="$elapsed" -v m="$media" -v c="$sus_c
 echo
 echo "3. padding (null packets) per rung, every segment"
 printf '%s\n' "${pad_rows[@]}" | awk '
-BEGIN { printf "%-8s %9s %-6s %5s %11s %11s %9s %12s %12s\n", "video", "src kbps", "rung", "segs", "bytes", "null bytes", "padding", "BANDWIDTH", "AVG-BW" }
-{ printf "%-8s %9d %-6s %5d %11d %11d %8.1f%% %12s %12s\n", $1, $2, $3, $4, $5, $6, ($5 > 0 ? 100 * $6 / $5 : 0), $7, $8 }'
+BEGIN { printf "%-8s %9s %-6s %5s %11s %11s %9s %12s %12s\n", "video", "src video", "rung", "segs", "bytes", "null bytes", "padding", "BANDWIDTH", "AVG-BW" }
+{ printf "%-8s %4d kb/s %-6s %5d %11d %11d %8.1f%% %12s %12s\n", $1, $2, $3, $4, $5, $6, ($5 > 0 ? 100 * $6 / $5 : 0), $7, $8 }'
 echo "(the passthrough variant, 1080p, has no padding; its row is the control)"
 exit $status

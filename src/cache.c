@@ -356,7 +356,8 @@ static bool make_room_locked(uint64_t need)
 		return true;
 	flush_touches();
 	store_each_segment(C.store, collect, &l);
-	qsort(l.items, l.n, sizeof(l.items[0]), lru_cmp);
+	if (l.n)
+		qsort(l.items, l.n, sizeof(l.items[0]), lru_cmp);
 	for (i = 0; i < l.n && C.total + C.reserved + need + fixed > max; i++) {
 		drop_locked(l.items[i].key, l.items[i].size);
 		stats_add(STATS_CACHE_EVICTIONS, 1);

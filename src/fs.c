@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,13 @@ struct node {
 	struct naming_inner inner;
 };
 
+/* Every open file, so that those still open when the filesystem goes away (a lazy unmount
+ * with reads in flight: libfuse never calls release for them) are freed at destroy. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct open_file *open_files;
+
 struct open_file {
+	struct open_file *prev, *next;
 	const char *text;         /* playlist or error.txt (owned by media), or stats */
 	size_t text_len;
 	struct media *m;          /* held for text files */
@@ -276,6 +283,33 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	return ret;
 }
 
+static void track_open(struct open_file *of)
+{
+	pthread_mutex_lock(&open_lock);
+	of->next = open_files;
+	if (open_files)
+		open_files->prev = of;
+	open_files = of;
+	pthread_mutex_unlock(&open_lock);
+}
+
+static void open_file_free(struct open_file *of)
+{
+	pthread_mutex_lock(&open_lock);
+	if (of->prev)
+		of->prev->next = of->next;
+	else
+		open_files = of->next;
+	if (of->next)
+		of->next->prev = of->prev;
+	pthread_mutex_unlock(&open_lock);
+	if (of->is_segment)
+		cache_close_segment(&of->seg);
+	media_put(of->m);
+	free(of->owned);
+	free(of);
+}
+
 static int fs_open(const char *path, struct fuse_file_info *fi)
 {
 	struct open_file *of;
@@ -296,6 +330,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 			return -ENOMEM;
 		}
 		of->text = of->owned;
+		track_open(of);
 		fi->fh = (uint64_t)(uintptr_t)of;
 		fi->direct_io = 1;  /* its size changes between stat and read */
 		return 0;
@@ -347,6 +382,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		of->m = m;
 		break;
 	}
+	track_open(of);
 	fi->fh = (uint64_t)(uintptr_t)of;
 	/* Content is a function of the source identity; auto_cache drops pages when it changes. */
 	fi->keep_cache = 0;
@@ -412,11 +448,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	struct open_file *of = (struct open_file *)(uintptr_t)fi->fh;
 
 	(void)path;
-	if (of->is_segment)
-		cache_close_segment(&of->seg);
-	media_put(of->m);
-	free(of->owned);
-	free(of);
+	open_file_free(of);
 	return 0;
 }
 
@@ -460,6 +492,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 static void fs_destroy(void *data)
 {
 	(void)data;
+	while (open_files)
+		open_file_free(open_files);
 	cache_shutdown();
 	media_shutdown();
 }

@@ -343,8 +343,8 @@ int main(int argc, char *argv[])
 		 * full) is said once and the mount serves uncached. */
 		if ((ret = make_dirs(o.conf.cache_dir)) < 0 || (ret = store_open(o.conf.cache_dir, &store)) < 0 ||
 		    (ret = cache_init(&ccfg, store)) < 0) {
-			fprintf(stderr, "hlsfs: cache_dir=%s: %s; serving without a cache\n", o.conf.cache_dir,
-				strerror(-ret));
+			fprintf(stderr, "hlsfs: %s: cannot write the cache (%s); serving segments uncached\n",
+				o.conf.cache_dir, strerror(-ret));
 			stats_add(STATS_CACHE_ERRORS, 1);
 			cache_shutdown();
 			store_close(store);
