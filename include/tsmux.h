@@ -78,4 +78,7 @@ void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_
  * continuity counter, so cc is the counter of the pid's previous packet. */
 void tsmux_pcr_packet(uint16_t pid, unsigned cc, uint64_t pcr_value, uint8_t out[TS_PACKET_SIZE]);
 
+/* n null packets (PID 0x1fff, payload only, 0xff bytes): the padding of transcoded segments. */
+void tsmux_null_packets(uint8_t *out, uint64_t n);
+
 #endif

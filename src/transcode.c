@@ -401,14 +401,7 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 		if ((ret = synth_write_encoded(m, j.src, l, &enc, buf)) < 0)
 			goto done;
 	}
-	for (uint64_t off = size; off < bound; off += TS_PACKET_SIZE) {
-		/* Null packets: PID 0x1fff, payload only, 184 bytes of 0xff. */
-		memset(buf + off, 0xff, TS_PACKET_SIZE);
-		buf[off] = 0x47;
-		buf[off + 1] = TS_PID_NULL >> 8;
-		buf[off + 2] = TS_PID_NULL & 0xff;
-		buf[off + 3] = 0x10;
-	}
+	tsmux_null_packets(buf + size, (bound - size) / TS_PACKET_SIZE);
 	*out = buf;
 	buf = NULL;
 	ret = 0;
@@ -759,13 +752,7 @@ int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint
 		if ((ret = synth_write_rendition(m, a.src, l, rn, &enc, &aac, buf)) < 0)
 			goto done;
 	}
-	for (uint64_t off = size; off < bound; off += TS_PACKET_SIZE) {
-		memset(buf + off, 0xff, TS_PACKET_SIZE);
-		buf[off] = 0x47;
-		buf[off + 1] = TS_PID_NULL >> 8;
-		buf[off + 2] = TS_PID_NULL & 0xff;
-		buf[off + 3] = 0x10;
-	}
+	tsmux_null_packets(buf + size, (bound - size) / TS_PACKET_SIZE);
 	*out = buf;
 	buf = NULL;
 	ret = 0;

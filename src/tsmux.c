@@ -188,3 +188,14 @@ void tsmux_packetize(const struct ts_pes_out *o, const uint8_t *pes, size_t pes_
 		first = false;
 	} while (done < pes_size);
 }
+
+void tsmux_null_packets(uint8_t *out, uint64_t n)
+{
+	for (; n; n--, out += TS_PACKET_SIZE) {
+		memset(out, 0xff, TS_PACKET_SIZE);
+		out[0] = 0x47;
+		out[1] = TS_PID_NULL >> 8;
+		out[2] = TS_PID_NULL & 0xff;
+		out[3] = 0x10;  /* payload only, continuity counter 0 */
+	}
+}
