@@ -97,6 +97,18 @@ struct job {
 	double rate_factor;
 };
 
+/* Gives a decoder the track's codec configuration, padded as libavcodec requires. */
+static int set_extradata(AVCodecContext *dec, const struct index_track *t)
+{
+	if (!t->extradata_size)
+		return 0;
+	if (!(dec->extradata = av_mallocz(t->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE)))
+		return -ENOMEM;
+	memcpy(dec->extradata, t->extradata, t->extradata_size);
+	dec->extradata_size = (int)t->extradata_size;
+	return 0;
+}
+
 static int drain_encoder(struct job *j, bool flush)
 {
 	AVPacket *pkt = av_packet_alloc();
@@ -181,13 +193,8 @@ static int open_decoder(struct job *j)
 
 	if (!codec || !(j->dec = avcodec_alloc_context3(codec)))
 		return -EIO;
-	if (v->extradata_size) {
-		j->dec->extradata = av_mallocz(v->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE);
-		if (!j->dec->extradata)
-			return -ENOMEM;
-		memcpy(j->dec->extradata, v->extradata, v->extradata_size);
-		j->dec->extradata_size = (int)v->extradata_size;
-	}
+	if (set_extradata(j->dec, v) < 0)
+		return -ENOMEM;
 	j->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
 	j->dec->thread_count = DECODER_THREADS;
 	return avcodec_open2(j->dec, codec, NULL) < 0 ? -EIO : 0;
@@ -563,12 +570,8 @@ static int aopen(struct ajob *a)
 
 	if (!dc || !ec || !(a->dec = avcodec_alloc_context3(dc)) || !(a->enc = avcodec_alloc_context3(ec)))
 		return -EIO;
-	if (a->t->extradata_size) {
-		if (!(a->dec->extradata = av_mallocz(a->t->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE)))
-			return -ENOMEM;
-		memcpy(a->dec->extradata, a->t->extradata, a->t->extradata_size);
-		a->dec->extradata_size = (int)a->t->extradata_size;
-	}
+	if (set_extradata(a->dec, a->t) < 0)
+		return -ENOMEM;
 	a->dec->sample_rate = (int)a->t->sample_rate;
 	if (a->t->channels)
 		av_channel_layout_default(&a->dec->ch_layout, (int)a->t->channels);
