@@ -18,6 +18,12 @@ enum stats_counter {
 	STATS_INDEX_BUILDS,        /* sources indexed by reading them */
 	STATS_INDEX_LOADS,         /* indexes loaded from the persistent store */
 	STATS_SOURCE_OPENS,
+	STATS_REMOTE_REQUESTS,     /* HTTP requests to archives, retries included */
+	STATS_REMOTE_BYTES,        /* body bytes received from archives */
+	STATS_REMOTE_RETRIES,
+	STATS_REMOTE_ERRORS,       /* remote requests that failed for good */
+	STATS_BLOCK_HITS,          /* blocks of remote sources read from the block cache */
+	STATS_BLOCK_MISSES,        /* blocks fetched from the archive */
 	STATS_NB_COUNTERS
 };
 

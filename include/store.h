@@ -20,6 +20,10 @@ int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *
 /* Stores (replaces) the media blob of path. Returns 0, -ENOSPC when the map is full, or
  * another negative errno. */
 int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size);
+/* What remote sources last said of themselves (identities, listings), keyed by a string such
+ * as a URL; same contract as the media records. */
+int store_get_remote(struct store *st, const char *key, uint8_t **blob, size_t *size);
+int store_put_remote(struct store *st, const char *key, const uint8_t *blob, size_t size);
 /* Number of media records. */
 uint64_t store_count_media(struct store *st);
 

@@ -27,6 +27,12 @@ static const struct {
 	[STATS_INDEX_BUILDS] = { "hlsfs_index_builds_total", "Sources indexed by reading their moov." },
 	[STATS_INDEX_LOADS] = { "hlsfs_index_loads_total", "Indexes loaded from the persistent index." },
 	[STATS_SOURCE_OPENS] = { "hlsfs_source_opens_total", "Source files opened." },
+	[STATS_REMOTE_REQUESTS] = { "hlsfs_remote_requests_total", "HTTP requests to remote archives, retries included." },
+	[STATS_REMOTE_BYTES] = { "hlsfs_remote_bytes_total", "Body bytes received from remote archives." },
+	[STATS_REMOTE_RETRIES] = { "hlsfs_remote_retries_total", "Remote requests tried again after a transient failure." },
+	[STATS_REMOTE_ERRORS] = { "hlsfs_remote_errors_total", "Remote requests that failed for good." },
+	[STATS_BLOCK_HITS] = { "hlsfs_remote_block_hits_total", "Blocks of remote sources read from the block cache." },
+	[STATS_BLOCK_MISSES] = { "hlsfs_remote_block_misses_total", "Blocks of remote sources fetched from their archive." },
 };
 
 static const struct {

@@ -1,7 +1,8 @@
-/* LMDB-backed persistent index. Two named databases: "media" (key: 64-bit hash of the source
+/* LMDB-backed persistent index. Three named databases: "media" (key: 64-bit hash of the source
  * path; value: the path, then the index blob -- the path is compared on read, so a hash
- * collision is a miss, never another file's index) and "segments" (key: the cache key; value:
- * struct store_segment). The map is large and sparse; a full map only stops new records. */
+ * collision is a miss, never another file's index), "remote" (the same shape, for what remote
+ * sources last said of themselves) and "segments" (key: the cache key; value: struct
+ * store_segment). The map is large and sparse; a full map only stops new records. */
 #include "store.h"
 
 #include <errno.h>
@@ -21,7 +22,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi media, segments;
+	MDB_dbi media, segments, remote;
 };
 
 /* LMDB codes become errnos here, once. */
@@ -79,6 +80,7 @@ int store_open(const char *dir, struct store **out)
 	    (rc = mdb_txn_begin(st->env, NULL, 0, &txn)) ||
 	    (rc = mdb_dbi_open(txn, "media", MDB_CREATE, &st->media)) ||
 	    (rc = mdb_dbi_open(txn, "segments", MDB_CREATE, &st->segments)) ||
+	    (rc = mdb_dbi_open(txn, "remote", MDB_CREATE, &st->remote)) ||
 	    (rc = mdb_txn_commit(txn))) {
 		if (txn && rc)
 			mdb_txn_abort(txn);
@@ -105,7 +107,7 @@ static uint64_t path_key(const char *path)
 	return index_blob_hash(path, strlen(path), 0);
 }
 
-int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *size)
+static int get_blob(struct store *st, MDB_dbi dbi, const char *path, uint8_t **blob, size_t *size)
 {
 	uint64_t k = path_key(path);
 	MDB_val key = { sizeof(k), &k }, val;
@@ -116,7 +118,7 @@ int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *
 	*blob = NULL;
 	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)))
 		return err_of(rc);
-	rc = mdb_get(txn, st->media, &key, &val);
+	rc = mdb_get(txn, dbi, &key, &val);
 	if (rc == 0) {
 		const uint8_t *p = val.mv_data;
 		uint32_t n;
@@ -135,7 +137,7 @@ int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *
 	return err_of(rc);
 }
 
-int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size)
+static int put_blob(struct store *st, MDB_dbi dbi, const char *path, const uint8_t *blob, size_t size)
 {
 	uint64_t k = path_key(path);
 	uint32_t plen = (uint32_t)strlen(path);
@@ -145,7 +147,7 @@ int store_put_media(struct store *st, const char *path, const uint8_t *blob, siz
 
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)))
 		return err_of(rc);
-	if ((rc = mdb_put(txn, st->media, &key, &val, MDB_RESERVE))) {
+	if ((rc = mdb_put(txn, dbi, &key, &val, MDB_RESERVE))) {
 		mdb_txn_abort(txn);
 		return err_of(rc);
 	}
@@ -153,6 +155,26 @@ int store_put_media(struct store *st, const char *path, const uint8_t *blob, siz
 	memcpy((uint8_t *)val.mv_data + 4, path, plen);
 	memcpy((uint8_t *)val.mv_data + 4 + plen, blob, size);
 	return err_of(mdb_txn_commit(txn));
+}
+
+int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *size)
+{
+	return get_blob(st, st->media, path, blob, size);
+}
+
+int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size)
+{
+	return put_blob(st, st->media, path, blob, size);
+}
+
+int store_get_remote(struct store *st, const char *key, uint8_t **blob, size_t *size)
+{
+	return get_blob(st, st->remote, key, blob, size);
+}
+
+int store_put_remote(struct store *st, const char *key, const uint8_t *blob, size_t size)
+{
+	return put_blob(st, st->remote, key, blob, size);
 }
 
 uint64_t store_count_media(struct store *st)
