@@ -17,6 +17,7 @@ struct cache_config {
 	const char *dir;         /* cache_dir; NULL: no segment cache */
 	uint64_t max_bytes;      /* 0: unbounded */
 	uint64_t ttl_seconds;    /* 0: no age limit */
+	uint64_t block_ttl_seconds; /* the same for blocks of remote sources (remote_ttl) */
 	unsigned workers;        /* generations at once */
 	unsigned prefetch;       /* segments prepared ahead of a reader */
 	bool passthrough;        /* cache remuxed (passthrough) segments too */
@@ -47,5 +48,12 @@ void cache_close_segment(struct cache_segment *cs);
 
 /* Reads from an open segment that is not a file (fd < 0). */
 ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uint64_t off);
+
+/* Blocks of remote sources (source.h's block store), kept as entries beside the segments under
+ * the same size cap, with their own age limit. material names the block (URL, identity, block
+ * number); get fills exactly n bytes and returns 0, or returns -ENOENT; put keeps a copy when
+ * it can (a full or unwritable cache keeps nothing, and says so once). */
+int cache_block_get(const char *material, void *buf, size_t n);
+void cache_block_put(const char *material, const void *buf, size_t n);
 
 #endif

@@ -20,6 +20,15 @@ struct config {
 	char *preset;             /* its speed preset */
 	char *profile;            /* baseline, main or high */
 	char *base_url;           /* public https URL of the mount root, for cytube.json */
+	char *remote_timeout;     /* seconds: connect timeout and longest stall of a remote read */
+	char *remote_retries;     /* tries after the first on transient remote failures */
+	char *remote_revalidate;  /* seconds a remote's identity is trusted before it is asked again */
+	char *remote_ttl;         /* age cap of cached blocks of remote sources */
+	char *remote_prefetch;    /* none|whole */
+	char *s3_endpoint;        /* http(s) URL of an S3-compatible service, for s3:// sources */
+	char *s3_region;
+	char *s3_access_key;
+	char *s3_secret_key;
 	char *config;             /* the config file itself (-o only) */
 };
 
@@ -31,6 +40,9 @@ struct config {
 #define CONFIG_DEFAULT_ENCODER "libx264"
 #define CONFIG_DEFAULT_PRESET "veryfast"
 #define CONFIG_DEFAULT_PROFILE "main"
+#define CONFIG_DEFAULT_REMOTE_REVALIDATE "60"
+#define CONFIG_DEFAULT_REMOTE_TTL "7d"
+#define CONFIG_DEFAULT_REMOTE_PREFETCH "none"
 
 /* Sets key to value unless the key already has a value (the command line wins over the
  * config file). Returns 0, -ENOENT for an unknown key, -ENOMEM. */

@@ -1,9 +1,11 @@
 /* Where source bytes come from. Every reader of media bytes (the indexer and the segment
- * writer) goes through this interface, so a remote source can take the place of a local file.
- * A source is opened once and carries the identity it had when opened. */
+ * writer) goes through this interface: a local file, or a remote object (an http(s) or s3 URL,
+ * named by the path itself or by a link file NAME.mp4.url) read in fixed blocks through the
+ * block cache. A source is opened once and carries the identity it had when opened. */
 #ifndef HLSFS_SOURCE_H
 #define HLSFS_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,27 +15,64 @@ struct source_identity {
 	int64_t mtime_ns;
 	uint64_t ino;
 	uint64_t dev;
+	uint64_t tag;      /* remote: hash of URL and ETag (or Last-Modified); local: 0 */
 };
+
+#define SOURCE_BLOCK_SIZE (1u << 20)   /* remote bytes are fetched and kept in these blocks */
+#define SOURCE_LINK_SUFFIX ".url"      /* a link file: NAME.mp4.url holds the URL of NAME.mp4 */
+
+struct store;
+
+struct source_config {
+	unsigned revalidate_s;   /* a remote identity is trusted this long before it is asked again */
+	bool prefetch_whole;     /* once a remote video is read, fetch all its blocks in the background */
+};
+
+/* Where blocks of remote sources are kept (the segment cache, under cache_max). get fills buf
+ * with exactly n bytes and returns 0, or returns -ENOENT; put keeps a copy. */
+struct source_blocks {
+	int (*get)(const char *key, void *buf, size_t n);
+	void (*put)(const char *key, const void *buf, size_t n);
+};
+
+/* Call once before any source is opened; store (may be NULL) keeps what archives last said
+ * of each remote source, for when they are away. blocks may be NULL: nothing is kept. */
+void source_init(const struct source_config *cfg, struct store *store, const struct source_blocks *blocks);
+/* Starts background fetching (remote_prefetch=whole): after daemonizing (fork). */
+void source_start(void);
+/* Stops it, and forgets what archives said. */
+void source_shutdown(void);
 
 struct source;
 
-/* Opens a local file read-only. Returns 0, or a negative errno (the file cannot be opened,
- * is not a regular file). *out is freed with source_close. */
-int source_open(const char *path, struct source **out);
+/* Opens the source at path read-only. Returns 0, or a negative errno (the file cannot be
+ * opened or is not a regular file; a link is refused; the archive answered 404 (-ENOENT), 403
+ * (-EACCES), or could not be reached (-EIO)), with why filled when why_len > 0. *out is freed
+ * with source_close. */
+int source_open(const char *path, struct source **out, char *why, size_t why_len);
 void source_close(struct source *s);
 
 const struct source_identity *source_identity(const struct source *s);
 
-/* Reads exactly n bytes at off. Returns 0, -EIO when the file is shorter than that (it was
- * truncated or replaced under us), or another negative errno. */
+/* Reads exactly n bytes at off. Returns 0, -EIO when the source is shorter than that or
+ * changed under us (truncated or replaced, a new ETag), or another negative errno. */
 int source_pread(struct source *s, void *buf, size_t n, uint64_t off);
+/* Why the last read of s failed, for a log line ("the archive answered 503 (http://...)"),
+ * or strerror(-err) when there is nothing more to say. */
+const char *source_strerror(const struct source *s, int err);
 
-/* Current identity of the path without opening it (stat). Returns 0 or a negative errno. */
+/* Current identity of the path without reading media (stat; for a remote, what the archive
+ * said at most revalidate seconds ago). A remote that answers 404 or 403 still has an identity
+ * (so its folder can hold error.txt); source_open then fails. Returns 0 or a negative errno. */
 int source_stat(const char *path, struct source_identity *out);
+
+/* 1 when path (a file name or path) is a link file: ends in SOURCE_LINK_SUFFIX. */
+int source_is_link(const char *path);
 
 static inline int source_identity_equal(const struct source_identity *a, const struct source_identity *b)
 {
-	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ino == b->ino && a->dev == b->dev;
+	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ino == b->ino && a->dev == b->dev &&
+	       a->tag == b->tag;
 }
 
 #endif

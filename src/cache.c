@@ -42,6 +42,8 @@
 #define QUEUE_MAX 64
 #define TOUCH_MAX 1024
 #define COPY_CHUNK (1 << 20)
+#define BLOCK_KEY_MARK 'r'
+#define BLOCK_SUFFIX ".blk"
 
 struct flight {
 	char key[KEY_LEN + 1];
@@ -131,18 +133,24 @@ static void make_key(const struct media *m, unsigned variant, uint32_t seg, char
 		transcode_fingerprint(fp, sizeof(fp));
 		snprintf(enc, sizeof(enc), "%ux%u@%u/%u/%s", r->width, r->height, r->kbps, r->level, fp);
 	}
-	n = snprintf(mat, sizeof(mat), "%s|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%s|%s|%u|%" PRId64
+	n = snprintf(mat, sizeof(mat), "%s|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%" PRIx64 "|%s|%s|%u|%" PRId64
 			     "|%" PRId64 "|%" PRIu64 "|%" PRId64 "|" CACHE_FORMAT,
-		     m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->variants[variant], enc, seg,
+		     m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->id.tag, m->variants[variant], enc, seg,
 		     s->start, s->end, plan_variant_size(m->plan, variant, seg), m->plan->ts_offset);
 	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
 	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, index_blob_hash(mat, len, 0),
 		 index_blob_hash(mat, len, 0x9e3779b97f4a7c15ull));
 }
 
+/* Segment keys are hex; block keys (blocks of remote sources) start with BLOCK_KEY_MARK. */
+static bool is_block_key(const char *key)
+{
+	return key[0] == BLOCK_KEY_MARK;
+}
+
 static void entry_path(const char *key, char *out, size_t size)
 {
-	snprintf(out, size, "%s/seg/%.2s/%s.ts", C.dir, key, key);
+	snprintf(out, size, "%s/seg/%.2s/%s%s", C.dir, key, key, is_block_key(key) ? BLOCK_SUFFIX : ".ts");
 }
 
 /* Removes an entry (file and record). With space held by the caller. */
@@ -310,12 +318,14 @@ struct lru_list {
 	struct lru_item *items;
 	size_t n, cap;
 	int64_t older_than;  /* only entries last used before this, when set */
+	int kind;            /* 0: every entry; 1: segments only; 2: blocks only */
 };
 
 static int collect(const char *key, const struct store_segment *rec, void *arg)
 {
 	struct lru_list *l = arg;
-	if (strlen(key) != KEY_LEN || (l->older_than && rec->last_access >= l->older_than))
+	if (strlen(key) != KEY_LEN || (l->older_than && rec->last_access >= l->older_than) ||
+	    (l->kind && (l->kind == 2) != is_block_key(key)))
 		return 0;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 256;
@@ -441,12 +451,51 @@ out:
 	return ret;
 }
 
+/* Puts the finished temporary file tmp in place as the entry of key, and records it. */
+static int install(const char *key, const char *tmp, uint64_t size, uint64_t sum)
+{
+	struct store_segment rec = { .size = size, .checksum = sum, .last_access = now_s() }, old;
+	char path[4096], dir[4096];
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/seg/%.2s", C.dir, key);
+	entry_path(key, path, sizeof(path));
+	pthread_mutex_lock(&C.space);
+	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || rename(tmp, path) < 0) {
+		ret = -errno;
+		pthread_mutex_unlock(&C.space);
+		unlink(tmp);
+		write_failed(path, -ret);
+		return ret;
+	}
+	/* Two fetches of one block may both finish: the second replaces the first. */
+	if (store_get_segment(C.store, key, &old) == 0) {
+		C.total = C.total >= old.size ? C.total - old.size : 0;
+		stats_gauge_add(STATS_CACHE_BYTES, -(int64_t)old.size);
+		stats_gauge_add(STATS_CACHE_ENTRIES, -1);
+	}
+	if ((ret = store_put_segment(C.store, key, &rec)) < 0) {
+		unlink(path);
+		pthread_mutex_unlock(&C.space);
+		write_failed(path, -ret);
+		return ret;
+	}
+	C.total += size;
+	stats_gauge_add(STATS_CACHE_BYTES, (int64_t)size);
+	stats_gauge_add(STATS_CACHE_ENTRIES, 1);
+	pthread_mutex_unlock(&C.space);
+	was_verified(key, true);
+	pthread_mutex_lock(&C.lock);
+	C.write_error = 0;
+	pthread_mutex_unlock(&C.lock);
+	return 0;
+}
+
 /* Generates segment seg of variant of m into the cache. Returns 0 when the entry is in place. */
 static int generate(struct media *m, unsigned variant, uint32_t seg, const char *key)
 {
 	uint64_t size = plan_variant_size(m->plan, variant, seg), sum = 14695981039346656037ull;
-	char tmp[4096], path[4096], dir[4096];
-	struct store_segment rec = { 0 };
+	char tmp[4096];
 	double t0 = mono_s();
 	int fd = -1, ret;
 
@@ -474,33 +523,8 @@ static int generate(struct media *m, unsigned variant, uint32_t seg, const char 
 	}
 	close(fd);
 	fd = -1;
-
-	snprintf(dir, sizeof(dir), "%s/seg/%.2s", C.dir, key);
-	entry_path(key, path, sizeof(path));
-	pthread_mutex_lock(&C.space);
-	if ((mkdir(dir, 0755) < 0 && errno != EEXIST) || rename(tmp, path) < 0) {
-		ret = -errno;
-		pthread_mutex_unlock(&C.space);
-		write_failed(path, -ret);
+	if ((ret = install(key, tmp, size, sum)) < 0)
 		goto out;
-	}
-	rec.size = size;
-	rec.checksum = sum;
-	rec.last_access = now_s();
-	if ((ret = store_put_segment(C.store, key, &rec)) < 0) {
-		unlink(path);
-		pthread_mutex_unlock(&C.space);
-		write_failed(path, -ret);
-		goto out;
-	}
-	C.total += size;
-	stats_gauge_add(STATS_CACHE_BYTES, (int64_t)size);
-	stats_gauge_add(STATS_CACHE_ENTRIES, 1);
-	pthread_mutex_unlock(&C.space);
-	was_verified(key, true);
-	pthread_mutex_lock(&C.lock);
-	C.write_error = 0;
-	pthread_mutex_unlock(&C.lock);
 	stats_add(STATS_GENERATIONS, 1);
 	stats_generation_time(mono_s() - t0);
 	ret = 0;
@@ -653,15 +677,21 @@ static void *maintenance(void *arg)
 			break;
 		pthread_mutex_unlock(&C.lock);
 		flush_touches();
-		if (C.cfg.ttl_seconds && now_s() >= next_sweep) {
-			struct lru_list l = { .older_than = now_s() - (int64_t)C.cfg.ttl_seconds };
-			store_each_segment(C.store, collect, &l);
-			for (size_t i = 0; i < l.n; i++) {
-				drop(l.items[i].key, l.items[i].size);
-				stats_add(STATS_CACHE_EVICTIONS, 1);
+		if ((C.cfg.ttl_seconds || C.cfg.block_ttl_seconds) && now_s() >= next_sweep) {
+			uint64_t ttl[2] = { C.cfg.ttl_seconds, C.cfg.block_ttl_seconds }, least = 0;
+			for (int kind = 1; kind <= 2; kind++) {
+				struct lru_list l = { .older_than = now_s() - (int64_t)ttl[kind - 1], .kind = kind };
+				if (!ttl[kind - 1])
+					continue;
+				least = least && least < ttl[kind - 1] ? least : ttl[kind - 1];
+				store_each_segment(C.store, collect, &l);
+				for (size_t i = 0; i < l.n; i++) {
+					drop(l.items[i].key, l.items[i].size);
+					stats_add(STATS_CACHE_EVICTIONS, 1);
+				}
+				free(l.items);
 			}
-			free(l.items);
-			next_sweep = now_s() + (C.cfg.ttl_seconds < 240 ? (int64_t)C.cfg.ttl_seconds / 4 + 1 : 60);
+			next_sweep = now_s() + (least < 240 ? (int64_t)least / 4 + 1 : 60);
 		}
 		pthread_mutex_lock(&C.lock);
 	}
@@ -707,9 +737,14 @@ static void sweep_disk(void)
 			char key[KEY_LEN + 1];
 			if (se->d_name[0] == '.')
 				continue;
-			if (strlen(se->d_name) != KEY_LEN + 3 ||
-			    (memcpy(key, se->d_name, KEY_LEN), key[KEY_LEN] = '\0',
-			     store_get_segment(C.store, key, &rec) < 0))
+			char want[KEY_LEN + 8];
+			memcpy(key, se->d_name, KEY_LEN);
+			key[KEY_LEN] = '\0';
+			if (strlen(se->d_name) < KEY_LEN)
+				want[0] = '\0';
+			else
+				snprintf(want, sizeof(want), "%s%s", key, is_block_key(key) ? BLOCK_SUFFIX : ".ts");
+			if (strcmp(se->d_name, want) || store_get_segment(C.store, key, &rec) < 0)
 				unlinkat(dirfd(sub), se->d_name, 0);
 		}
 		closedir(sub);
@@ -867,4 +902,85 @@ ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uin
 		return (ssize_t)size;
 	}
 	return synth_read(cs->synth, buf, size, off);
+}
+
+/* --- blocks of remote sources ------------------------------------------------------------- */
+
+static void block_key(const char *material, char key[KEY_LEN + 1])
+{
+	size_t len = strlen(material);
+	snprintf(key, KEY_LEN + 1, "%c%015" PRIx64 "%016" PRIx64, BLOCK_KEY_MARK,
+		 index_blob_hash(material, len, 0) >> 4, index_blob_hash(material, len, 0x9e3779b97f4a7c15ull));
+}
+
+int cache_block_get(const char *material, void *buf, size_t n)
+{
+	char key[KEY_LEN + 1];
+	size_t done = 0;
+	int fd;
+
+	if (!C.enabled)
+		return -ENOENT;
+	block_key(material, key);
+	if ((fd = lookup(key, n)) < 0)
+		return -ENOENT;
+	while (done < n) {
+		ssize_t r = pread(fd, (char *)buf + done, n - done, (off_t)done);
+		if (r <= 0 && !(r < 0 && errno == EINTR)) {
+			close(fd);
+			return -ENOENT;
+		}
+		if (r > 0)
+			done += (size_t)r;
+	}
+	close(fd);
+	return 0;
+}
+
+void cache_block_put(const char *material, const void *buf, size_t n)
+{
+	char key[KEY_LEN + 1], tmp[4096];
+	uint64_t sum;
+	size_t done = 0;
+	int fd;
+
+	if (!C.enabled)
+		return;
+	block_key(material, key);
+	pthread_mutex_lock(&C.space);
+	if (!make_room_locked(n)) {
+		pthread_mutex_unlock(&C.space);
+		return;
+	}
+	C.reserved += n;
+	pthread_mutex_unlock(&C.space);
+	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.XXXXXX", C.dir, key);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+		write_failed(tmp, errno);
+		goto out;
+	}
+	while (done < n) {
+		ssize_t w = write(fd, (const char *)buf + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			write_failed(tmp, w < 0 ? errno : EIO);
+			break;
+		}
+		done += (size_t)w;
+	}
+	if (done < n || fdatasync(fd) < 0) {
+		if (done == n)
+			write_failed(tmp, errno);
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	sum = checksum_update(14695981039346656037ull, buf, n);
+	install(key, tmp, n, sum);
+out:
+	pthread_mutex_lock(&C.space);
+	C.reserved -= n;
+	pthread_mutex_unlock(&C.space);
 }

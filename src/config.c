@@ -27,6 +27,15 @@ int config_set_default(struct config *c, const char *key, const char *value)
 		{ "preset", offsetof(struct config, preset) },
 		{ "profile", offsetof(struct config, profile) },
 		{ "base_url", offsetof(struct config, base_url) },
+		{ "remote_timeout", offsetof(struct config, remote_timeout) },
+		{ "remote_retries", offsetof(struct config, remote_retries) },
+		{ "remote_revalidate", offsetof(struct config, remote_revalidate) },
+		{ "remote_ttl", offsetof(struct config, remote_ttl) },
+		{ "remote_prefetch", offsetof(struct config, remote_prefetch) },
+		{ "s3_endpoint", offsetof(struct config, s3_endpoint) },
+		{ "s3_region", offsetof(struct config, s3_region) },
+		{ "s3_access_key", offsetof(struct config, s3_access_key) },
+		{ "s3_secret_key", offsetof(struct config, s3_secret_key) },
 	};
 	size_t i;
 
@@ -206,6 +215,15 @@ void config_release(struct config *c)
 	free(c->preset);
 	free(c->profile);
 	free(c->base_url);
+	free(c->remote_timeout);
+	free(c->remote_retries);
+	free(c->remote_revalidate);
+	free(c->remote_ttl);
+	free(c->remote_prefetch);
+	free(c->s3_endpoint);
+	free(c->s3_region);
+	free(c->s3_access_key);
+	free(c->s3_secret_key);
 	free(c->config);
 	memset(c, 0, sizeof(*c));
 }

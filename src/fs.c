@@ -18,6 +18,7 @@
 #include "log.h"
 #include "media.h"
 #include "naming.h"
+#include "source.h"
 #include "stats.h"
 #include "store.h"
 
@@ -105,7 +106,19 @@ static int resolve(const char *path, struct node *n)
 		memcpy(n->src + len, p, clen);
 		len += clen;
 		n->src[len] = '\0';
-		if ((ret = stat_inside(n->src, &n->st)) < 0)
+		if ((ret = stat_inside(n->src, &n->st)) == -ENOENT && naming_is_video(n->src + len - clen) &&
+		    len + sizeof(SOURCE_LINK_SUFFIX) <= sizeof(n->src)) {
+			/* NAME.mp4 may be a link file NAME.mp4.url naming a remote video. */
+			memcpy(n->src + len, SOURCE_LINK_SUFFIX, sizeof(SOURCE_LINK_SUFFIX));
+			if (stat_inside(n->src, &n->st) == 0 && S_ISREG(n->st.st_mode)) {
+				n->kind = NODE_VIDEO;
+				while (*end == '/')
+					end++;
+				return naming_parse_inner(end, &n->inner);
+			}
+			n->src[len] = '\0';
+		}
+		if (ret < 0)
 			return ret;
 		if (S_ISREG(n->st.st_mode) && naming_is_video(n->src + len - clen)) {
 			n->kind = NODE_VIDEO;
@@ -224,8 +237,17 @@ static int list_source_dir(const char *src, bool is_root, void *buf, fuse_fill_d
 			continue;
 		if (stat_inside(path, &st) < 0)
 			continue;
-		if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && naming_is_video(de->d_name)))
+		if (S_ISDIR(st.st_mode) || (S_ISREG(st.st_mode) && naming_is_video(de->d_name))) {
 			filler(buf, de->d_name, NULL, 0, 0);
+		} else if (S_ISREG(st.st_mode) && source_is_link(de->d_name)) {
+			/* A link file is shown as the video it names, unless that video is here too. */
+			struct stat real;
+			size_t n = strlen(path) - strlen(SOURCE_LINK_SUFFIX);
+			path[n] = '\0';
+			if (naming_is_video(path + strlen(src) + 1) &&
+			    stat_inside(path, &real) == -ENOENT)
+				filler(buf, path + strlen(src) + 1, NULL, 0, 0);
+		}
 	}
 	closedir(d);
 	return 0;
@@ -486,6 +508,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Page cache survives across opens while size and mtime (the source's) stay the same. */
 	cfg->auto_cache = 1;
 	cache_start();
+	source_start();
 	return ctx();
 }
 

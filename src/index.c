@@ -293,7 +293,7 @@ int index_build(struct source *src, struct media_index **out, char **why)
 		fc = NULL;  /* freed by avformat_open_input */
 		if (io.err) {
 			ret = io.err;
-			*why = why_printf("it could not be read (%s).", strerror(-ret));
+			*why = why_printf("it could not be read (%s).", source_strerror(src, ret));
 		} else {
 			ret = -EINVAL;
 			*why = why_printf("it is not a readable MP4/MOV file: its moov box is missing or damaged (a truncated or unfinished file?), or it has more than %d tracks.", INDEX_MAX_TRACKS);
@@ -443,7 +443,7 @@ next:
 	if (ret != AVERROR_EOF) {
 		if (io.err) {
 			ret = io.err;
-			*why = why_printf("it could not be read (%s).", strerror(-ret));
+			*why = why_printf("it could not be read (%s).", source_strerror(src, ret));
 		} else {
 			ret = -EINVAL;
 			*why = why_printf("its sample tables are damaged.");

@@ -10,7 +10,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 5u
+#define BLOB_VERSION 6u
 
 struct blob_header {
 	char magic[8];

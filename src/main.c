@@ -19,6 +19,8 @@
 #include "log.h"
 #include "index.h"
 #include "media.h"
+#include "remote.h"
+#include "source.h"
 #include "stats.h"
 #include "store.h"
 #include "transcode.h"
@@ -51,6 +53,15 @@ static const struct fuse_opt hlsfs_opts[] = {
 	OPT("preset=%s", conf.preset),
 	OPT("profile=%s", conf.profile),
 	OPT("base_url=%s", conf.base_url),
+	OPT("remote_timeout=%s", conf.remote_timeout),
+	OPT("remote_retries=%s", conf.remote_retries),
+	OPT("remote_revalidate=%s", conf.remote_revalidate),
+	OPT("remote_ttl=%s", conf.remote_ttl),
+	OPT("remote_prefetch=%s", conf.remote_prefetch),
+	OPT("s3_endpoint=%s", conf.s3_endpoint),
+	OPT("s3_region=%s", conf.s3_region),
+	OPT("s3_access_key=%s", conf.s3_access_key),
+	OPT("s3_secret_key=%s", conf.s3_secret_key),
 	/* mount(8) and fstab pass these; they mean nothing to a FUSE daemon. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
@@ -70,7 +81,9 @@ static void usage(const char *prog)
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
 	       "\n"
 	       "Mounts SOURCE, a folder of MP4/MOV videos, read-only at MOUNTPOINT, where every video\n"
-	       "is a directory of HLS playlists and MPEG-TS segments made on read.\n"
+	       "is a directory of HLS playlists and MPEG-TS segments made on read. A file NAME.mp4.url\n"
+	       "holding an http(s) URL is shown as the remote video NAME.mp4. SOURCE may also be an\n"
+	       "http(s) URL serving a list of videos in hlsfs.list, or s3://BUCKET/PREFIX.\n"
 	       "\n"
 	       "hlsfs options:\n"
 	       "    -h   --help            print help and exit\n"
@@ -93,7 +106,19 @@ static void usage(const char *prog)
 	       "    -o profile=NAME        baseline, main or high (default " CONFIG_DEFAULT_PROFILE ")\n"
 	       "    -o base_url=URL        public https URL of the mount root; adds cytube.json\n"
 	       "                           to every video (default: none)\n"
-	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
+	       "    -o remote_timeout=SECONDS  remote sources: connect timeout and longest\n"
+	       "                           stall of a read (default " REMOTE_DEFAULT_TIMEOUT ")\n"
+	       "    -o remote_retries=N    tries after the first on 5xx, 429, timeouts and\n"
+	       "                           resets (default " REMOTE_DEFAULT_RETRIES ", 0 to 10)\n"
+	       "    -o remote_revalidate=SECONDS  how long what an archive said of a file\n"
+	       "                           (size, ETag) is trusted (default " CONFIG_DEFAULT_REMOTE_REVALIDATE ")\n"
+	       "    -o remote_ttl=DURATION drop cached blocks of remote files unused this\n"
+	       "                           long (default " CONFIG_DEFAULT_REMOTE_TTL ")\n"
+	       "    -o remote_prefetch=none|whole  fetch the rest of a played remote file\n"
+	       "                           in the background (default " CONFIG_DEFAULT_REMOTE_PREFETCH ")\n"
+	       "    -o config=FILE         read settings from an INI file (same keys; -o wins);\n"
+	       "                           s3_endpoint, s3_region, s3_access_key and\n"
+	       "                           s3_secret_key belong there\n"
 	       "\n", prog);
 }
 
@@ -265,6 +290,58 @@ static int parse_cache_options(const struct config *c, struct cache_config *cc)
 	return 0;
 }
 
+/* Checks the remote settings; one line on stderr for the first bad one. */
+static int parse_remote_options(const struct config *c, struct remote_config *rc, struct source_config *sc,
+				struct cache_config *cc)
+{
+	const char *v;
+	uint32_t ticks;
+	uint64_t secs;
+
+	v = c->remote_timeout ? c->remote_timeout : REMOTE_DEFAULT_TIMEOUT;
+	if (config_uint(v, 1, 600, &rc->timeout_s) < 0) {
+		fprintf(stderr, "hlsfs: remote_timeout=%s: expected whole seconds from 1 to 600\n", v);
+		return -1;
+	}
+	v = c->remote_retries ? c->remote_retries : REMOTE_DEFAULT_RETRIES;
+	if (config_uint(v, 0, 10, &rc->retries) < 0) {
+		fprintf(stderr, "hlsfs: remote_retries=%s: expected a whole number from 0 to 10\n", v);
+		return -1;
+	}
+	v = c->remote_revalidate ? c->remote_revalidate : CONFIG_DEFAULT_REMOTE_REVALIDATE;
+	if (config_duration(v, &secs) < 0 || secs > 86400 * 365) {
+		fprintf(stderr, "hlsfs: remote_revalidate=%s: expected a duration such as 60, 10m or 1d\n", v);
+		return -1;
+	}
+	sc->revalidate_s = (unsigned)secs;
+	v = c->remote_ttl ? c->remote_ttl : CONFIG_DEFAULT_REMOTE_TTL;
+	if (config_duration(v, &cc->block_ttl_seconds) < 0) {
+		fprintf(stderr, "hlsfs: remote_ttl=%s: expected a duration such as 12h or 7d\n", v);
+		return -1;
+	}
+	v = c->remote_prefetch ? c->remote_prefetch : CONFIG_DEFAULT_REMOTE_PREFETCH;
+	if (strcmp(v, "none") && strcmp(v, "whole")) {
+		fprintf(stderr, "hlsfs: remote_prefetch=%s: expected none or whole\n", v);
+		return -1;
+	}
+	sc->prefetch_whole = !strcmp(v, "whole");
+	rc->s3_endpoint = c->s3_endpoint;
+	rc->s3_region = c->s3_region;
+	rc->s3_access_key = c->s3_access_key;
+	rc->s3_secret_key = c->s3_secret_key;
+	if ((c->s3_endpoint || c->s3_region || c->s3_access_key || c->s3_secret_key) &&
+	    !(c->s3_endpoint && c->s3_region && c->s3_access_key && c->s3_secret_key)) {
+		fprintf(stderr, "hlsfs: s3 sources need all of s3_endpoint, s3_region, s3_access_key and s3_secret_key\n");
+		return -1;
+	}
+	if (c->s3_endpoint && strncmp(c->s3_endpoint, "http://", 7) && strncmp(c->s3_endpoint, "https://", 8)) {
+		fprintf(stderr, "hlsfs: s3_endpoint=%s: expected an http or https URL\n", c->s3_endpoint);
+		return -1;
+	}
+	(void)ticks;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -275,6 +352,9 @@ int main(int argc, char *argv[])
 	struct plan_config pcfg = { 0 };
 	struct cache_config ccfg = { 0 };
 	struct transcode_config tcfg = { 0 };
+	struct remote_config rcfg = { 0 };
+	struct source_config scfg = { 0 };
+	struct source_blocks blocks = { cache_block_get, cache_block_put };
 	struct store *store = NULL;
 	struct fuse *fuse = NULL;
 	struct stat st;
@@ -330,8 +410,13 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
 		goto out_args;
 	}
-	if (parse_cache_options(&o.conf, &ccfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0)
+	if (parse_cache_options(&o.conf, &ccfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0 ||
+	    parse_remote_options(&o.conf, &rcfg, &scfg, &ccfg) < 0)
 		goto out_args;
+	if (remote_init(&rcfg) < 0) {
+		fprintf(stderr, "hlsfs: cannot start libcurl\n");
+		goto out_args;
+	}
 	transcode_init(&tcfg);
 	if (o.conf.base_url && cytube_check_base_url(o.conf.base_url) < 0) {
 		fprintf(stderr, "hlsfs: base_url=%s: expected an https URL with a host name (CyTube accepts no other)\n",
@@ -364,6 +449,7 @@ int main(int argc, char *argv[])
 	log_set_debug(copts.debug);
 	index_init();
 	media_init(&pcfg, store, fctx.root_len ? fctx.root : "", o.conf.base_url);
+	source_init(&scfg, store, &blocks);
 	fctx.store = store;
 	fuse = fuse_new(&args, &fs_operations, sizeof(fs_operations), &fctx);
 	if (!fuse)
@@ -394,9 +480,11 @@ out_mount:
 out_new:
 	fuse_destroy(fuse);
 out_args:
+	source_shutdown();
 	cache_shutdown();
 	media_shutdown();
 	store_close(store);
+	remote_shutdown();
 	fuse_loop_cfg_destroy(loop);
 	free(copts.mountpoint);
 	fuse_opt_free_args(&args);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cytube.h"
 #include "index_blob.h"
@@ -21,6 +22,7 @@
 #define BUCKETS 4096
 #define MAX_IDLE_ENTRIES 512
 #define MAX_IDLE_SAMPLES (8u << 20)  /* ~320 MiB of sample records kept for closed files */
+#define RETRY_S 2.0
 
 struct entry {
 	struct media m;
@@ -29,6 +31,7 @@ struct entry {
 	unsigned refs;
 	bool ready, hashed;
 	uint64_t samples;
+	double built_at;              /* monotonic seconds */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -128,11 +131,26 @@ static void evict(void)
 	}
 }
 
+/* A source that failed for a reason that may pass (a read error, an archive away) is built
+ * again once RETRY_S have gone by, rather than serving its error.txt until it changes. */
+static bool retry_due(const struct entry *e)
+{
+	struct timespec ts;
+	if (e->m.error != -EIO || e->m.ix)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9 - e->built_at > RETRY_S;
+}
+
 static void set_error(struct media *m, int err, const char *why)
 {
 	const char *base = strrchr(m->path, '/');
+	int len;
 	m->error = err;
-	if (asprintf(&m->error_text, "%s cannot be served: %s\n", base ? base + 1 : m->path, why) < 0)
+	base = base ? base + 1 : m->path;
+	/* A link file is named as the video it stands for. */
+	len = (int)strlen(base) - (source_is_link(base) ? (int)strlen(SOURCE_LINK_SUFFIX) : 0);
+	if (asprintf(&m->error_text, "%.*s cannot be served: %s\n", len, base, why) < 0)
 		m->error_text = NULL;
 	m->error_len = m->error_text ? strlen(m->error_text) : 0;
 	log_error("%s: %s", m->path, why);
@@ -184,10 +202,11 @@ static void build(struct media *m)
 	int ret, pret;
 
 	if (!load_stored(m)) {
-		ret = source_open(m->path, &src);
+		char reason[512];
+		ret = source_open(m->path, &src, reason, sizeof(reason));
 		if (ret < 0) {
-			char msg[256];
-			snprintf(msg, sizeof(msg), "it could not be opened (%s).", strerror(-ret));
+			char msg[600];
+			snprintf(msg, sizeof(msg), "it could not be opened (%s).", reason[0] ? reason : strerror(-ret));
 			set_error(m, ret, msg);
 			return;
 		}
@@ -243,7 +262,11 @@ static void build(struct media *m)
 	if (base_url && !m->error) {
 		const struct plan_segment *first = &m->plan->segments[0], *last = &m->plan->segments[m->plan->nb_segments - 1];
 		size_t rl = strlen(root);
-		const char *rel = !strncmp(m->path, root, rl) ? m->path + rl : m->path;
+		char rel[4096];
+		/* The name in the mount: a link file NAME.mp4.url is shown as NAME.mp4. */
+		snprintf(rel, sizeof(rel), "%s", !strncmp(m->path, root, rl) ? m->path + rl : m->path);
+		if (source_is_link(rel))
+			rel[strlen(rel) - strlen(SOURCE_LINK_SUFFIX)] = '\0';
 		unsigned long long ms = (unsigned long long)(last->end - first->start) / 90;
 		/* Variant 0 is the tallest: the passthrough, or the first rung. */
 		if (cytube_manifest(base_url, rel, m->ix->title, ms, plan_variant_height(m->plan, m->ix, 0), &m->cytube,
@@ -272,7 +295,7 @@ int media_get(const char *path, struct media **out)
 	if (e) {
 		while (!e->ready)
 			pthread_cond_wait(&built, &lock);
-		if (e->hashed && source_identity_equal(&e->m.id, &id)) {
+		if (e->hashed && source_identity_equal(&e->m.id, &id) && !retry_due(e)) {
 			e->refs++;
 			lru_unlink(e);
 			lru_push_front(e);
@@ -318,6 +341,11 @@ int media_get(const char *path, struct media **out)
 	build(&e->m);
 
 	pthread_mutex_lock(&lock);
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		e->built_at = (double)ts.tv_sec + ts.tv_nsec / 1e9;
+	}
 	e->ready = true;
 	if (e->m.ix)
 		e->samples = (uint64_t)e->m.ix->video.nb_samples + e->m.ix->audio.nb_samples;

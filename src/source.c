@@ -1,33 +1,382 @@
-/* Local-file sources: pread on a descriptor opened once, with the identity from fstat.
- * Reads never follow a replaced path: the open descriptor keeps the bytes of its identity. */
+/* Sources: local files and remote objects behind one pread.
+ *
+ * Local: pread on a descriptor opened once, with the identity from fstat. Reads never follow a
+ * replaced path: the open descriptor keeps the bytes of its identity, and a file rewritten in
+ * place is caught by checking the identity after every read.
+ *
+ * Remote: the identity is what the archive says (size, ETag, Last-Modified), asked at most
+ * every revalidate seconds and kept in the store, so a remote whose archive is away keeps the
+ * identity it last had. Bytes are fetched in aligned blocks of SOURCE_BLOCK_SIZE, each checked
+ * against that identity (remote.c), and kept in the block cache under a key naming the URL,
+ * the identity and the block: a changed object never reads an old block. */
 #include "source.h"
-
-#include "stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "index_blob.h"
+#include "log.h"
+#include "remote.h"
+#include "stats.h"
+#include "store.h"
+
+#define LINK_MAX_BYTES 8192
+#define KNOWN_BUCKETS 1024
+#define PREFETCH_QUEUE 16
+
 struct source {
-	int fd;
+	int fd;                      /* local; -1 for a remote */
 	struct source_identity id;
+	char *url;                   /* remote */
+	struct remote_info info;
+	uint8_t *block;              /* the last block read, number blk */
+	uint64_t blk;
+	bool have_block, prefetch_asked;
+	char why[1500];
 };
+
+/* What an archive said of one URL, and when we asked. */
+struct known {
+	struct known *next;
+	char *url;
+	struct remote_info info;
+	int error;                   /* 0, or the definitive answer (-ENOENT, -EACCES, ...) */
+	char why[256];
+	double checked;              /* monotonic seconds; 0: ask again at the next stat */
+	bool warned;                 /* "archive away" was said for this outage */
+};
+
+static struct source_config cfg = { .revalidate_s = 60 };
+static struct store *store;
+static struct source_blocks blocks;
+static pthread_mutex_t known_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct known *known[KNOWN_BUCKETS];
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started, stop;
+	char *urls[PREFETCH_QUEUE];
+	struct remote_info infos[PREFETCH_QUEUE];
+	unsigned n;
+	char *done[256];             /* URLs fetched whole (or being fetched) this run */
+	unsigned nb_done;
+} P = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void *prefetch_main(void *arg);
+
+void source_init(const struct source_config *c, struct store *st, const struct source_blocks *b)
+{
+	cfg = *c;
+	store = st;
+	if (b)
+		blocks = *b;
+}
+
+void source_start(void)
+{
+	if (cfg.prefetch_whole && blocks.get && !P.started && pthread_create(&P.thread, NULL, prefetch_main, NULL) == 0)
+		P.started = true;
+}
+
+void source_shutdown(void)
+{
+	pthread_mutex_lock(&P.lock);
+	P.stop = true;
+	pthread_cond_broadcast(&P.wake);
+	pthread_mutex_unlock(&P.lock);
+	if (P.started)
+		pthread_join(P.thread, NULL);
+	P.started = false;
+	for (unsigned i = 0; i < P.n; i++)
+		free(P.urls[i]);
+	for (unsigned i = 0; i < P.nb_done; i++)
+		free(P.done[i]);
+	P.n = P.nb_done = 0;
+	pthread_mutex_lock(&known_lock);
+	for (unsigned h = 0; h < KNOWN_BUCKETS; h++) {
+		while (known[h]) {
+			struct known *k = known[h];
+			known[h] = k->next;
+			free(k->url);
+			free(k);
+		}
+	}
+	pthread_mutex_unlock(&known_lock);
+}
+
+int source_is_link(const char *path)
+{
+	size_t n = strlen(path), s = strlen(SOURCE_LINK_SUFFIX);
+	return n > s && !strcmp(path + n - s, SOURCE_LINK_SUFFIX);
+}
 
 static void identity_from_stat(const struct stat *st, struct source_identity *id)
 {
+	memset(id, 0, sizeof(*id));
 	id->size = (uint64_t)st->st_size;
 	id->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	id->ino = st->st_ino;
 	id->dev = st->st_dev;
 }
 
-int source_open(const char *path, struct source **out)
+static void identity_from_remote(const char *url, const struct remote_info *info, int error,
+				 struct source_identity *id)
 {
+	char mat[4096 + 256];
+	int n = snprintf(mat, sizeof(mat), "%s\n%s\n%" PRId64 "\n%d", url, info->etag, info->mtime, error);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
+
+	memset(id, 0, sizeof(*id));
+	id->size = info->size;
+	id->mtime_ns = info->mtime * 1000000000;
+	id->tag = index_blob_hash(mat, len, 0) | 1;  /* never 0: that is a local file */
+}
+
+/* The URL path names: 1 with url filled for a remote (path is a URL, or a link file naming
+ * one), 0 for a local file, or a negative errno with why filled (a refused link). */
+static int url_of(const char *path, char *url, size_t size, char *why, size_t why_len)
+{
+	char buf[LINK_MAX_BYTES + 1], *line, *save = NULL;
+	ssize_t n;
+	int fd, ret;
+
+	if (remote_is_url(path)) {
+		if ((size_t)snprintf(url, size, "%s", path) >= size)
+			return -ENAMETOOLONG;
+		return remote_check_url(url, why, why_len) < 0 ? -EPROTONOSUPPORT : 1;
+	}
+	if (!source_is_link(path))
+		return 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return -errno;
+	n = read(fd, buf, LINK_MAX_BYTES);
+	ret = n < 0 ? -errno : 0;
+	close(fd);
+	if (ret < 0)
+		return ret;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+		char *end;
+		while (*line == ' ' || *line == '\t')
+			line++;
+		end = line + strlen(line);
+		while (end > line && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*line && *line != '#')
+			break;
+	}
+	if (!line) {
+		snprintf(why, why_len, "its link file holds no URL");
+		return -EPROTONOSUPPORT;
+	}
+	if ((size_t)snprintf(url, size, "%s", line) >= size) {
+		snprintf(why, why_len, "its link is longer than %zu bytes", size - 1);
+		return -EPROTONOSUPPORT;
+	}
+	{
+		char reason[256];
+		if (remote_check_url(url, reason, sizeof(reason)) < 0) {
+			snprintf(why, why_len, "its link is refused: %s", reason);
+			return -EPROTONOSUPPORT;
+		}
+	}
+	return 1;
+}
+
+static unsigned known_hash(const char *url)
+{
+	return (unsigned)(index_blob_hash(url, strlen(url), 0) % KNOWN_BUCKETS);
+}
+
+/* With known_lock held. */
+static struct known *known_find(const char *url, bool create)
+{
+	unsigned h = known_hash(url);
+	struct known *k;
+
+	for (k = known[h]; k; k = k->next)
+		if (!strcmp(k->url, url))
+			return k;
+	if (!create || !(k = calloc(1, sizeof(*k))) || !(k->url = strdup(url))) {
+		free(k);
+		return NULL;
+	}
+	k->next = known[h];
+	known[h] = k;
+	return k;
+}
+
+/* The record of url in the store: its remote_info. */
+static int stored_info(const char *url, struct remote_info *info)
+{
+	uint8_t *blob;
+	size_t size;
+	int ret = -ENOENT;
+
+	if (!store || store_get_remote(store, url, &blob, &size) < 0)
+		return -ENOENT;
+	if (size == sizeof(*info)) {
+		memcpy(info, blob, sizeof(*info));
+		info->etag[sizeof(info->etag) - 1] = '\0';
+		ret = 0;
+	}
+	free(blob);
+	return ret;
+}
+
+/* What the archive says of url now, or said within revalidate seconds. Returns 0 with *info;
+ * a definitive answer (-ENOENT, -EACCES, ...) with why; -EIO when the archive cannot be
+ * reached and nothing is known of url. */
+static int remote_identity(const char *url, struct remote_info *info, char *why, size_t why_len)
+{
+	struct remote_info now, last = { 0 };
+	struct known *k;
+	bool have_last = false;
+	char red[1024];
+	int ret;
+
+	pthread_mutex_lock(&known_lock);
+	k = known_find(url, false);
+	if (k && k->checked && mono_s() - k->checked < cfg.revalidate_s) {
+		ret = k->error;
+		*info = k->info;
+		snprintf(why, why_len, "%s", k->why);
+		pthread_mutex_unlock(&known_lock);
+		return ret;
+	}
+	if (k && !k->error && k->info.size) {
+		last = k->info;
+		have_last = true;
+	}
+	pthread_mutex_unlock(&known_lock);
+	if (!have_last && stored_info(url, &last) == 0)
+		have_last = true;
+
+	ret = remote_probe(url, &now, why, why_len);
+	remote_redact(url, red, sizeof(red));
+	if (ret == -EIO && have_last) {
+		/* The archive is away: keep serving what it said last (the cache may hold the rest). */
+		pthread_mutex_lock(&known_lock);
+		if ((k = known_find(url, true))) {
+			if (!k->warned)
+				log_warn("%s: cannot reach the archive (%s); using what it said of this file before", red,
+					 why);
+			k->warned = true;
+			k->info = last;
+			k->error = 0;
+			k->why[0] = '\0';
+			k->checked = mono_s();
+		}
+		pthread_mutex_unlock(&known_lock);
+		*info = last;
+		return 0;
+	}
+	if (ret == 0 && store && (!have_last || memcmp(&now, &last, sizeof(now)))) {
+		int sret = store_put_remote(store, url, (const uint8_t *)&now, sizeof(now));
+		if (sret < 0)
+			log_warn("%s: cannot keep what the archive said in the persistent index: %s", red, strerror(-sret));
+	}
+	pthread_mutex_lock(&known_lock);
+	if ((k = known_find(url, true))) {
+		if (ret == 0 && k->warned)
+			log_warn("%s: the archive answers again", red);
+		k->warned = false;
+		k->info = ret == 0 ? now : (struct remote_info){ 0 };
+		k->error = ret == -EIO ? 0 : ret;
+		snprintf(k->why, sizeof(k->why), "%s", ret < 0 ? why : "");
+		/* A transient failure with nothing known is asked again at the next stat. */
+		k->checked = ret == -EIO ? 0 : mono_s();
+	}
+	pthread_mutex_unlock(&known_lock);
+	*info = now;
+	return ret;
+}
+
+/* Forgets what was said of url, so the next stat asks the archive (it changed under a read). */
+static void remote_forget(const char *url)
+{
+	struct known *k;
+	pthread_mutex_lock(&known_lock);
+	if ((k = known_find(url, false)))
+		k->checked = 0;
+	pthread_mutex_unlock(&known_lock);
+}
+
+int source_stat(const char *path, struct source_identity *out)
+{
+	char url[4096], why[256];
+	struct remote_info info;
+	struct stat st;
+	int kind, ret;
+
+	if (!remote_is_url(path)) {
+		if (stat(path, &st) < 0)
+			return -errno;
+		identity_from_stat(&st, out);
+	}
+	kind = url_of(path, url, sizeof(url), why, sizeof(why));
+	if (kind < 0) {
+		/* A refused link: its folder holds error.txt, and an edit of the link is a new identity. */
+		if (remote_is_url(path))
+			memset(out, 0, sizeof(*out));
+		return kind == -EPROTONOSUPPORT ? 0 : kind;
+	}
+	if (kind == 0)
+		return 0;
+	ret = remote_identity(url, &info, why, sizeof(why));
+	if (ret == -EIO)
+		return -EIO;
+	identity_from_remote(url, &info, ret, out);
+	return 0;
+}
+
+int source_open(const char *path, struct source **out, char *why, size_t why_len)
+{
+	char url[4096], tmp[512];
 	struct source *s;
 	struct stat st;
-	int fd, err;
+	int fd, err, kind;
+
+	*out = NULL;
+	if (!why || !why_len)
+		why = tmp, why_len = sizeof(tmp);
+	why[0] = '\0';
+	kind = url_of(path, url, sizeof(url), why, why_len);
+	if (kind < 0)
+		return kind;
+	if (kind == 1) {
+		if (!(s = calloc(1, sizeof(*s))) || !(s->url = strdup(url))) {
+			free(s);
+			return -ENOMEM;
+		}
+		s->fd = -1;
+		if ((err = remote_identity(url, &s->info, why, why_len)) < 0) {
+			free(s->url);
+			free(s);
+			return err;
+		}
+		identity_from_remote(url, &s->info, 0, &s->id);
+		stats_add(STATS_SOURCE_OPENS, 1);
+		*out = s;
+		return 0;
+	}
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
@@ -57,7 +406,10 @@ void source_close(struct source *s)
 {
 	if (!s)
 		return;
-	close(s->fd);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s->url);
+	free(s->block);
 	free(s);
 }
 
@@ -66,7 +418,12 @@ const struct source_identity *source_identity(const struct source *s)
 	return &s->id;
 }
 
-int source_pread(struct source *s, void *buf, size_t n, uint64_t off)
+const char *source_strerror(const struct source *s, int err)
+{
+	return s && s->why[0] ? s->why : strerror(-err);
+}
+
+static int local_pread(struct source *s, void *buf, size_t n, uint64_t off)
 {
 	size_t done = 0;
 
@@ -95,11 +452,150 @@ int source_pread(struct source *s, void *buf, size_t n, uint64_t off)
 	return 0;
 }
 
-int source_stat(const char *path, struct source_identity *out)
+/* The block cache key of block b of the object info describes. */
+static void block_key(const char *url, const struct remote_info *info, uint64_t b, char *key, size_t size)
 {
-	struct stat st;
-	if (stat(path, &st) < 0)
-		return -errno;
-	identity_from_stat(&st, out);
+	snprintf(key, size, "%s\n%" PRIu64 "\n%s\n%" PRId64 "\n%u\n%" PRIu64, url, info->size, info->etag, info->mtime,
+		 SOURCE_BLOCK_SIZE, b);
+}
+
+static size_t block_len(const struct remote_info *info, uint64_t b)
+{
+	uint64_t start = b * SOURCE_BLOCK_SIZE;
+	return (size_t)(info->size - start < SOURCE_BLOCK_SIZE ? info->size - start : SOURCE_BLOCK_SIZE);
+}
+
+/* Fills buf with block b: from the block cache, else from the archive (then kept). */
+static int fetch_block(const char *url, const struct remote_info *info, uint64_t b, uint8_t *buf, char *why,
+		       size_t why_len)
+{
+	char key[4096 + 256];
+	size_t len = block_len(info, b);
+	int ret;
+
+	block_key(url, info, b, key, sizeof(key));
+	if (blocks.get && blocks.get(key, buf, len) == 0) {
+		stats_add(STATS_BLOCK_HITS, 1);
+		return 0;
+	}
+	if ((ret = remote_read(url, info, b * SOURCE_BLOCK_SIZE, len, buf, why, why_len)) < 0)
+		return ret;
+	stats_add(STATS_BLOCK_MISSES, 1);
+	if (blocks.put)
+		blocks.put(key, buf, len);
 	return 0;
+}
+
+static void prefetch_ask(struct source *s);
+
+static int remote_pread(struct source *s, void *buf, size_t n, uint64_t off)
+{
+	size_t done = 0;
+	int ret;
+
+	if (off > s->info.size || n > s->info.size - off)
+		return -EIO;
+	if (!s->block && !(s->block = malloc(SOURCE_BLOCK_SIZE)))
+		return -ENOMEM;
+	while (done < n) {
+		uint64_t pos = off + done, b = pos / SOURCE_BLOCK_SIZE, in = pos - b * SOURCE_BLOCK_SIZE;
+		size_t take;
+
+		if (!s->have_block || s->blk != b) {
+			char why[400], red[1024];
+			s->have_block = false;
+			if ((ret = fetch_block(s->url, &s->info, b, s->block, why, sizeof(why))) < 0) {
+				remote_redact(s->url, red, sizeof(red));
+				snprintf(s->why, sizeof(s->why), "%s (%s)", why, red);
+				if (ret == -ESTALE)
+					remote_forget(s->url);
+				return ret == -ENOMEM ? ret : -EIO;
+			}
+			s->blk = b;
+			s->have_block = true;
+		}
+		take = block_len(&s->info, b) - (size_t)in;
+		if (take > n - done)
+			take = n - done;
+		memcpy((uint8_t *)buf + done, s->block + in, take);
+		done += take;
+	}
+	if (cfg.prefetch_whole && !s->prefetch_asked)
+		prefetch_ask(s);
+	return 0;
+}
+
+int source_pread(struct source *s, void *buf, size_t n, uint64_t off)
+{
+	s->why[0] = '\0';
+	return s->fd >= 0 ? local_pread(s, buf, n, off) : remote_pread(s, buf, n, off);
+}
+
+/* --- remote_prefetch=whole: one background thread fetches every block of a played remote -- */
+
+static void prefetch_ask(struct source *s)
+{
+	s->prefetch_asked = true;
+	if (!P.started)
+		return;
+	pthread_mutex_lock(&P.lock);
+	for (unsigned i = 0; i < P.nb_done; i++)
+		if (!strcmp(P.done[i], s->url))
+			goto out;
+	if (P.n < PREFETCH_QUEUE && P.nb_done < sizeof(P.done) / sizeof(P.done[0])) {
+		char *a = strdup(s->url), *b = strdup(s->url);
+		if (a && b) {
+			P.urls[P.n] = a;
+			P.infos[P.n++] = s->info;
+			P.done[P.nb_done++] = b;
+			pthread_cond_signal(&P.wake);
+		} else {
+			free(a);
+			free(b);
+		}
+	}
+out:
+	pthread_mutex_unlock(&P.lock);
+}
+
+static void *prefetch_main(void *arg)
+{
+	uint8_t *buf = malloc(SOURCE_BLOCK_SIZE);
+
+	(void)arg;
+	pthread_mutex_lock(&P.lock);
+	while (buf && !P.stop) {
+		char *url, why[400], red[1024];
+		struct remote_info info;
+		uint64_t nb;
+
+		if (!P.n) {
+			pthread_cond_wait(&P.wake, &P.lock);
+			continue;
+		}
+		url = P.urls[0];
+		info = P.infos[0];
+		memmove(P.urls, P.urls + 1, --P.n * sizeof(P.urls[0]));
+		memmove(P.infos, P.infos + 1, P.n * sizeof(P.infos[0]));
+		pthread_mutex_unlock(&P.lock);
+		nb = (info.size + SOURCE_BLOCK_SIZE - 1) / SOURCE_BLOCK_SIZE;
+		for (uint64_t b = 0; b < nb; b++) {
+			int ret;
+			pthread_mutex_lock(&P.lock);
+			ret = P.stop;
+			pthread_mutex_unlock(&P.lock);
+			if (ret)
+				break;
+			if ((ret = fetch_block(url, &info, b, buf, why, sizeof(why))) < 0) {
+				remote_redact(url, red, sizeof(red));
+				log_warn("%s: fetching the whole file stopped at block %" PRIu64 ": %s", red, b, why);
+				break;
+			}
+		}
+		free(url);
+		pthread_mutex_lock(&P.lock);
+	}
+	pthread_mutex_unlock(&P.lock);
+	free(buf);
+	return NULL;
 }

@@ -46,6 +46,7 @@ static int reserve(uint8_t **p, size_t *cap, size_t n)
 int synth_open(struct media *m, uint32_t seg, struct synth **out)
 {
 	struct synth *s;
+	char why[512];
 	int ret;
 
 	*out = NULL;
@@ -57,8 +58,8 @@ int synth_open(struct media *m, uint32_t seg, struct synth **out)
 	pthread_mutex_init(&s->lock, NULL);
 	s->unit_index = -1;
 	s->m = m;
-	if ((ret = source_open(m->path, &s->src)) < 0) {
-		log_error("%s: cannot open the source for segment %u: %s", m->path, seg, strerror(-ret));
+	if ((ret = source_open(m->path, &s->src, why, sizeof(why))) < 0) {
+		log_error("%s: cannot open the source for segment %u: %s", m->path, seg, why[0] ? why : strerror(-ret));
 		ret = -EIO;
 		goto fail;
 	}
@@ -117,7 +118,7 @@ static int read_failed(struct synth *s, const struct plan_unit *u, int err)
 	if (!s->failed) {
 		s->failed = 1;
 		log_error("%s: segment %u: reading source bytes failed (%s); the file was truncated, replaced or is unreadable",
-			  s->m->path, s->layout->segment, strerror(-err));
+			  s->m->path, s->layout->segment, source_strerror(s->src, err));
 	}
 	(void)u;
 	return -EIO;

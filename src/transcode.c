@@ -310,7 +310,8 @@ static int encode_all(struct job *j)
 			goto out;
 		}
 		if ((ret = source_pread(j->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: segment %u: reading the source failed (%s)", j->m->path, j->seg, strerror(-ret));
+			log_error("%s: segment %u: reading the source failed (%s)", j->m->path, j->seg,
+				  source_strerror(j->src, ret));
 			ret = -EIO;
 			goto out;
 		}
@@ -359,7 +360,7 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 	int ret;
 
 	*out = NULL;
-	if ((ret = source_open(m->path, &j.src)) < 0 ||
+	if ((ret = source_open(m->path, &j.src, NULL, 0)) < 0 ||
 	    !source_identity_equal(source_identity(j.src), &m->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving segment %u",
 			  m->path, seg);
@@ -638,7 +639,8 @@ static int aencode_all(struct ajob *a)
 			goto out;
 		}
 		if ((ret = source_pread(a->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: audio segment %u: reading the source failed (%s)", a->m->path, a->seg, strerror(-ret));
+			log_error("%s: audio segment %u: reading the source failed (%s)", a->m->path, a->seg,
+				  source_strerror(a->src, ret));
 			ret = -EIO;
 			goto out;
 		}
@@ -694,7 +696,7 @@ int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint
 	int ret;
 
 	*out = NULL;
-	if ((ret = source_open(m->path, &a.src)) < 0 || !source_identity_equal(source_identity(a.src), &m->id)) {
+	if ((ret = source_open(m->path, &a.src, NULL, 0)) < 0 || !source_identity_equal(source_identity(a.src), &m->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving audio segment %u",
 			  m->path, seg);
 		source_close(a.src);

@@ -11,7 +11,7 @@ static const uint8_t avcc[] = { 1, 0x64, 0x00, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x6
 
 int main(void)
 {
-	struct source_identity id = { 1234567, 42, 7, 9 }, other = id;
+	struct source_identity id = { 1234567, 42, 7, 9, 0 }, other = id;
 	struct media_index ix = { 0 }, *out;
 	struct index_sample vs[3] = { { 0, -3000, 48, 1000, 3000, 0, 1 }, { 6000, 0, 1048, 200, 3000, 0, 0 },
 				      { 3000, 3000, 1248, 100, 3000, 0, 0 } };
@@ -47,6 +47,10 @@ int main(void)
 		index_free(out);
 	}
 	other.mtime_ns++;
+	CHECK_EQ(index_blob_decode(blob, size, &other, &out, &err), -ESTALE);
+	/* A remote whose ETag changed keeps size and date but not its tag. */
+	other = id;
+	other.tag = 0x1234567890abcdefull;
 	CHECK_EQ(index_blob_decode(blob, size, &other, &out, &err), -ESTALE);
 	for (size_t i = 0; i < size; i++) {
 		blob[i] ^= 0x40;
