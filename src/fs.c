@@ -12,9 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cache.h"
+#include "catalog.h"
 #include "log.h"
 #include "media.h"
 #include "naming.h"
@@ -76,6 +78,48 @@ static int stat_inside(const char *path, struct stat *st)
 	return stat(real, st) < 0 ? -errno : 0;
 }
 
+/* resolve() for a remote base: the catalog says what each prefix of path is. */
+static int resolve_remote(const char *path, struct node *n)
+{
+	struct fs_ctx *c = ctx();
+	char rel[PATH_MAX];
+	const char *p = path;
+	size_t len = 0;
+
+	n->st = c->remote_st;
+	n->kind = NODE_DIR;
+	while (*p == '/')
+		p++;
+	rel[0] = '\0';
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+		size_t clen = (size_t)(end - p);
+		int kind;
+
+		if (len + 1 + clen >= sizeof(rel))
+			return -ENAMETOOLONG;
+		if (len)
+			rel[len++] = '/';
+		memcpy(rel + len, p, clen);
+		len += clen;
+		rel[len] = '\0';
+		kind = catalog_lookup(c->catalog, rel, n->src, sizeof(n->src));
+		if (kind == CATALOG_VIDEO) {
+			n->kind = NODE_VIDEO;
+			while (*end == '/')
+				end++;
+			return naming_parse_inner(end, &n->inner);
+		}
+		if (kind != CATALOG_DIR)
+			return kind < 0 ? kind : -ENOENT;
+		p = end;
+		while (*p == '/')
+			p++;
+	}
+	snprintf(n->src, sizeof(n->src), "%s", rel);
+	return 0;
+}
+
 static int resolve(const char *path, struct node *n)
 {
 	struct fs_ctx *c = ctx();
@@ -86,8 +130,14 @@ static int resolve(const char *path, struct node *n)
 	memset(n, 0, sizeof(*n));
 	if (!strcmp(path, CONTROL_DIR) || !strcmp(path, STATS_FILE)) {
 		n->kind = strcmp(path, CONTROL_DIR) ? NODE_STATS : NODE_CONTROL;
+		if (c->catalog) {
+			n->st = c->remote_st;
+			return 0;
+		}
 		return stat(c->root, &n->st) < 0 ? -errno : 0;
 	}
+	if (c->catalog)
+		return resolve_remote(path, n);
 	memcpy(n->src, c->root, len + 1);
 	if ((ret = stat_inside(n->src, &n->st)) < 0)
 		return ret;
@@ -210,6 +260,12 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	if ((ret = media_get(n.src, &m)) < 0)
 		return ret;
 	size = inner_size(m, &n.inner);
+	/* A remote's files change when it does: their time is the archive's (auto_cache drops
+	 * pages on a change of size or time). */
+	if (m->id.tag && m->id.mtime_ns) {
+		n.st.st_mtim.tv_sec = (time_t)(m->id.mtime_ns / 1000000000);
+		n.st.st_mtim.tv_nsec = (long)(m->id.mtime_ns % 1000000000);
+	}
 	media_put(m);
 	if (size < 0)
 		return (int)size;
@@ -253,6 +309,17 @@ static int list_source_dir(const char *src, bool is_root, void *buf, fuse_fill_d
 	return 0;
 }
 
+struct list_arg {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static void list_one(const char *name, void *arg)
+{
+	struct list_arg *la = arg;
+	la->filler(la->buf, name, NULL, 0, 0);
+}
+
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
@@ -273,6 +340,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	}
 	if (n.kind == NODE_STATS)
 		return -ENOTDIR;
+	if (n.kind == NODE_DIR && ctx()->catalog) {
+		struct list_arg la = { buf, filler };
+		return catalog_list(ctx()->catalog, n.src, list_one, &la);
+	}
 	if (n.kind == NODE_DIR)
 		return list_source_dir(n.src, !strcmp(path, "/"), buf, filler);
 	if (n.inner.kind != NAMING_VIDEO_DIR && n.inner.kind != NAMING_VARIANT_DIR)
@@ -517,6 +588,7 @@ static void fs_destroy(void *data)
 	(void)data;
 	while (open_files)
 		open_file_free(open_files);
+	source_shutdown();
 	cache_shutdown();
 	media_shutdown();
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cache.h"
+#include "catalog.h"
 #include "config.h"
 #include "cytube.h"
 #include "log.h"
@@ -358,7 +359,7 @@ int main(int argc, char *argv[])
 	struct store *store = NULL;
 	struct fuse *fuse = NULL;
 	struct stat st;
-	char *fsname = NULL, *escaped = NULL;
+	char *fsname = NULL, *escaped = NULL, fsname_url[1024];
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &o, hlsfs_opts, opt_proc) < 0)
@@ -387,25 +388,34 @@ int main(int argc, char *argv[])
 	if (o.conf.config && load_config(&o) < 0)
 		goto out_args;
 
-	if (stat(o.source, &st) < 0) {
-		fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
-		goto out_args;
+	if (remote_is_url(o.source)) {
+		/* A remote base: checked once remote settings are known, listed once the store is open. */
+		if (!(fctx.root = strdup(o.source)))
+			goto out_args;
+		while (strlen(fctx.root) > 1 && fctx.root[strlen(fctx.root) - 1] == '/')
+			fctx.root[strlen(fctx.root) - 1] = '\0';
+		fctx.root_len = strlen(fctx.root);
+	} else {
+		if (stat(o.source, &st) < 0) {
+			fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
+			goto out_args;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "hlsfs: source '%s': not a directory\n", o.source);
+			goto out_args;
+		}
+		if (access(o.source, R_OK | X_OK) < 0) {
+			fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
+			goto out_args;
+		}
+		if (!(fctx.root = realpath(o.source, NULL))) {
+			fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
+			goto out_args;
+		}
+		fctx.root_len = strlen(fctx.root);
+		if (fctx.root_len == 1)
+			fctx.root_len = 0;  /* "/": children are "/x", not "//x" */
 	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "hlsfs: source '%s': not a directory\n", o.source);
-		goto out_args;
-	}
-	if (access(o.source, R_OK | X_OK) < 0) {
-		fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
-		goto out_args;
-	}
-	if (!(fctx.root = realpath(o.source, NULL))) {
-		fprintf(stderr, "hlsfs: source '%s': %s\n", o.source, strerror(errno));
-		goto out_args;
-	}
-	fctx.root_len = strlen(fctx.root);
-	if (fctx.root_len == 1)
-		fctx.root_len = 0;  /* "/": children are "/x", not "//x" */
 	if (config_seconds(o.conf.segment ? o.conf.segment : CONFIG_DEFAULT_SEGMENT, 1, 60, &pcfg.target) < 0) {
 		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
 		goto out_args;
@@ -416,6 +426,14 @@ int main(int argc, char *argv[])
 	if (remote_init(&rcfg) < 0) {
 		fprintf(stderr, "hlsfs: cannot start libcurl\n");
 		goto out_args;
+	}
+	if (remote_is_url(o.source)) {
+		char why[256], red[1024];
+		remote_redact(o.source, red, sizeof(red));
+		if (remote_check_url(o.source, why, sizeof(why)) < 0) {
+			fprintf(stderr, "hlsfs: source '%s': %s\n", red, why);
+			goto out_args;
+		}
 	}
 	transcode_init(&tcfg);
 	if (o.conf.base_url && cytube_check_base_url(o.conf.base_url) < 0) {
@@ -439,10 +457,27 @@ int main(int argc, char *argv[])
 		}
 	}
 	ret = 1;
+	if (remote_is_url(o.source)) {
+		char why[512], red[1024];
+		int r;
+		remote_redact(o.source, red, sizeof(red));
+		log_set_debug(copts.debug);
+		if ((r = catalog_open(o.source, store, scfg.revalidate_s, &fctx.catalog, why, sizeof(why))) < 0) {
+			fprintf(stderr, "hlsfs: source '%s': cannot list it: %s\n", red, why);
+			goto out_args;
+		}
+		fctx.remote_st.st_mode = S_IFDIR | 0555;
+		fctx.remote_st.st_uid = getuid();
+		fctx.remote_st.st_gid = getgid();
+	}
 
-	/* Read-only always; name the mount after its source so mount(8) and df show it. */
+	/* Read-only always; name the mount after its source so mount(8) and df show it (a URL
+	 * without its credentials). */
+	if (fctx.catalog)
+		remote_redact(o.source, fsname_url, sizeof(fsname_url));
 	if (fuse_opt_add_arg(&args, "-oro,subtype=hlsfs") < 0 ||
-	    fuse_opt_add_opt_escaped(&escaped, o.source) < 0 || asprintf(&fsname, "-ofsname=%s", escaped) < 0 ||
+	    fuse_opt_add_opt_escaped(&escaped, fctx.catalog ? fsname_url : o.source) < 0 ||
+	    asprintf(&fsname, "-ofsname=%s", escaped) < 0 ||
 	    fuse_opt_add_arg(&args, fsname) < 0)
 		goto out_args;
 
@@ -490,6 +525,7 @@ out_args:
 	fuse_opt_free_args(&args);
 	config_release(&o.conf);
 	free(o.source);
+	catalog_close(fctx.catalog);
 	free(fctx.root);
 	free(fsname);
 	free(escaped);

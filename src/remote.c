@@ -537,3 +537,124 @@ int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *wh
 	*len = x.len;
 	return 0;
 }
+
+/* --- S3 listings ---------------------------------------------------------------------------- */
+
+/* Appends s to out percent-encoded for a query value (everything but unreserved bytes). */
+static void query_encode(const char *s, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t k = strlen(out);
+	for (const unsigned char *p = (const unsigned char *)s; *p && k + 4 < size; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+		    *p == '.' || *p == '_' || *p == '~') {
+			out[k++] = (char)*p;
+		} else {
+			out[k++] = '%';
+			out[k++] = hex[*p >> 4];
+			out[k++] = hex[*p & 15];
+		}
+	}
+	out[k] = '\0';
+}
+
+/* The text of the first <tag>...</tag> in [p, end), XML entities decoded, into out. Returns a
+ * pointer past the closing tag, or NULL when there is none. */
+static const char *xml_text(const char *p, const char *end, const char *tag, char *out, size_t size)
+{
+	char open[64], close[64];
+	const char *a, *b;
+	size_t k = 0;
+
+	snprintf(open, sizeof(open), "<%s>", tag);
+	snprintf(close, sizeof(close), "</%s>", tag);
+	if (!(a = memmem(p, (size_t)(end - p), open, strlen(open))))
+		return NULL;
+	a += strlen(open);
+	if (!(b = memmem(a, (size_t)(end - a), close, strlen(close))))
+		return NULL;
+	while (a < b && k + 1 < size) {
+		static const struct { const char *ent; char c; } ents[] = {
+			{ "&amp;", '&' }, { "&lt;", '<' }, { "&gt;", '>' }, { "&quot;", '"' }, { "&apos;", '\'' } };
+		size_t i;
+		if (*a != '&') {
+			out[k++] = *a++;
+			continue;
+		}
+		for (i = 0; i < sizeof(ents) / sizeof(ents[0]); i++) {
+			size_t n = strlen(ents[i].ent);
+			if ((size_t)(b - a) >= n && !memcmp(a, ents[i].ent, n)) {
+				out[k++] = ents[i].c;
+				a += n;
+				break;
+			}
+		}
+		if (i < sizeof(ents) / sizeof(ents[0]))
+			continue;
+		if (a[1] == '#') {
+			/* &#NN; and &#xHH; for ASCII only (keys with other numeric references are skipped
+			 * by the caller's path checks, not misread). */
+			char *e;
+			long v = a[2] == 'x' ? strtol(a + 3, &e, 16) : strtol(a + 2, &e, 10);
+			if (e < b && *e == ';' && v > 0 && v < 128) {
+				out[k++] = (char)v;
+				a = e + 1;
+				continue;
+			}
+		}
+		out[k++] = *a++;
+	}
+	out[k] = '\0';
+	return b + strlen(close);
+}
+
+int remote_s3_list(const char *url, void (*fn)(const char *key, uint64_t size, void *arg), void *arg, char *why,
+		   size_t why_len)
+{
+	char bucket[256], prefix[1024], token[2048] = "", req[8192];
+	const char *p = url + 5, *slash;
+	int ret;
+
+	if (!has_scheme(url, "s3") || !(slash = strchr(p, '/')) || slash == p || (size_t)(slash - p) >= sizeof(bucket)) {
+		snprintf(why, why_len, "expected s3://BUCKET/PREFIX");
+		return -EINVAL;
+	}
+	snprintf(bucket, sizeof(bucket), "%.*s", (int)(slash - p), p);
+	snprintf(prefix, sizeof(prefix), "%s", slash + 1);
+	for (unsigned page = 0; page < 100000; page++) {
+		char *body, key[1100], size_s[32];
+		const char *c, *end;
+		size_t len;
+
+		snprintf(req, sizeof(req), "s3://%s?list-type=2&prefix=", bucket);
+		query_encode(prefix, req, sizeof(req));
+		if (token[0]) {
+			snprintf(req + strlen(req), sizeof(req) - strlen(req), "&continuation-token=");
+			query_encode(token, req, sizeof(req));
+		}
+		if ((ret = remote_fetch(req, 64u << 20, &body, &len, why, why_len)) < 0)
+			return ret;
+		end = body + len;
+		for (c = body; (c = memmem(c, (size_t)(end - c), "<Contents>", 10));) {
+			const char *stop = memmem(c, (size_t)(end - c), "</Contents>", 11);
+			if (!stop)
+				break;
+			if (xml_text(c, stop, "Key", key, sizeof(key)) && xml_text(c, stop, "Size", size_s, sizeof(size_s)) &&
+			    !strncmp(key, prefix, strlen(prefix)))
+				fn(key + strlen(prefix), strtoull(size_s, NULL, 10), arg);
+			c = stop + 11;
+		}
+		token[0] = '\0';
+		{
+			char trunc[16] = "";
+			xml_text(body, end, "IsTruncated", trunc, sizeof(trunc));
+			if (!strcmp(trunc, "true"))
+				xml_text(body, end, "NextContinuationToken", token, sizeof(token));
+		}
+		free(body);
+		if (!token[0])
+			return 0;
+	}
+	snprintf(why, why_len, "the listing does not end");
+	return -EIO;
+}
