@@ -36,6 +36,7 @@ static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *pool[POOL_MAX];
 static unsigned pool_len;
+static struct curl_slist *s3_headers;
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
 {
@@ -59,6 +60,9 @@ int remote_init(const struct remote_config *cfg)
 		pthread_mutex_init(&share_locks[i], NULL);
 	if (!(share = curl_share_init()))
 		return -ENOMEM;
+	/* S3 wants the payload hash among the signed headers; reads send no payload. */
+	if (s3_enabled && !(s3_headers = curl_slist_append(NULL, "x-amz-content-sha256: UNSIGNED-PAYLOAD")))
+		return -ENOMEM;
 	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
@@ -76,6 +80,8 @@ void remote_shutdown(void)
 	if (share)
 		curl_share_cleanup(share);
 	share = NULL;
+	curl_slist_free_all(s3_headers);
+	s3_headers = NULL;
 	curl_global_cleanup();
 }
 
@@ -168,6 +174,7 @@ struct xfer {
 	uint8_t *buf;
 	size_t len, cap, max;       /* REQ_RANGE: cap == max == bytes asked for */
 	bool over, ignored_range;
+	bool headers_only, stopped;  /* stop at the first body byte: the headers say all */
 	long status;
 	char etag[128];
 	int64_t mtime, retry_after, clen;
@@ -178,7 +185,7 @@ struct xfer {
 static void xfer_reset(struct xfer *x)
 {
 	x->len = 0;
-	x->over = x->ignored_range = x->has_range = false;
+	x->over = x->ignored_range = x->has_range = x->stopped = false;
 	x->status = 0;
 	x->etag[0] = '\0';
 	x->mtime = 0;
@@ -241,6 +248,10 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (x->status < 200 || x->status > 299)
 		return n;  /* an error page: its status says all */
+	if (x->headers_only) {
+		x->stopped = true;
+		return 0;
+	}
 	if (x->kind == REQ_RANGE && x->status == 200 && x->clen != (int64_t)x->max) {
 		x->ignored_range = true;  /* the whole object instead of the range */
 		return 0;
@@ -341,6 +352,7 @@ static void setup(CURL *h, const char *url, struct xfer *x, const char *range, b
 		snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", R.s3_region);
 		snprintf(userpwd, sizeof(userpwd), "%s:%s", R.s3_access_key, R.s3_secret_key);
 		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, s3_headers);
 		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
 	}
 }
@@ -393,7 +405,7 @@ static int perform(const char *url, struct xfer *x, const char *range, char *why
 		stats_add(STATS_REMOTE_BYTES, x->len);
 
 		transient = true;
-		if (rc == CURLE_OK && x->status >= 200 && x->status <= 299) {
+		if ((rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x->stopped)) && x->status >= 200 && x->status <= 299) {
 			return 0;
 		} else if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x->status && (x->status < 200 || x->status > 299))) {
 			snprintf(why, why_len, "the archive answered %ld", x->status);
@@ -452,11 +464,12 @@ static bool same_version(const struct remote_info *info, const struct xfer *x)
 int remote_probe(const char *url, struct remote_info *info, char *why, size_t why_len)
 {
 	uint8_t one;
-	struct xfer x = { .kind = REQ_RANGE, .buf = &one, .cap = 1, .max = 1 };
+	struct xfer x = { .kind = REQ_RANGE, .buf = &one, .cap = 1, .max = 1, .headers_only = true };
 	int ret;
 
 	/* A one-byte range rather than HEAD: its Content-Range gives the size and shows at once
-	 * that the archive answers ranges, which every later read needs. */
+	 * that the archive answers ranges, which every later read needs. Only its headers are
+	 * read (some servers answer more than the one byte). */
 	memset(info, 0, sizeof(*info));
 	if ((ret = perform(url, &x, "0-0", why, why_len)) < 0)
 		return ret;
