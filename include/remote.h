@@ -5,6 +5,7 @@
 #ifndef HLSFS_REMOTE_H
 #define HLSFS_REMOTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,9 +38,10 @@ struct remote_info {
 	char etag[128];         /* ETag as sent (empty: none) */
 };
 
-/* Asks the archive what url is now (a one-byte range request). Returns 0 with *info; -ENOENT (404, 410), -EACCES (401, 403), -EPROTONOSUPPORT, or
+/* Asks the archive what url is now (a one-byte range request); quick: one try, no retries
+ * (a revalidation that can fall back on what is known). Returns 0 with *info; -ENOENT (404, 410), -EACCES (401, 403), -EPROTONOSUPPORT, or
  * -EIO (transient failures after the retries, other statuses), with why filled. */
-int remote_probe(const char *url, struct remote_info *info, char *why, size_t why_len);
+int remote_probe(const char *url, struct remote_info *info, bool quick, char *why, size_t why_len);
 
 /* Reads exactly n bytes at off of the object info describes. Returns 0; -ESTALE when the
  * object changed (another ETag or Last-Modified, or size); other errors as remote_probe. */

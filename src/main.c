@@ -117,9 +117,12 @@ static void usage(const char *prog)
 	       "                           long (default " CONFIG_DEFAULT_REMOTE_TTL ")\n"
 	       "    -o remote_prefetch=none|whole  fetch the rest of a played remote file\n"
 	       "                           in the background (default " CONFIG_DEFAULT_REMOTE_PREFETCH ")\n"
-	       "    -o config=FILE         read settings from an INI file (same keys; -o wins);\n"
-	       "                           s3_endpoint, s3_region, s3_access_key and\n"
-	       "                           s3_secret_key belong there\n"
+	       "    -o s3_endpoint=URL     S3-compatible service of s3:// sources\n"
+	       "    -o s3_region=NAME      its region (SigV4 signing)\n"
+	       "    -o s3_access_key=KEY   its access key\n"
+	       "    -o s3_secret_key=KEY   its secret key (put it in the config file: -o\n"
+	       "                           options are visible to every user in ps)\n"
+	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
 	       "\n", prog);
 }
 

@@ -378,7 +378,7 @@ static void sleep_ms(unsigned ms)
 
 /* Runs one request with retries. Returns 0 when the answer is a 2xx (the caller checks the
  * rest), else a negative errno with why filled. */
-static int perform(const char *url, struct xfer *x, const char *range, char *why, size_t why_len)
+static int perform(const char *url, struct xfer *x, const char *range, unsigned retries, char *why, size_t why_len)
 {
 	char real[4096];
 	bool s3 = has_scheme(url, "s3");
@@ -434,7 +434,7 @@ static int perform(const char *url, struct xfer *x, const char *range, char *why
 			snprintf(why, why_len, "%s", curl_easy_strerror(rc));
 			ret = -EIO;
 		}
-		if (!transient || attempt >= R.retries) {
+		if (!transient || attempt >= retries) {
 			stats_add(STATS_REMOTE_ERRORS, 1);
 			return ret;
 		}
@@ -461,7 +461,7 @@ static bool same_version(const struct remote_info *info, const struct xfer *x)
 	return true;
 }
 
-int remote_probe(const char *url, struct remote_info *info, char *why, size_t why_len)
+int remote_probe(const char *url, struct remote_info *info, bool quick, char *why, size_t why_len)
 {
 	uint8_t one;
 	struct xfer x = { .kind = REQ_RANGE, .buf = &one, .cap = 1, .max = 1, .headers_only = true };
@@ -471,7 +471,7 @@ int remote_probe(const char *url, struct remote_info *info, char *why, size_t wh
 	 * that the archive answers ranges, which every later read needs. Only its headers are
 	 * read (some servers answer more than the one byte). */
 	memset(info, 0, sizeof(*info));
-	if ((ret = perform(url, &x, "0-0", why, why_len)) < 0)
+	if ((ret = perform(url, &x, "0-0", quick ? 0 : R.retries, why, why_len)) < 0)
 		return ret;
 	if (x.status != 206 || !x.has_range) {
 		snprintf(why, why_len, "the archive does not answer range requests");
@@ -495,7 +495,7 @@ int remote_read(const char *url, const struct remote_info *info, uint64_t off, s
 	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + n - 1);
 	/* A short body is retried like any transient failure; the checks after it are not. */
 	for (unsigned attempt = 0;; attempt++) {
-		if ((ret = perform(url, &x, range, why, why_len)) < 0)
+		if ((ret = perform(url, &x, range, R.retries, why, why_len)) < 0)
 			return ret;
 		if (!same_version(info, &x)) {
 			snprintf(why, why_len, "it changed on the archive while being read (ETag %s, was %s)",
@@ -537,7 +537,7 @@ int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *wh
 	int ret;
 
 	*body = NULL;
-	if ((ret = perform(url, &x, NULL, why, why_len)) < 0) {
+	if ((ret = perform(url, &x, NULL, R.retries, why, why_len)) < 0) {
 		free(x.buf);
 		return ret;
 	}

@@ -68,8 +68,8 @@ static struct {
 	char *urls[PREFETCH_QUEUE];
 	struct remote_info infos[PREFETCH_QUEUE];
 	unsigned n;
-	char *done[256];             /* URLs fetched whole (or being fetched) this run */
-	unsigned nb_done;
+	char *done[256];             /* the latest URLs fetched whole (or being fetched), a ring */
+	unsigned nb_done, done_next;
 } P = { .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER };
 
 static double mono_s(void)
@@ -108,7 +108,7 @@ void source_shutdown(void)
 		free(P.urls[i]);
 	for (unsigned i = 0; i < P.nb_done; i++)
 		free(P.done[i]);
-	P.n = P.nb_done = 0;
+	P.n = P.nb_done = P.done_next = 0;
 	pthread_mutex_lock(&known_lock);
 	for (unsigned h = 0; h < KNOWN_BUCKETS; h++) {
 		while (known[h]) {
@@ -269,7 +269,7 @@ static int remote_identity(const char *url, struct remote_info *info, char *why,
 	if (!have_last && stored_info(url, &last) == 0)
 		have_last = true;
 
-	ret = remote_probe(url, &now, why, why_len);
+	ret = remote_probe(url, &now, have_last, why, why_len);
 	remote_redact(url, red, sizeof(red));
 	if (ret == -EIO && have_last) {
 		/* The archive is away: keep serving what it said last (the cache may hold the rest). */
@@ -542,12 +542,17 @@ static void prefetch_ask(struct source *s)
 	for (unsigned i = 0; i < P.nb_done; i++)
 		if (!strcmp(P.done[i], s->url))
 			goto out;
-	if (P.n < PREFETCH_QUEUE && P.nb_done < sizeof(P.done) / sizeof(P.done[0])) {
+	if (P.n < PREFETCH_QUEUE) {
 		char *a = strdup(s->url), *b = strdup(s->url);
+		const unsigned ring = sizeof(P.done) / sizeof(P.done[0]);
 		if (a && b) {
 			P.urls[P.n] = a;
 			P.infos[P.n++] = s->info;
-			P.done[P.nb_done++] = b;
+			if (P.nb_done < ring)
+				P.nb_done++;
+			free(P.done[P.done_next]);
+			P.done[P.done_next] = b;
+			P.done_next = (P.done_next + 1) % ring;
 			pthread_cond_signal(&P.wake);
 		} else {
 			free(a);
