@@ -28,6 +28,9 @@ int remote_is_url(const char *s);
 /* Checks that url may be fetched: http or https (s3 when S3 is configured), with a host.
  * Returns 0, or -EPROTONOSUPPORT with why filled. */
 int remote_check_url(const char *url, char *why, size_t why_len);
+/* A remote base given with user:password@: *out (free() it) is the URL without them, and the
+ * credentials are sent with every request under it. Returns 0 or a negative errno. */
+int remote_strip_credentials(const char *url, char **out);
 /* url without credentials or query, for logs and error texts. */
 void remote_redact(const char *url, char *out, size_t size);
 

@@ -461,11 +461,19 @@ int main(int argc, char *argv[])
 	}
 	ret = 1;
 	if (remote_is_url(o.source)) {
-		char why[512], red[1024];
+		char why[512], red[1024], *clean;
 		int r;
 		remote_redact(o.source, red, sizeof(red));
 		log_set_debug(copts.debug);
-		if ((r = catalog_open(o.source, store, scfg.revalidate_s, &fctx.catalog, why, sizeof(why))) < 0) {
+		/* Media paths of a remote base are its URLs, and they reach logs: no credentials in them. */
+		if (remote_strip_credentials(fctx.root, &clean) < 0) {
+			fprintf(stderr, "hlsfs: source '%s': cannot parse it\n", red);
+			goto out_args;
+		}
+		free(fctx.root);
+		fctx.root = clean;
+		fctx.root_len = strlen(clean);
+		if ((r = catalog_open(fctx.root, store, scfg.revalidate_s, &fctx.catalog, why, sizeof(why))) < 0) {
 			fprintf(stderr, "hlsfs: source '%s': cannot list it: %s\n", red, why);
 			goto out_args;
 		}

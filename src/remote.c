@@ -37,6 +37,8 @@ static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static CURL *pool[POOL_MAX];
 static unsigned pool_len;
 static struct curl_slist *s3_headers;
+/* Credentials taken out of a remote base URL, sent with every request under that base. */
+static char *cred_prefix, *cred_userpwd;
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
 {
@@ -82,6 +84,9 @@ void remote_shutdown(void)
 	share = NULL;
 	curl_slist_free_all(s3_headers);
 	s3_headers = NULL;
+	free(cred_prefix);
+	free(cred_userpwd);
+	cred_prefix = cred_userpwd = NULL;
 	curl_global_cleanup();
 }
 
@@ -135,6 +140,40 @@ void remote_redact(const char *url, char *out, size_t size)
 		snprintf(out, size, "(a URL that cannot be parsed)");
 	else
 		snprintf(out, size, "%s://%s%s%s", scheme, host, path, q ? "?..." : "");
+}
+
+int remote_strip_credentials(const char *url, char **out)
+{
+	CURLU *u = curl_url();
+	char *user = NULL, *pass = NULL, *clean = NULL;
+	int ret = -EINVAL;
+
+	*out = NULL;
+	if (!u)
+		return -ENOMEM;
+	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK) {
+		curl_url_get(u, CURLUPART_USER, &user, CURLU_URLDECODE);
+		curl_url_get(u, CURLUPART_PASSWORD, &pass, CURLU_URLDECODE);
+		curl_url_set(u, CURLUPART_USER, NULL, 0);
+		curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+		if (curl_url_get(u, CURLUPART_URL, &clean, 0) == CURLUE_OK) {
+			ret = (*out = strdup(clean)) ? 0 : -ENOMEM;
+			if (ret == 0 && user) {
+				free(cred_prefix);
+				free(cred_userpwd);
+				cred_prefix = strdup(clean);
+				if (asprintf(&cred_userpwd, "%s:%s", user, pass ? pass : "") < 0)
+					cred_userpwd = NULL;
+				if (!cred_prefix || !cred_userpwd)
+					ret = -ENOMEM;
+			}
+		}
+	}
+	curl_free(user);
+	curl_free(pass);
+	curl_free(clean);
+	curl_url_cleanup(u);
+	return ret;
 }
 
 int remote_check_url(const char *url, char *why, size_t why_len)
@@ -348,6 +387,8 @@ static void setup(CURL *h, const char *url, struct xfer *x, const char *range, b
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
 	if (range)
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
+	if (cred_prefix && !strncmp(url, cred_prefix, strlen(cred_prefix)))
+		curl_easy_setopt(h, CURLOPT_USERPWD, cred_userpwd);
 	if (s3) {
 		snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", R.s3_region);
 		snprintf(userpwd, sizeof(userpwd), "%s:%s", R.s3_access_key, R.s3_secret_key);
