@@ -465,12 +465,35 @@ static size_t block_len(const struct remote_info *info, uint64_t b)
 	return (size_t)(info->size - start < SOURCE_BLOCK_SIZE ? info->size - start : SOURCE_BLOCK_SIZE);
 }
 
+/* A block being fetched: later readers of it wait, then read it from the block cache, so a
+ * crowd starting one video asks the archive once per block. */
+struct block_flight {
+	struct block_flight *next;
+	char *key;
+	unsigned refs;
+	bool done;
+};
+
+static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t flight_done = PTHREAD_COND_INITIALIZER;
+static struct block_flight *flights;
+
+/* With flight_lock held. */
+static void flight_put(struct block_flight *f)
+{
+	if (--f->refs == 0) {
+		free(f->key);
+		free(f);
+	}
+}
+
 /* Fills buf with block b: from the block cache, else from the archive (then kept). */
 static int fetch_block(const char *url, const struct remote_info *info, uint64_t b, uint8_t *buf, char *why,
 		       size_t why_len)
 {
 	char key[4096 + 256];
 	size_t len = block_len(info, b);
+	struct block_flight *f = NULL;
 	int ret;
 
 	block_key(url, info, b, key, sizeof(key));
@@ -478,12 +501,54 @@ static int fetch_block(const char *url, const struct remote_info *info, uint64_t
 		stats_add(STATS_BLOCK_HITS, 1);
 		return 0;
 	}
-	if ((ret = remote_read(url, info, b * SOURCE_BLOCK_SIZE, len, buf, why, why_len)) < 0)
-		return ret;
-	stats_add(STATS_BLOCK_MISSES, 1);
-	if (blocks.put)
-		blocks.put(key, buf, len);
-	return 0;
+	if (blocks.get) {
+		pthread_mutex_lock(&flight_lock);
+		for (f = flights; f; f = f->next)
+			if (!strcmp(f->key, key))
+				break;
+		if (f) {
+			f->refs++;
+			while (!f->done)
+				pthread_cond_wait(&flight_done, &flight_lock);
+			flight_put(f);
+			f = NULL;
+			pthread_mutex_unlock(&flight_lock);
+			if (blocks.get(key, buf, len) == 0) {
+				stats_add(STATS_BLOCK_HITS, 1);
+				return 0;
+			}
+			/* That fetch failed or could not be kept: fetch it here. */
+		} else if ((f = calloc(1, sizeof(*f))) && (f->key = strdup(key))) {
+			f->refs = 1;
+			f->next = flights;
+			flights = f;
+			pthread_mutex_unlock(&flight_lock);
+		} else {
+			free(f);
+			f = NULL;
+			pthread_mutex_unlock(&flight_lock);
+		}
+	}
+	ret = remote_read(url, info, b * SOURCE_BLOCK_SIZE, len, buf, why, why_len);
+	if (ret == 0) {
+		stats_add(STATS_BLOCK_MISSES, 1);
+		if (blocks.put)
+			blocks.put(key, buf, len);
+	}
+	if (f) {
+		pthread_mutex_lock(&flight_lock);
+		for (struct block_flight **pp = &flights; *pp; pp = &(*pp)->next) {
+			if (*pp == f) {
+				*pp = f->next;
+				break;
+			}
+		}
+		f->done = true;
+		pthread_cond_broadcast(&flight_done);
+		flight_put(f);
+		pthread_mutex_unlock(&flight_lock);
+	}
+	return ret;
 }
 
 static void prefetch_ask(struct source *s);
