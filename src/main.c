@@ -299,7 +299,6 @@ static int parse_remote_options(const struct config *c, struct remote_config *rc
 				struct cache_config *cc)
 {
 	const char *v;
-	uint32_t ticks;
 	uint64_t secs;
 
 	v = c->remote_timeout ? c->remote_timeout : REMOTE_DEFAULT_TIMEOUT;
@@ -329,6 +328,10 @@ static int parse_remote_options(const struct config *c, struct remote_config *rc
 		return -1;
 	}
 	sc->prefetch_whole = !strcmp(v, "whole");
+	if (sc->prefetch_whole && !c->cache_dir) {
+		fprintf(stderr, "hlsfs: remote_prefetch=whole needs cache_dir (the fetched blocks are kept there)\n");
+		return -1;
+	}
 	rc->s3_endpoint = c->s3_endpoint;
 	rc->s3_region = c->s3_region;
 	rc->s3_access_key = c->s3_access_key;
@@ -342,7 +345,6 @@ static int parse_remote_options(const struct config *c, struct remote_config *rc
 		fprintf(stderr, "hlsfs: s3_endpoint=%s: expected an http or https URL\n", c->s3_endpoint);
 		return -1;
 	}
-	(void)ticks;
 	return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "playlist.h"
 #include "poster.h"
+#include "remote.h"
 #include "stats.h"
 #include "store.h"
 
@@ -194,6 +195,27 @@ static void save_stored(struct media *m, const char *error)
 	free(blob);
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Decodes %XX escapes in place. */
+static void percent_decode(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0) {
+			*w++ = (char)(hi * 16 + lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+}
+
 /* Builds everything a media holds. Runs without the registry lock. */
 static void build(struct media *m)
 {
@@ -267,6 +289,9 @@ static void build(struct media *m)
 		snprintf(rel, sizeof(rel), "%s", !strncmp(m->path, root, rl) ? m->path + rl : m->path);
 		if (source_is_link(rel))
 			rel[strlen(rel) - strlen(SOURCE_LINK_SUFFIX)] = '\0';
+		/* A video of a remote base: its path is a URL, percent-encoded; the mount shows it decoded. */
+		if (remote_is_url(m->path))
+			percent_decode(rel);
 		unsigned long long ms = (unsigned long long)(last->end - first->start) / 90;
 		/* Variant 0 is the tallest: the passthrough, or the first rung. */
 		if (cytube_manifest(base_url, rel, m->ix->title, ms, plan_variant_height(m->plan, m->ix, 0), &m->cytube,

@@ -487,6 +487,44 @@ static void flight_put(struct block_flight *f)
 	}
 }
 
+/* A block whose fetch just failed fails again at once for FAIL_HOLD_S: the kernel asks again
+ * at once for a page whose read failed, and a broken archive should cost one round of tries,
+ * not two. */
+#define FAIL_HOLD_S 1.0
+#define FAIL_SLOTS 64
+
+static struct {
+	uint64_t hash;
+	double at;
+	int err;
+	char why[256];
+} failed[FAIL_SLOTS];
+
+static bool failed_recently(uint64_t hash, int *err, char *why, size_t why_len)
+{
+	unsigned i = (unsigned)(hash % FAIL_SLOTS);
+	bool yes;
+	pthread_mutex_lock(&flight_lock);
+	yes = failed[i].hash == hash && mono_s() - failed[i].at < FAIL_HOLD_S;
+	if (yes) {
+		*err = failed[i].err;
+		snprintf(why, why_len, "%s", failed[i].why);
+	}
+	pthread_mutex_unlock(&flight_lock);
+	return yes;
+}
+
+static void note_failure(uint64_t hash, int err, const char *why)
+{
+	unsigned i = (unsigned)(hash % FAIL_SLOTS);
+	pthread_mutex_lock(&flight_lock);
+	failed[i].hash = hash;
+	failed[i].at = mono_s();
+	failed[i].err = err;
+	snprintf(failed[i].why, sizeof(failed[i].why), "%s", why);
+	pthread_mutex_unlock(&flight_lock);
+}
+
 /* Fills buf with block b: from the block cache, else from the archive (then kept). */
 static int fetch_block(const char *url, const struct remote_info *info, uint64_t b, uint8_t *buf, char *why,
 		       size_t why_len)
@@ -494,6 +532,7 @@ static int fetch_block(const char *url, const struct remote_info *info, uint64_t
 	char key[4096 + 256];
 	size_t len = block_len(info, b);
 	struct block_flight *f = NULL;
+	uint64_t hash;
 	int ret;
 
 	block_key(url, info, b, key, sizeof(key));
@@ -501,6 +540,9 @@ static int fetch_block(const char *url, const struct remote_info *info, uint64_t
 		stats_add(STATS_BLOCK_HITS, 1);
 		return 0;
 	}
+	hash = index_blob_hash(key, strlen(key), 0);
+	if (failed_recently(hash, &ret, why, why_len))
+		return ret;
 	if (blocks.get) {
 		pthread_mutex_lock(&flight_lock);
 		for (f = flights; f; f = f->next)
@@ -517,7 +559,9 @@ static int fetch_block(const char *url, const struct remote_info *info, uint64_t
 				stats_add(STATS_BLOCK_HITS, 1);
 				return 0;
 			}
-			/* That fetch failed or could not be kept: fetch it here. */
+			if (failed_recently(hash, &ret, why, why_len))
+				return ret;
+			/* That fetch could not be kept: fetch it here. */
 		} else if ((f = calloc(1, sizeof(*f))) && (f->key = strdup(key))) {
 			f->refs = 1;
 			f->next = flights;
@@ -534,6 +578,8 @@ static int fetch_block(const char *url, const struct remote_info *info, uint64_t
 		stats_add(STATS_BLOCK_MISSES, 1);
 		if (blocks.put)
 			blocks.put(key, buf, len);
+	} else {
+		note_failure(hash, ret, why);
 	}
 	if (f) {
 		pthread_mutex_lock(&flight_lock);
