@@ -25,6 +25,10 @@ void transcode_init(const struct transcode_config *cfg);
 /* Writes a fingerprint of the encoder settings (they shape the bytes; the cache key holds it). */
 void transcode_fingerprint(char *out, size_t size);
 
+/* Makes every transcode under way, and every later one, give up (-ECANCELED) at its next
+ * frame: at unmount, so it does not wait for encodes nobody will read. */
+void transcode_stop(void);
+
 /* Transcodes segment seg of rung `rung` of media m. Returns 0 with *out (free() it), exactly
  * plan->rungs[rung].sizes[seg] bytes; -EIO when the source cannot be read or no encode fits its
  * bound; -ENOMEM. */

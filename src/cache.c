@@ -790,6 +790,7 @@ void cache_start(void)
 
 void cache_shutdown(void)
 {
+	transcode_stop();
 	pthread_mutex_lock(&C.lock);
 	C.stop = true;
 	pthread_cond_broadcast(&C.changed);

@@ -277,6 +277,14 @@ static void job_release(struct job *j)
 	j->sent = 0;
 }
 
+/* Set at unmount: encodes under way give up at their next frame. */
+static int stopping;
+
+void transcode_stop(void)
+{
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
+}
+
 /* One attempt: decode, scale, encode every wanted frame. */
 static int encode_all(struct job *j)
 {
@@ -305,6 +313,10 @@ static int encode_all(struct job *j)
 	}
 	for (uint32_t i = k0; i <= last && j->sent < j->nwant; i++) {
 		const struct index_sample *s = &v->samples[i];
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+			ret = -ECANCELED;
+			goto out;
+		}
 		if ((ret = av_new_packet(pkt, (int)s->size)) < 0) {
 			ret = -ENOMEM;
 			goto out;
