@@ -55,5 +55,6 @@ ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uin
  * it can (a full or unwritable cache keeps nothing, and says so once). */
 int cache_block_get(const char *material, void *buf, size_t n);
 void cache_block_put(const char *material, const void *buf, size_t n);
+bool cache_block_has(const char *material);
 
 #endif

@@ -19,6 +19,7 @@ struct source_identity {
 };
 
 #define SOURCE_BLOCK_SIZE (1u << 20)   /* remote bytes are fetched and kept in these blocks */
+#define SOURCE_RUN_MAX 8               /* blocks fetched in one request by a reader going in order */
 #define SOURCE_LINK_SUFFIX ".url"      /* a link file: NAME.mp4.url holds the URL of NAME.mp4 */
 
 struct store;
@@ -29,10 +30,12 @@ struct source_config {
 };
 
 /* Where blocks of remote sources are kept (the segment cache, under cache_max). get fills buf
- * with exactly n bytes and returns 0, or returns -ENOENT; put keeps a copy. */
+ * with exactly n bytes and returns 0, or returns -ENOENT; put keeps a copy; has says whether
+ * get would find it. */
 struct source_blocks {
 	int (*get)(const char *key, void *buf, size_t n);
 	void (*put)(const char *key, const void *buf, size_t n);
+	bool (*has)(const char *key);  /* without reading it */
 };
 
 /* Call once before any source is opened; store (may be NULL) keeps what archives last said

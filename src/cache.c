@@ -938,6 +938,17 @@ int cache_block_get(const char *material, void *buf, size_t n)
 	return 0;
 }
 
+bool cache_block_has(const char *material)
+{
+	char key[KEY_LEN + 1];
+	struct store_segment rec;
+
+	if (!C.enabled)
+		return false;
+	block_key(material, key);
+	return store_get_segment(C.store, key, &rec) == 0;
+}
+
 void cache_block_put(const char *material, const void *buf, size_t n)
 {
 	char key[KEY_LEN + 1], tmp[4096];
@@ -970,9 +981,9 @@ void cache_block_put(const char *material, const void *buf, size_t n)
 		}
 		done += (size_t)w;
 	}
-	if (done < n || fdatasync(fd) < 0) {
-		if (done == n)
-			write_failed(tmp, errno);
+	/* No fdatasync, unlike segments: a block torn by a crash fails its checksum, which the
+	 * first open in every process verifies, and is fetched again. */
+	if (done < n) {
 		close(fd);
 		unlink(tmp);
 		goto out;

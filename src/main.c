@@ -360,7 +360,7 @@ int main(int argc, char *argv[])
 	struct transcode_config tcfg = { 0 };
 	struct remote_config rcfg = { 0 };
 	struct source_config scfg = { 0 };
-	struct source_blocks blocks = { cache_block_get, cache_block_put };
+	struct source_blocks blocks = { cache_block_get, cache_block_put, cache_block_has };
 	struct store *store = NULL;
 	struct fuse *fuse = NULL;
 	struct stat st;

@@ -213,7 +213,7 @@ struct xfer {
 	uint8_t *buf;
 	size_t len, cap, max;       /* REQ_RANGE: cap == max == bytes asked for */
 	bool over, ignored_range;
-	bool headers_only, stopped;  /* stop at the first body byte: the headers say all */
+	bool headers_only, stopped;  /* stop at a body longer than asked: the headers say all */
 	long status;
 	char etag[128];
 	int64_t mtime, retry_after, clen;
@@ -287,7 +287,9 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (x->status < 200 || x->status > 299)
 		return n;  /* an error page: its status says all */
-	if (x->headers_only) {
+	if (x->headers_only && x->clen != (int64_t)x->max) {
+		/* More than asked (a server that ignores the range's end): stopping costs the
+		 * connection, but the headers are all we need. */
 		x->stopped = true;
 		return 0;
 	}
@@ -509,8 +511,8 @@ int remote_probe(const char *url, struct remote_info *info, bool quick, char *wh
 	int ret;
 
 	/* A one-byte range rather than HEAD: its Content-Range gives the size and shows at once
-	 * that the archive answers ranges, which every later read needs. Only its headers are
-	 * read (some servers answer more than the one byte). */
+	 * that the archive answers ranges, which every later read needs. When a server sends more
+	 * than the one byte, only its headers are read. */
 	memset(info, 0, sizeof(*info));
 	if ((ret = perform(url, &x, "0-0", quick ? 0 : R.retries, why, why_len)) < 0)
 		return ret;

@@ -37,9 +37,10 @@ struct source {
 	struct source_identity id;
 	char *url;                   /* remote */
 	struct remote_info info;
-	uint8_t *block;              /* the last block read, number blk */
-	uint64_t blk;
-	bool have_block, prefetch_asked;
+	uint8_t *block;              /* the last blocks read: nb_blocks from first_block */
+	uint64_t first_block;
+	unsigned nb_blocks, cap, run;  /* cap: blocks block can hold; run: blocks of the last fetch */
+	bool prefetch_asked;
 	char why[1500];
 };
 
@@ -525,64 +526,98 @@ static void note_failure(uint64_t hash, int err, const char *why)
 	pthread_mutex_unlock(&flight_lock);
 }
 
-/* Fills buf with block b: from the block cache, else from the archive (then kept). */
-static int fetch_block(const char *url, const struct remote_info *info, uint64_t b, uint8_t *buf, char *why,
-		       size_t why_len)
+/* With flight_lock held: the flight of key, or NULL. */
+static struct block_flight *flight_find(const char *key)
+{
+	for (struct block_flight *f = flights; f; f = f->next)
+		if (!strcmp(f->key, key))
+			return f;
+	return NULL;
+}
+
+/* Fills buf with block b and, fetched in the same request, up to want - 1 blocks after it that
+ * no one else is fetching: from the block cache (block b alone), else from the archive (then
+ * kept). *got says how many blocks buf holds. */
+static int fetch_run(const char *url, const struct remote_info *info, uint64_t b, unsigned want, uint8_t *buf,
+		     unsigned *got, char *why, size_t why_len)
 {
 	char key[4096 + 256];
-	size_t len = block_len(info, b);
-	struct block_flight *f = NULL;
-	uint64_t hash;
+	uint64_t nb = (info->size + SOURCE_BLOCK_SIZE - 1) / SOURCE_BLOCK_SIZE, hash;
+	struct block_flight *mine[SOURCE_RUN_MAX] = { 0 };
+	unsigned n = 1;
+	size_t len;
 	int ret;
 
+	*got = 1;
 	block_key(url, info, b, key, sizeof(key));
-	if (blocks.get && blocks.get(key, buf, len) == 0) {
+	if (blocks.get && blocks.get(key, buf, block_len(info, b)) == 0) {
 		stats_add(STATS_BLOCK_HITS, 1);
 		return 0;
 	}
 	hash = index_blob_hash(key, strlen(key), 0);
 	if (failed_recently(hash, &ret, why, why_len))
 		return ret;
+	if (want > SOURCE_RUN_MAX)
+		want = SOURCE_RUN_MAX;
+	if (want > nb - b)
+		want = (unsigned)(nb - b);
 	if (blocks.get) {
+		struct block_flight *f;
 		pthread_mutex_lock(&flight_lock);
-		for (f = flights; f; f = f->next)
-			if (!strcmp(f->key, key))
-				break;
-		if (f) {
+		if ((f = flight_find(key))) {
+			/* Someone is fetching it: wait, then read it from the cache. */
 			f->refs++;
 			while (!f->done)
 				pthread_cond_wait(&flight_done, &flight_lock);
 			flight_put(f);
-			f = NULL;
 			pthread_mutex_unlock(&flight_lock);
-			if (blocks.get(key, buf, len) == 0) {
+			if (blocks.get(key, buf, block_len(info, b)) == 0) {
 				stats_add(STATS_BLOCK_HITS, 1);
 				return 0;
 			}
 			if (failed_recently(hash, &ret, why, why_len))
 				return ret;
-			/* That fetch could not be kept: fetch it here. */
-		} else if ((f = calloc(1, sizeof(*f))) && (f->key = strdup(key))) {
-			f->refs = 1;
-			f->next = flights;
-			flights = f;
-			pthread_mutex_unlock(&flight_lock);
-		} else {
-			free(f);
-			f = NULL;
-			pthread_mutex_unlock(&flight_lock);
+			pthread_mutex_lock(&flight_lock);
+			want = 1;  /* that fetch could not be kept: fetch it here */
 		}
+		/* Our flights: block b, then the following ones until one is in flight or kept. */
+		for (n = 0; n < want; n++) {
+			char k2[4096 + 256];
+			block_key(url, info, b + n, k2, sizeof(k2));
+			if ((n && (flight_find(k2) || (blocks.has && blocks.has(k2)))) ||
+			    !(mine[n] = calloc(1, sizeof(*mine[n]))) ||
+			    !(mine[n]->key = strdup(k2))) {
+				if (mine[n])
+					free(mine[n]);
+				mine[n] = NULL;
+				break;
+			}
+			mine[n]->refs = 1;
+			mine[n]->next = flights;
+			flights = mine[n];
+		}
+		if (n == 0)
+			n = 1;  /* out of memory: fetch block b without a flight */
+		pthread_mutex_unlock(&flight_lock);
 	}
+	len = (size_t)((b + n) * SOURCE_BLOCK_SIZE > info->size ? info->size - b * SOURCE_BLOCK_SIZE
+								: (uint64_t)n * SOURCE_BLOCK_SIZE);
 	ret = remote_read(url, info, b * SOURCE_BLOCK_SIZE, len, buf, why, why_len);
 	if (ret == 0) {
-		stats_add(STATS_BLOCK_MISSES, 1);
-		if (blocks.put)
-			blocks.put(key, buf, len);
+		stats_add(STATS_BLOCK_MISSES, n);
+		for (unsigned k = 0; k < n && blocks.put; k++) {
+			block_key(url, info, b + k, key, sizeof(key));
+			blocks.put(key, buf + (size_t)k * SOURCE_BLOCK_SIZE, block_len(info, b + k));
+		}
+		*got = n;
 	} else {
 		note_failure(hash, ret, why);
 	}
-	if (f) {
-		pthread_mutex_lock(&flight_lock);
+	pthread_mutex_lock(&flight_lock);
+	for (unsigned k = 0; k < n; k++) {
+		struct block_flight *f = mine[k];
+		if (!f)
+			continue;
 		for (struct block_flight **pp = &flights; *pp; pp = &(*pp)->next) {
 			if (*pp == f) {
 				*pp = f->next;
@@ -590,14 +625,25 @@ static int fetch_block(const char *url, const struct remote_info *info, uint64_t
 			}
 		}
 		f->done = true;
-		pthread_cond_broadcast(&flight_done);
 		flight_put(f);
-		pthread_mutex_unlock(&flight_lock);
 	}
+	pthread_cond_broadcast(&flight_done);
+	pthread_mutex_unlock(&flight_lock);
 	return ret;
 }
 
 static void prefetch_ask(struct source *s);
+
+/* Makes room for n blocks in s->block. Returns false when there is no memory for it. */
+static bool grow_buffer(struct source *s, unsigned n)
+{
+	uint8_t *p = realloc(s->block, (size_t)n * SOURCE_BLOCK_SIZE);
+	if (!p)
+		return false;
+	s->block = p;
+	s->cap = n;
+	return true;
+}
 
 static int remote_pread(struct source *s, void *buf, size_t n, uint64_t off)
 {
@@ -606,26 +652,37 @@ static int remote_pread(struct source *s, void *buf, size_t n, uint64_t off)
 
 	if (off > s->info.size || n > s->info.size - off)
 		return -EIO;
-	if (!s->block && !(s->block = malloc(SOURCE_BLOCK_SIZE)))
-		return -ENOMEM;
 	while (done < n) {
-		uint64_t pos = off + done, b = pos / SOURCE_BLOCK_SIZE, in = pos - b * SOURCE_BLOCK_SIZE;
+		uint64_t pos = off + done, b = pos / SOURCE_BLOCK_SIZE, in;
 		size_t take;
 
-		if (!s->have_block || s->blk != b) {
+		if (!s->nb_blocks || b < s->first_block || b >= s->first_block + s->nb_blocks) {
 			char why[400], red[1024];
-			s->have_block = false;
-			if ((ret = fetch_block(s->url, &s->info, b, s->block, why, sizeof(why))) < 0) {
+			/* A reader going through the file in order gets longer runs per request (up to
+			 * SOURCE_RUN_MAX blocks): fewer round trips to a distant archive. */
+			unsigned want = s->nb_blocks && b == s->first_block + s->nb_blocks ? s->run * 2 : 1, got;
+			if (want > SOURCE_RUN_MAX)
+				want = SOURCE_RUN_MAX;
+			if (s->cap < want && !grow_buffer(s, want))
+				want = s->cap ? s->cap : 1;
+			if (!s->cap)
+				return -ENOMEM;
+			s->nb_blocks = 0;
+			if ((ret = fetch_run(s->url, &s->info, b, want, s->block, &got, why, sizeof(why))) < 0) {
 				remote_redact(s->url, red, sizeof(red));
 				snprintf(s->why, sizeof(s->why), "%s (%s)", why, red);
 				if (ret == -ESTALE)
 					remote_forget(s->url);
 				return ret == -ENOMEM ? ret : -EIO;
 			}
-			s->blk = b;
-			s->have_block = true;
+			s->first_block = b;
+			s->nb_blocks = got;
+			/* A hit from the cache keeps the run length: the next miss continues it. */
+			s->run = got > 1 ? got : s->run ? s->run : 1;
 		}
-		take = block_len(&s->info, b) - (size_t)in;
+		in = pos - s->first_block * SOURCE_BLOCK_SIZE;
+		take = (size_t)(block_len(&s->info, s->first_block + s->nb_blocks - 1) +
+				(s->nb_blocks - 1) * (uint64_t)SOURCE_BLOCK_SIZE - in);
 		if (take > n - done)
 			take = n - done;
 		memcpy((uint8_t *)buf + done, s->block + in, take);
@@ -676,7 +733,7 @@ out:
 
 static void *prefetch_main(void *arg)
 {
-	uint8_t *buf = malloc(SOURCE_BLOCK_SIZE);
+	uint8_t *buf = malloc((size_t)SOURCE_RUN_MAX * SOURCE_BLOCK_SIZE);
 
 	(void)arg;
 	pthread_mutex_lock(&P.lock);
@@ -695,18 +752,21 @@ static void *prefetch_main(void *arg)
 		memmove(P.infos, P.infos + 1, P.n * sizeof(P.infos[0]));
 		pthread_mutex_unlock(&P.lock);
 		nb = (info.size + SOURCE_BLOCK_SIZE - 1) / SOURCE_BLOCK_SIZE;
-		for (uint64_t b = 0; b < nb; b++) {
+		for (uint64_t b = 0; b < nb;) {
+			unsigned got;
 			int ret;
 			pthread_mutex_lock(&P.lock);
 			ret = P.stop;
 			pthread_mutex_unlock(&P.lock);
 			if (ret)
 				break;
-			if ((ret = fetch_block(url, &info, b, buf, why, sizeof(why))) < 0) {
+			/* One block at a time from the cache, runs of what is missing from the archive. */
+			if ((ret = fetch_run(url, &info, b, SOURCE_RUN_MAX, buf, &got, why, sizeof(why))) < 0) {
 				remote_redact(url, red, sizeof(red));
 				log_warn("%s: fetching the whole file stopped at block %" PRIu64 ": %s", red, b, why);
 				break;
 			}
+			b += got;
 		}
 		free(url);
 		pthread_mutex_lock(&P.lock);
