@@ -596,6 +596,20 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 				goto fail;
 		bandwidth(p, rung->sizes, &rung->peak_bps, &rung->average_bps, &rung->total_bytes);
 	}
+	if (p->passthrough) {
+		/* A rung whose bound costs as much as the source itself on average (a near-static or
+		 * very light source, where packetization and the rate bound outweigh its content)
+		 * would offer a player nothing lighter: it is left out. */
+		unsigned kept = 0;
+		for (unsigned r = 0; r < p->nb_rungs; r++) {
+			if (p->rungs[r].average_bps >= p->average_bps) {
+				free(p->rungs[r].sizes);
+				continue;
+			}
+			p->rungs[kept++] = p->rungs[r];
+		}
+		p->nb_rungs = kept;
+	}
 	p->audio_program.es[0].pid = TS_PID_AUDIO;
 	p->audio_program.es[0].stream_type = TS_TYPE_AAC_ADTS;
 	p->audio_program.nb_es = 1;
