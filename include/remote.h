@@ -31,6 +31,9 @@ int remote_check_url(const char *url, char *why, size_t why_len);
 /* A remote base given with user:password@: *out (free() it) is the URL without them, and the
  * credentials are sent with every request under it. Returns 0 or a negative errno. */
 int remote_strip_credentials(const char *url, char **out);
+/* Appends s to out (a NUL-terminated string in a buffer of size bytes) with every byte but
+ * A-Za-z0-9-._~ (and '/' when keep_slash) percent-encoded. Returns 0 or -ENAMETOOLONG. */
+int remote_percent_encode(const char *s, bool keep_slash, char *out, size_t size);
 /* url without credentials or query, for logs and error texts. */
 void remote_redact(const char *url, char *out, size_t size);
 

@@ -296,28 +296,6 @@ static size_t lower_bound(const struct listing *l, const char *key)
 	return lo;
 }
 
-/* Appends path to out with every byte outside the unreserved set percent-encoded, '/' kept. */
-static int encode_path(const char *path, char *out, size_t size)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t k = strlen(out);
-	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
-		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-			     *p == '-' || *p == '.' || *p == '_' || *p == '~' || *p == '/';
-		if (k + 4 > size)
-			return -ENAMETOOLONG;
-		if (plain) {
-			out[k++] = (char)*p;
-		} else {
-			out[k++] = '%';
-			out[k++] = hex[*p >> 4];
-			out[k++] = hex[*p & 15];
-		}
-	}
-	out[k] = '\0';
-	return 0;
-}
-
 int catalog_lookup(struct catalog *c, const char *rel, char *url, size_t url_size)
 {
 	char prefix[1100];
@@ -332,7 +310,8 @@ int catalog_lookup(struct catalog *c, const char *rel, char *url, size_t url_siz
 	pthread_mutex_lock(&c->lock);
 	i = lower_bound(&c->cur, rel);
 	if (i < c->cur.n && !strcmp(c->cur.paths[i], rel)) {
-		if ((size_t)snprintf(url, url_size, "%s", c->base) >= url_size || encode_path(rel, url, url_size) < 0)
+		if ((size_t)snprintf(url, url_size, "%s", c->base) >= url_size ||
+		    remote_percent_encode(rel, true, url, url_size) < 0)
 			ret = -ENAMETOOLONG;
 		else
 			ret = CATALOG_VIDEO;

@@ -596,14 +596,16 @@ int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *wh
 
 /* --- S3 listings ---------------------------------------------------------------------------- */
 
-/* Appends s to out percent-encoded for a query value (everything but unreserved bytes). */
-static void query_encode(const char *s, char *out, size_t size)
+int remote_percent_encode(const char *s, bool keep_slash, char *out, size_t size)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t k = strlen(out);
-	for (const unsigned char *p = (const unsigned char *)s; *p && k + 4 < size; p++) {
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-		    *p == '.' || *p == '_' || *p == '~') {
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+			     *p == '-' || *p == '.' || *p == '_' || *p == '~' || (keep_slash && *p == '/');
+		if (k + 4 > size)
+			return -ENAMETOOLONG;
+		if (plain) {
 			out[k++] = (char)*p;
 		} else {
 			out[k++] = '%';
@@ -612,6 +614,7 @@ static void query_encode(const char *s, char *out, size_t size)
 		}
 	}
 	out[k] = '\0';
+	return 0;
 }
 
 /* The text of the first <tag>...</tag> in [p, end), XML entities decoded, into out. Returns a
@@ -683,10 +686,11 @@ int remote_s3_list(const char *url, void (*fn)(const char *key, uint64_t size, v
 		size_t len;
 
 		snprintf(req, sizeof(req), "s3://%s?list-type=2&prefix=", bucket);
-		query_encode(prefix, req, sizeof(req));
-		if (token[0]) {
-			snprintf(req + strlen(req), sizeof(req) - strlen(req), "&continuation-token=");
-			query_encode(token, req, sizeof(req));
+		if (remote_percent_encode(prefix, false, req, sizeof(req)) < 0 ||
+		    (token[0] && (snprintf(req + strlen(req), sizeof(req) - strlen(req), "&continuation-token="),
+				  remote_percent_encode(token, false, req, sizeof(req)) < 0))) {
+			snprintf(why, why_len, "its listing request is too long");
+			return -ENAMETOOLONG;
 		}
 		if ((ret = remote_fetch(req, 64u << 20, &body, &len, why, why_len)) < 0)
 			return ret;
