@@ -60,6 +60,9 @@ const struct source_identity *source_identity(const struct source *s);
 /* Reads exactly n bytes at off. Returns 0, -EIO when the source is shorter than that or
  * changed under us (truncated or replaced, a new ETag), or another negative errno. */
 int source_pread(struct source *s, void *buf, size_t n, uint64_t off);
+/* Says the reads to come end before byte end (a segment's samples), so a remote source's
+ * read-ahead does not fetch past it. */
+void source_will_read(struct source *s, uint64_t end);
 /* Why the last read of s failed, for a log line ("the archive answered 503 (http://...)"),
  * or strerror(-err) when there is nothing more to say. */
 const char *source_strerror(const struct source *s, int err);

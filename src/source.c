@@ -40,6 +40,7 @@ struct source {
 	uint8_t *block;              /* the last blocks read: nb_blocks from first_block */
 	uint64_t first_block;
 	unsigned nb_blocks, cap, run;  /* cap: blocks block can hold; run: blocks of the last fetch */
+	uint64_t read_end;             /* source_will_read: runs end there (0: the file's end) */
 	bool prefetch_asked;
 	char why[1500];
 };
@@ -419,6 +420,11 @@ const struct source_identity *source_identity(const struct source *s)
 	return &s->id;
 }
 
+void source_will_read(struct source *s, uint64_t end)
+{
+	s->read_end = end;
+}
+
 const char *source_strerror(const struct source *s, int err)
 {
 	return s && s->why[0] ? s->why : strerror(-err);
@@ -663,6 +669,11 @@ static int remote_pread(struct source *s, void *buf, size_t n, uint64_t off)
 			unsigned want = s->nb_blocks && b == s->first_block + s->nb_blocks ? s->run * 2 : 1, got;
 			if (want > SOURCE_RUN_MAX)
 				want = SOURCE_RUN_MAX;
+			/* Not past the end of what the reader said it will read. */
+			if (s->read_end && want > 1) {
+				uint64_t last = (s->read_end - 1) / SOURCE_BLOCK_SIZE;
+				want = last < b ? 1 : last - b + 1 < want ? (unsigned)(last - b + 1) : want;
+			}
 			if (s->cap < want && !grow_buffer(s, want))
 				want = s->cap ? s->cap : 1;
 			if (!s->cap)

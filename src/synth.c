@@ -78,6 +78,18 @@ int synth_open(struct media *m, uint32_t seg, struct synth **out)
 		ret = -EIO;
 		goto fail;
 	}
+	{
+		/* The last byte this segment reads: remote read-ahead stops there. */
+		const struct plan_segment *ps = &m->plan->segments[seg];
+		uint64_t end = 0;
+		for (uint32_t i = ps->v_first; i < ps->v_first + ps->v_count; i++)
+			if (m->ix->video.samples[i].pos + m->ix->video.samples[i].size > end)
+				end = m->ix->video.samples[i].pos + m->ix->video.samples[i].size;
+		for (uint32_t i = ps->a_first; i < ps->a_first + ps->a_count; i++)
+			if (m->ix->audio.samples[i].pos + m->ix->audio.samples[i].size > end)
+				end = m->ix->audio.samples[i].pos + m->ix->audio.samples[i].size;
+		source_will_read(s->src, end);
+	}
 	if ((ret = plan_layout(m->plan, m->ix, seg, &s->layout)) < 0) {
 		if (ret == -EIO)
 			log_error("%s: segment %u: layout disagrees with the plan; not served", m->path, seg);

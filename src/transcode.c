@@ -305,6 +305,13 @@ static int encode_all(struct job *j)
 	}
 	for (k0 = first; k0 > 0 && !(v->samples[k0].flags & INDEX_SAMPLE_KEY); k0--)
 		;
+	{
+		uint64_t end = 0;  /* remote read-ahead stops at the last byte decoded */
+		for (uint32_t i = k0; i <= last; i++)
+			if (v->samples[i].pos + v->samples[i].size > end)
+				end = v->samples[i].pos + v->samples[i].size;
+		source_will_read(j->src, end);
+	}
 	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0) {
 		log_error("%s: %up segment %u: the %s cannot start", j->m->path, j->r->height, j->seg,
 			  j->dec && avcodec_is_open(j->dec) ? "encoder" : "decoder");
