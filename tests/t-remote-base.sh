@@ -4,6 +4,8 @@
 # byte-identical to a local mount of the same folder; with the archive gone, a remount on the same cache_dir
 # still lists the tree and reads the cached segments.
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=remote-lib.sh
+source "$(dirname "$0")/remote-lib.sh"
 
 need nginx curl ffmpeg cmp sha256sum
 need_hlsfs
@@ -70,35 +72,9 @@ check_tree() {
         [ -f "$m/$d/master.m3u8" ] || fail "$when: '$d' has no master.m3u8"
     done
 }
-# video_sums DIR: "SHA256  ./PATH" for every file under DIR but cytube.json, sorted; a read error fails.
-video_sums() {
-    local dir=$1 err=$T/.vsums.err
-    (cd "$dir" && find . -type f ! -name cytube.json -print0 | sort -z | xargs -0 sha256sum) 2> "$err" ||
-        fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
-}
-# same_as_local MNT WHEN: every file of every video equals the local mount's (sums in $T/local-*.sums).
-same_as_local() {
-    local m=$1 when=$2 v i=0 f
-    for v in "${VIDEOS[@]}"; do
-        i=$((i + 1))
-        video_sums "$m/$v" > "$T/remote-$i.sums"
-        if ! diff -q "$T/local-$i.sums" "$T/remote-$i.sums" > /dev/null; then
-            f=$(diff "$T/local-$i.sums" "$T/remote-$i.sums" | sed -n 's/^[<>] [0-9a-f]*  \.\///p' | sed -n 1p || true)
-            fail "$when: '$v/$f' differs from (or is missing in) the local mount of the same folder"
-        fi
-    done
-}
 
-# Reference: a local mount of the base folder itself.
-mkdir -p "$T/mnt-local"
-mount_hlsfs "$B" "$T/mnt-local" -o "$COMMON"
-i=0
-for v in "${VIDEOS[@]}"; do
-    i=$((i + 1))
-    video_sums "$T/mnt-local/$v" > "$T/local-$i.sums"
-    grep -q '\.ts$' "$T/local-$i.sums" || fail "the local mount shows no segments for '$v'"
-done
-umount_hlsfs "$T/mnt-local"
+# Reference: a local mount of the same files.
+local_reference "$B" "$COMMON"
 
 # --- online -------------------------------------------------------------------------------------------------
 mount_hlsfs "$BASE" "$MNT" -o "$COMMON,cache_dir=$CACHE"

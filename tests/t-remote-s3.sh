@@ -4,6 +4,8 @@
 # first letters), byte-identical to a local mount of the same files; with s3rver gone, a remount on the same
 # cache_dir still lists the tree and reads the cached segments.
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=remote-lib.sh
+source "$(dirname "$0")/remote-lib.sh"
 
 need node npm curl ffmpeg cmp sha256sum
 need_hlsfs
@@ -80,32 +82,9 @@ check_tree() {
     got=$(ls -A "$m/films" | tr '\n' '|') || fail "$when: ls of films failed"
     [ "$got" = "a b.mov|" ] || fail "$when: films lists [$got], want [a b.mov|]"
 }
-video_sums() {
-    local dir=$1 err=$T/.vsums.err
-    (cd "$dir" && find . -type f ! -name cytube.json -print0 | sort -z | xargs -0 sha256sum) 2> "$err" ||
-        fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
-}
-same_as_local() {
-    local m=$1 when=$2 v i=0 f
-    for v in "${VIDEOS[@]}"; do
-        i=$((i + 1))
-        video_sums "$m/$v" > "$T/s3-$i.sums"
-        if ! diff -q "$T/local-$i.sums" "$T/s3-$i.sums" > /dev/null; then
-            f=$(diff "$T/local-$i.sums" "$T/s3-$i.sums" | sed -n 's/^[<>] [0-9a-f]*  \.\///p' | sed -n 1p || true)
-            fail "$when: '$v/$f' differs from (or is missing in) the local mount of the same files"
-        fi
-    done
-}
 
-mkdir -p "$T/mnt-local"
-mount_hlsfs "$LOCAL" "$T/mnt-local" -o "$COMMON"
-i=0
-for v in "${VIDEOS[@]}"; do
-    i=$((i + 1))
-    video_sums "$T/mnt-local/$v" > "$T/local-$i.sums"
-    grep -q '\.ts$' "$T/local-$i.sums" || fail "the local mount shows no segments for '$v'"
-done
-umount_hlsfs "$T/mnt-local"
+# Reference: a local mount of the same files.
+local_reference "$LOCAL" "$COMMON"
 
 # --- online -------------------------------------------------------------------------------------------------
 mount_hlsfs "s3://vids/lib" "$MNT" -o "$COMMON,config=$T/s3.ini,cache_dir=$CACHE"
