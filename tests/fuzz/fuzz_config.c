@@ -144,6 +144,8 @@ static const struct {
 } keys[] = {
 	KEY(cache_dir), KEY(segment), KEY(cache_max), KEY(cache_ttl), KEY(cache_passthrough), KEY(prefetch),
 	KEY(workers), KEY(ladder), KEY(encoder), KEY(preset), KEY(profile), KEY(base_url),
+	KEY(remote_timeout), KEY(remote_retries), KEY(remote_revalidate), KEY(remote_ttl), KEY(remote_prefetch),
+	KEY(s3_endpoint), KEY(s3_region), KEY(s3_access_key), KEY(s3_secret_key),
 };
 #define NB_KEYS (sizeof(keys) / sizeof(keys[0]))
 /* A setting added to struct config must be added to keys[] above too. */
