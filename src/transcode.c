@@ -10,10 +10,16 @@
  * IDR first, no B-frames (PTS = DTS), average rate = the rung's, VBV maxrate = that rate with a
  * one-second buffer, a fixed thread count and bit-exact scaling, so the same input gives the
  * same bytes on every run. An encode larger than the planned bound is redone at a lower rate;
- * the result is padded with null packets to the bound. */
+ * the result is padded with null packets to the bound.
+ *
+ * Threads: a segment's frames go through two stages at once, read + decode + scale on a helper
+ * thread and encode on the caller's, handed over in presentation order through a short queue.
+ * The encoder sees the same frames in the same order whatever the timing, so the bytes are
+ * those of one thread doing both; the segment is ready about as soon as its encode is. */
 #include "transcode.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,7 +91,11 @@ static int encoded_push(struct encoded *e, const AVPacket *pkt, int64_t pts)
 	return 0;
 }
 
-/* Everything one attempt at one segment needs. */
+/* Scaled frames the decoding thread may be ahead of the encoder by. */
+#define QUEUE_FRAMES 6
+
+/* Everything one attempt at one segment needs. The decoding thread owns dec, sws and taken;
+ * the caller's thread owns enc, last, sent and out; the queue is shared under lock. */
 struct job {
 	struct media *m;
 	const struct plan_rung *r;
@@ -93,11 +103,20 @@ struct job {
 	struct source *src;
 	struct plan_frame *want;   /* the frames to encode, PTS order */
 	uint32_t nwant, sent;      /* sent: frames given to the encoder so far */
+	uint32_t k0, last_sample;  /* the video samples decoded: from the keyframe k0 to last_sample */
+	uint32_t taken;            /* decoded frames queued so far */
 	AVCodecContext *dec, *enc;
 	struct SwsContext *sws;
-	AVFrame *scaled, *last;    /* last: the previous scaled frame, for stand-ins */
+	AVFrame *last;             /* the previous frame encoded, for stand-ins */
 	struct encoded out;
 	double rate_factor;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	AVFrame *queue[QUEUE_FRAMES];
+	unsigned head, count;
+	bool decoded;              /* the decoding thread is done: nothing more will be queued */
+	bool abandoned;            /* the encoder gave up: the decoding thread stops */
+	int dec_ret;               /* the decoding thread's result */
 };
 
 /* Gives a decoder the track's codec configuration, padded as libavcodec requires. */
@@ -144,28 +163,69 @@ static int encode_frame(struct job *j, AVFrame *f)
 	return drain_encoder(j, false);
 }
 
-/* Scales a decoded frame into the rung's size and encodes it. */
+/* Hands a scaled frame to the encoder's side, waiting while the queue is full. Takes f. */
+static int queue_put(struct job *j, AVFrame *f)
+{
+	int ret = 0;
+	pthread_mutex_lock(&j->lock);
+	while (j->count == QUEUE_FRAMES && !j->abandoned)
+		pthread_cond_wait(&j->changed, &j->lock);
+	if (j->abandoned) {
+		ret = -ECANCELED;
+	} else {
+		j->queue[(j->head + j->count) % QUEUE_FRAMES] = f;
+		j->count++;
+		f = NULL;
+		pthread_cond_broadcast(&j->changed);
+	}
+	pthread_mutex_unlock(&j->lock);
+	av_frame_free(&f);
+	return ret;
+}
+
+/* The next frame in order, or NULL once the decoding thread is done and the queue empty. */
+static AVFrame *queue_get(struct job *j)
+{
+	AVFrame *f = NULL;
+	pthread_mutex_lock(&j->lock);
+	while (j->count == 0 && !j->decoded)
+		pthread_cond_wait(&j->changed, &j->lock);
+	if (j->count) {
+		f = j->queue[j->head];
+		j->head = (j->head + 1) % QUEUE_FRAMES;
+		j->count--;
+		pthread_cond_broadcast(&j->changed);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return f;
+}
+
+/* Scales a decoded frame into a new picture of the rung's size and queues it. */
 static int take_frame(struct job *j, AVFrame *dec)
 {
-	int ret;
+	AVFrame *f;
 
 	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, (int)j->r->width,
 				      (int)j->r->height, AV_PIX_FMT_YUV420P,
 				      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
 	if (!j->sws)
 		return -EIO;
-	if ((ret = av_frame_make_writable(j->scaled)) < 0)
+	if (!(f = av_frame_alloc()))
 		return -ENOMEM;
+	f->format = AV_PIX_FMT_YUV420P;
+	f->width = (int)j->r->width;
+	f->height = (int)j->r->height;
+	if (av_frame_get_buffer(f, 0) < 0) {
+		av_frame_free(&f);
+		return -ENOMEM;
+	}
 	/* The encoder may look past the picture's width into the row padding: it must hold the
 	 * same bytes on every run, not whatever the allocator left there. */
-	for (int p = 0; p < AV_NUM_DATA_POINTERS && j->scaled->buf[p]; p++)
-		memset(j->scaled->buf[p]->data, 0, j->scaled->buf[p]->size);
-	sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->scaled->data,
-		  j->scaled->linesize);
-	av_frame_unref(j->last);
-	if (av_frame_ref(j->last, j->scaled) < 0)
-		return -ENOMEM;
-	return encode_frame(j, j->scaled);
+	for (int p = 0; p < AV_NUM_DATA_POINTERS && f->buf[p]; p++)
+		memset(f->buf[p]->data, 0, f->buf[p]->size);
+	sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, f->data, f->linesize);
+	j->taken++;
+	return queue_put(j, f);
 }
 
 static bool wanted(const struct job *j, int64_t t)
@@ -180,13 +240,80 @@ static int drain_decoder(struct job *j, AVFrame *frame)
 	int ret;
 	while ((ret = avcodec_receive_frame(j->dec, frame)) >= 0) {
 		int64_t t = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
-		if (j->sent < j->nwant && wanted(j, t))
+		if (j->taken < j->nwant && wanted(j, t))
 			ret = take_frame(j, frame);
 		av_frame_unref(frame);
 		if (ret < 0)
 			return ret;
 	}
-	return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : 0;  /* damaged data: stand-ins cover it */
+	return 0;  /* EAGAIN, EOF or damaged data: stand-ins cover what is missing */
+}
+
+/* Set at unmount: encodes under way give up at their next frame. */
+static int stopping;
+
+void transcode_stop(void)
+{
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
+}
+
+/* The decoding thread: reads and decodes the samples from k0 on, queueing each wanted frame
+ * scaled, until every wanted frame is queued or the samples run out. */
+static int decode_span(struct job *j)
+{
+	const struct index_track *v = &j->m->ix->video;
+	AVPacket *pkt = av_packet_alloc();
+	AVFrame *frame = av_frame_alloc();
+	int ret = 0;
+
+	if (!pkt || !frame) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t i = j->k0; i <= j->last_sample && j->taken < j->nwant; i++) {
+		const struct index_sample *s = &v->samples[i];
+		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+			ret = -ECANCELED;
+			goto out;
+		}
+		if ((ret = av_new_packet(pkt, (int)s->size)) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if ((ret = source_pread(j->src, pkt->data, s->size, s->pos)) < 0) {
+			log_error("%s: segment %u: reading the source failed (%s)", j->m->path, j->seg,
+				  source_strerror(j->src, ret));
+			ret = -EIO;
+			goto out;
+		}
+		pkt->pts = s->pts;
+		pkt->dts = s->dts;
+		pkt->duration = s->duration;
+		pkt->flags = (s->flags & INDEX_SAMPLE_KEY) ? AV_PKT_FLAG_KEY : 0;
+		avcodec_send_packet(j->dec, pkt);  /* a damaged sample is skipped; stand-ins cover it */
+		av_packet_unref(pkt);
+		if ((ret = drain_decoder(j, frame)) < 0)
+			goto out;
+	}
+	avcodec_send_packet(j->dec, NULL);
+	ret = drain_decoder(j, frame);
+out:
+	av_packet_free(&pkt);
+	av_frame_free(&frame);
+	return ret;
+}
+
+static void *decode_thread(void *arg)
+{
+	struct job *j = arg;
+	int ret = decode_span(j);
+
+	pthread_mutex_lock(&j->lock);
+	j->dec_ret = ret;
+	j->decoded = true;
+	pthread_cond_broadcast(&j->changed);
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
 }
 
 static int open_decoder(struct job *j)
@@ -246,13 +373,6 @@ static int open_encoder(struct job *j, const char *name)
 					 "sync-lookahead=0:sliced-threads=0");
 	if (!strcmp(codec->name, "libx264"))
 		av_opt_set(j->enc->priv_data, "x264-params", params, 0);
-	if (!(j->scaled = av_frame_alloc()) || !(j->last = av_frame_alloc()))
-		return -ENOMEM;
-	j->scaled->format = AV_PIX_FMT_YUV420P;
-	j->scaled->width = (int)j->r->width;
-	j->scaled->height = (int)j->r->height;
-	if (av_frame_get_buffer(j->scaled, 0) < 0)
-		return -ENOMEM;
 	if (avcodec_open2(j->enc, codec, NULL) < 0) {
 		static int warned;
 		if (!strcmp(codec->name, "libx264"))
@@ -261,8 +381,6 @@ static int open_encoder(struct job *j, const char *name)
 		if (!__atomic_exchange_n(&warned, 1, __ATOMIC_RELAXED))
 			log_warn("encoder %s cannot start here (no device?); using libx264", codec->name);
 		avcodec_free_context(&j->enc);
-		av_frame_free(&j->scaled);
-		av_frame_free(&j->last);
 		return open_encoder(j, "libx264");
 	}
 	return 0;
@@ -274,27 +392,26 @@ static void job_release(struct job *j)
 	avcodec_free_context(&j->enc);
 	sws_freeContext(j->sws);
 	j->sws = NULL;
-	av_frame_free(&j->scaled);
 	av_frame_free(&j->last);
+	while (j->count) {
+		av_frame_free(&j->queue[j->head]);
+		j->head = (j->head + 1) % QUEUE_FRAMES;
+		j->count--;
+	}
 	encoded_release(&j->out);
-	j->sent = 0;
+	j->sent = j->taken = 0;
+	j->head = 0;
+	j->decoded = j->abandoned = false;
+	j->dec_ret = 0;
 }
 
-/* Set at unmount: encodes under way give up at their next frame. */
-static int stopping;
-
-void transcode_stop(void)
-{
-	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
-}
-
-/* One attempt: decode, scale, encode every wanted frame. */
+/* One attempt: decode and scale every wanted frame on a helper thread, encode them here. */
 static int encode_all(struct job *j)
 {
 	const struct index_track *v = &j->m->ix->video;
-	uint32_t first = UINT32_MAX, last = 0, k0;
-	AVPacket *pkt = NULL;
-	AVFrame *frame = NULL;
+	uint32_t first = UINT32_MAX, last = 0;
+	pthread_t decoder;
+	AVFrame *f;
 	int ret;
 
 	for (uint32_t i = 0; i < j->nwant; i++) {
@@ -303,11 +420,12 @@ static int encode_all(struct job *j)
 		if (j->want[i].ref > last)
 			last = j->want[i].ref;
 	}
-	for (k0 = first; k0 > 0 && !(v->samples[k0].flags & INDEX_SAMPLE_KEY); k0--)
+	for (j->k0 = first; j->k0 > 0 && !(v->samples[j->k0].flags & INDEX_SAMPLE_KEY); j->k0--)
 		;
+	j->last_sample = last;
 	{
 		uint64_t end = 0;  /* remote read-ahead stops at the last byte decoded */
-		for (uint32_t i = k0; i <= last; i++)
+		for (uint32_t i = j->k0; i <= last; i++)
 			if (v->samples[i].pos + v->samples[i].size > end)
 				end = v->samples[i].pos + v->samples[i].size;
 		source_will_read(j->src, end);
@@ -315,59 +433,45 @@ static int encode_all(struct job *j)
 	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0) {
 		log_error("%s: %up segment %u: the %s cannot start", j->m->path, j->r->height, j->seg,
 			  j->dec && avcodec_is_open(j->dec) ? "encoder" : "decoder");
-		goto out;
+		return ret;
 	}
-	if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
-		ret = -ENOMEM;
-		goto out;
+	if (!(j->last = av_frame_alloc()))
+		return -ENOMEM;
+	if (pthread_create(&decoder, NULL, decode_thread, j) != 0)
+		return -EAGAIN;
+	ret = 0;
+	while ((f = queue_get(j))) {
+		if (ret == 0) {
+			av_frame_unref(j->last);
+			if (av_frame_ref(j->last, f) < 0)
+				ret = -ENOMEM;
+			else if (j->sent < j->nwant)
+				ret = encode_frame(j, f);
+			if (ret < 0) {  /* the decoding thread stops at its next frame */
+				pthread_mutex_lock(&j->lock);
+				j->abandoned = true;
+				pthread_cond_broadcast(&j->changed);
+				pthread_mutex_unlock(&j->lock);
+			}
+		}
+		av_frame_free(&f);
 	}
-	for (uint32_t i = k0; i <= last && j->sent < j->nwant; i++) {
-		const struct index_sample *s = &v->samples[i];
-		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
-			ret = -ECANCELED;
-			goto out;
-		}
-		if ((ret = av_new_packet(pkt, (int)s->size)) < 0) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		if ((ret = source_pread(j->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: segment %u: reading the source failed (%s)", j->m->path, j->seg,
-				  source_strerror(j->src, ret));
-			ret = -EIO;
-			goto out;
-		}
-		pkt->pts = s->pts;
-		pkt->dts = s->dts;
-		pkt->duration = s->duration;
-		pkt->flags = (s->flags & INDEX_SAMPLE_KEY) ? AV_PKT_FLAG_KEY : 0;
-		avcodec_send_packet(j->dec, pkt);  /* a damaged sample is skipped; stand-ins cover it */
-		av_packet_unref(pkt);
-		if ((ret = drain_decoder(j, frame)) < 0)
-			goto out;
-	}
-	avcodec_send_packet(j->dec, NULL);
-	if ((ret = drain_decoder(j, frame)) < 0)
-		goto out;
+	pthread_join(decoder, NULL);
+	if (ret < 0)
+		return ret;
+	if (j->dec_ret < 0)
+		return j->dec_ret;
 	while (j->sent < j->nwant) {  /* frames the decoder did not give: repeat the last one */
 		if (!j->last->data[0]) {
-			ret = -EIO;
 			log_error("%s: segment %u: no frame could be decoded", j->m->path, j->seg);
-			goto out;
+			return -EIO;
 		}
-		if ((ret = av_frame_make_writable(j->scaled)) < 0 || (ret = av_frame_copy(j->scaled, j->last)) < 0) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		if ((ret = encode_frame(j, j->scaled)) < 0)
-			goto out;
+		if ((ret = encode_frame(j, j->last)) < 0)
+			return ret;
 	}
 	ret = drain_encoder(j, true);
 	if (ret == 0 && j->out.n != j->nwant)
 		ret = -EIO;
-out:
-	av_packet_free(&pkt);
-	av_frame_free(&frame);
 	return ret;
 }
 
@@ -382,12 +486,14 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 	int ret;
 
 	*out = NULL;
+	pthread_mutex_init(&j.lock, NULL);
+	pthread_cond_init(&j.changed, NULL);
 	if ((ret = source_open(m->path, &j.src, NULL, 0)) < 0 ||
 	    !source_identity_equal(source_identity(j.src), &m->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving segment %u",
 			  m->path, seg);
-		source_close(j.src);
-		return -EIO;
+		ret = -EIO;
+		goto done;
 	}
 	if ((ret = plan_presented(m->plan, m->ix, seg, &j.want, &j.nwant)) < 0 || j.nwant == 0) {
 		ret = ret < 0 ? ret : -EIO;
@@ -441,6 +547,8 @@ done:
 	free(j.want);
 	job_release(&j);
 	source_close(j.src);
+	pthread_mutex_destroy(&j.lock);
+	pthread_cond_destroy(&j.changed);
 	return ret;
 }
 
