@@ -39,6 +39,8 @@ struct index_track {
 	size_t extradata_size;
 	unsigned width, height;        /* video */
 	unsigned sar_num, sar_den;     /* video sample aspect ratio; 0/0 when square or unknown */
+	unsigned rotation;             /* video: clockwise quarter turn the container asks for at display
+	                                  (0, 90, 180, 270); width, height and SAR are the coded picture's */
 	unsigned fps_num, fps_den;     /* video; 0/0 when unknown */
 	unsigned sample_rate, channels;/* audio */
 	char language[4];              /* ISO 639-2 from the track, "" when unknown */

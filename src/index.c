@@ -16,9 +16,11 @@
 #include <libavcodec/avcodec.h>
 #include <libavformat/avformat.h>
 #include <libavutil/avstring.h>
+#include <libavutil/display.h>
 
 #include "codec.h"
 #include "log.h"
+#include "rotate.h"
 #include "tsmux.h"
 
 /* Timestamps beyond 100 days (90 kHz) are damage, not media; refusing them keeps every later
@@ -246,6 +248,13 @@ static void track_meta(struct index_track *t, const AVStream *st)
 	}
 	if (lang && strlen(lang->value) == 3 && strcmp(lang->value, "und"))
 		memcpy(t->language, lang->value, 4);
+	if (par->codec_type == AVMEDIA_TYPE_VIDEO) {
+		/* Phones record sideways and say how to turn the picture in the track's matrix. */
+		size_t size = 0;
+		const uint8_t *m = av_stream_get_side_data(st, AV_PKT_DATA_DISPLAYMATRIX, &size);
+		if (m && size >= 9 * sizeof(int32_t))
+			t->rotation = rotate_quarter(av_display_rotation_get((const int32_t *)m));
+	}
 }
 
 int index_build(struct source *src, struct media_index **out, char **why)

@@ -10,7 +10,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 6u
+#define BLOB_VERSION 7u
 
 struct blob_header {
 	char magic[8];
@@ -24,7 +24,7 @@ struct blob_header {
 struct track_fixed {
 	uint32_t codec, width, height, fps_num, fps_den, sample_rate, channels, nb_samples;
 	int32_t decoder_id;
-	uint32_t sar_num, sar_den;
+	uint32_t sar_num, sar_den, rotation;
 	char language[4];
 	uint64_t extradata_size;
 };
@@ -44,7 +44,7 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 		.codec = t->codec, .width = t->width, .height = t->height, .fps_num = t->fps_num,
 		.fps_den = t->fps_den, .sample_rate = t->sample_rate, .channels = t->channels,
 		.nb_samples = t->nb_samples, .extradata_size = t->extradata_size,
-		.decoder_id = t->decoder_id, .sar_num = t->sar_num, .sar_den = t->sar_den,
+		.decoder_id = t->decoder_id, .sar_num = t->sar_num, .sar_den = t->sar_den, .rotation = t->rotation,
 	};
 	memcpy(f.language, t->language, sizeof(f.language));
 	strbuf_add(sb, &f, sizeof(f));
@@ -154,7 +154,7 @@ static int get_track(struct reader *r, struct index_track *t)
 
 	if ((ret = take(r, &f, sizeof(f))) < 0)
 		return ret;
-	if (f.codec > INDEX_CODEC_OTHER || f.extradata_size > r->left ||
+	if (f.codec > INDEX_CODEC_OTHER || f.rotation % 90 || f.rotation >= 360 || f.extradata_size > r->left ||
 	    (uint64_t)f.nb_samples * sizeof(t->samples[0]) > r->left)
 		return -EINVAL;
 	t->codec = (enum index_codec)f.codec;
@@ -167,6 +167,7 @@ static int get_track(struct reader *r, struct index_track *t)
 	t->decoder_id = f.decoder_id;
 	t->sar_num = f.sar_num;
 	t->sar_den = f.sar_den;
+	t->rotation = f.rotation;
 	memcpy(t->language, f.language, sizeof(t->language));
 	t->language[3] = '\0';
 	if ((ret = take_alloc(r, f.extradata_size, (void **)&t->extradata)) < 0)

@@ -270,10 +270,17 @@ static uint64_t video_kbps(const struct index_track *v)
 static void choose_rungs(struct plan *p, const struct media_index *ix, const struct plan_config *cfg)
 {
 	const struct index_track *v = &ix->video;
-	unsigned src_h = v->height & ~1u;
+	bool turned = v->rotation == 90 || v->rotation == 270;  /* shown as tall as the picture is wide */
+	unsigned src_h = (turned ? v->width : v->height) & ~1u;
 	uint64_t src_kbps = video_kbps(v);
 	uint64_t dar_num = (uint64_t)v->width * (v->sar_num ? v->sar_num : 1);
 	uint64_t dar_den = (uint64_t)v->height * (v->sar_den ? v->sar_den : 1);
+
+	if (turned) {
+		uint64_t t = dar_num;
+		dar_num = dar_den;
+		dar_den = t;
+	}
 
 	for (unsigned i = 0; i < cfg->nb_rungs && p->nb_rungs < PLAN_MAX_RUNGS; i++) {
 		unsigned h = cfg->rungs[i].height & ~1u;
@@ -295,9 +302,15 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 		struct plan_rung *r = &p->rungs[i];
 		/* the nearest even width to the display aspect */
 		uint64_t w = 2 * ((r->height * dar_num + dar_den) / (2 * dar_den));
-		if (p->passthrough && src_kbps) {
-			/* A lower rung never asks for more than the source spends on as many pixels: a
-			 * small, light source would otherwise get rungs heavier than itself. */
+		/* Configured rates are for 16:9 pictures (Apple's ladder): a narrower picture of the
+		 * same height (4:3, portrait) has fewer pixels and gets their share of the rate. */
+		if (w * 9 < 16ull * r->height) {
+			uint64_t kbps = (uint64_t)r->kbps * w * 9 / (16ull * r->height);
+			r->kbps = (uint32_t)(kbps < 100 ? 100 : kbps);
+		}
+		if (v->codec == INDEX_CODEC_H264 && src_kbps) {
+			/* A lower rung never asks for more than an H.264 source spends on as many pixels:
+			 * a small, light source would otherwise get rungs heavier than itself. */
 			uint64_t cap = src_kbps * r->height * r->height / ((uint64_t)src_h * src_h);
 			if (cap < 100)
 				cap = 100;
@@ -480,7 +493,9 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	if (v->codec == INDEX_CODEC_H264 && codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
+	/* A picture the container asks to turn is transcoded: MPEG-TS cannot say so to a player. */
+	if (v->codec == INDEX_CODEC_H264 && v->rotation == 0 &&
+	    codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
 		p->passthrough = true;
 		p->nal_length_size = avc.nal_length_size;
 		p->ps_size = (uint32_t)avc.ps_size;

@@ -9,8 +9,14 @@
 #include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
 
-static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, uint8_t **jpeg, size_t *size)
+#include "rotate.h"
+
+/* Encodes in, scaled to w x h after turning it clockwise by rot degrees, as a JPEG. */
+static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, uint8_t **jpeg, size_t *size)
 {
+	bool turned = rot == 90 || rot == 270;
+	int sw = (int)(turned ? h : w), sh = (int)(turned ? w : h);
+	AVFrame *upright = NULL;
 	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
 	AVCodecContext *enc = NULL;
 	struct SwsContext *sws = NULL;
@@ -36,11 +42,30 @@ static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, uint8_t **jpeg
 		ret = -ENOMEM;
 		goto out;
 	}
-	sws = sws_getContext(in->width, in->height, in->format, (int)w, (int)h, AV_PIX_FMT_YUVJ420P,
+	sws = sws_getContext(in->width, in->height, in->format, sw, sh, AV_PIX_FMT_YUVJ420P,
 			     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
 	if (!sws)
 		goto out;
-	sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data, f->linesize);
+	if (rot) {
+		if (!(upright = av_frame_alloc())) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		upright->format = AV_PIX_FMT_YUVJ420P;
+		upright->width = sw;
+		upright->height = sh;
+		if (av_frame_get_buffer(upright, 0) < 0) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, upright->data,
+			  upright->linesize);
+		for (int p = 0; p < 3; p++)
+			rotate_plane(f->data[p], f->linesize[p], upright->data[p], upright->linesize[p],
+				     (unsigned)(p ? sw / 2 : sw), (unsigned)(p ? sh / 2 : sh), rot);
+	} else {
+		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data, f->linesize);
+	}
 	f->pts = 0;
 	if (avcodec_send_frame(enc, f) < 0 || avcodec_send_frame(enc, NULL) < 0 || avcodec_receive_packet(enc, pkt) < 0)
 		goto out;
@@ -54,6 +79,7 @@ static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, uint8_t **jpeg
 out:
 	av_packet_free(&pkt);
 	av_frame_free(&f);
+	av_frame_free(&upright);
 	sws_freeContext(sws);
 	avcodec_free_context(&enc);
 	return ret;
@@ -112,9 +138,15 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 		v->sar_num = (unsigned)frame->sample_aspect_ratio.num;
 		v->sar_den = (unsigned)frame->sample_aspect_ratio.den;
 	}
-	/* Display size: the sample aspect ratio applied, then fitted to the width bound, even. */
+	/* Display size: the sample aspect ratio applied, turned as the container asks, then fitted
+	 * to the width bound, even. */
 	dw = (uint64_t)frame->width * (v->sar_num ? v->sar_num : 1) / (v->sar_den ? v->sar_den : 1);
 	dh = (uint64_t)frame->height;
+	if (v->rotation == 90 || v->rotation == 270) {
+		uint64_t t = dw;
+		dw = dh;
+		dh = t;
+	}
 	if (dw > POSTER_MAX_WIDTH) {
 		dh = dh * POSTER_MAX_WIDTH / dw;
 		dw = POSTER_MAX_WIDTH;
@@ -123,7 +155,7 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 	dh = (dh + 1) & ~1ull;
 	if (dw < 2 || dh < 2)
 		goto out;
-	if (encode_jpeg(frame, (unsigned)dw, (unsigned)dh, jpeg, size) < 0)
+	if (encode_jpeg(frame, (unsigned)dw, (unsigned)dh, v->rotation, jpeg, size) < 0)
 		*jpeg = NULL;  /* the video decodes; only the poster is missing */
 	ret = 0;
 out:

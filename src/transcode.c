@@ -31,6 +31,7 @@
 
 #include "log.h"
 #include "plan.h"
+#include "rotate.h"
 #include "source.h"
 #include "synth.h"
 #include "tsmux.h"
@@ -107,6 +108,7 @@ struct job {
 	uint32_t taken;            /* decoded frames queued so far */
 	AVCodecContext *dec, *enc;
 	struct SwsContext *sws;
+	AVFrame *upright;          /* a turned source's picture scaled before it is turned */
 	AVFrame *last;             /* the previous frame encoded, for stand-ins */
 	struct encoded out;
 	double rate_factor;
@@ -200,30 +202,55 @@ static AVFrame *queue_get(struct job *j)
 	return f;
 }
 
-/* Scales a decoded frame into a new picture of the rung's size and queues it. */
-static int take_frame(struct job *j, AVFrame *dec)
+static AVFrame *new_picture(int w, int h)
 {
-	AVFrame *f;
+	AVFrame *f = av_frame_alloc();
 
-	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, (int)j->r->width,
-				      (int)j->r->height, AV_PIX_FMT_YUV420P,
-				      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
-	if (!j->sws)
-		return -EIO;
-	if (!(f = av_frame_alloc()))
-		return -ENOMEM;
+	if (!f)
+		return NULL;
 	f->format = AV_PIX_FMT_YUV420P;
-	f->width = (int)j->r->width;
-	f->height = (int)j->r->height;
+	f->width = w;
+	f->height = h;
 	if (av_frame_get_buffer(f, 0) < 0) {
 		av_frame_free(&f);
-		return -ENOMEM;
+		return NULL;
 	}
 	/* The encoder may look past the picture's width into the row padding: it must hold the
 	 * same bytes on every run, not whatever the allocator left there. */
 	for (int p = 0; p < AV_NUM_DATA_POINTERS && f->buf[p]; p++)
 		memset(f->buf[p]->data, 0, f->buf[p]->size);
-	sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, f->data, f->linesize);
+	return f;
+}
+
+/* Scales a decoded frame into a new picture of the rung's size, turned as the container asks,
+ * and queues it. A turned picture is scaled upright first, then rotated plane by plane. */
+static int take_frame(struct job *j, AVFrame *dec)
+{
+	unsigned rot = j->m->ix->video.rotation;
+	bool turned = rot == 90 || rot == 270;
+	int w = (int)j->r->width, h = (int)j->r->height, sw = turned ? h : w, sh = turned ? w : h;
+	AVFrame *f;
+
+	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, sw, sh, AV_PIX_FMT_YUV420P,
+				      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
+	if (!j->sws)
+		return -EIO;
+	if (!(f = new_picture(w, h)))
+		return -ENOMEM;
+	if (rot) {
+		if (!j->upright && !(j->upright = new_picture(sw, sh))) {
+			av_frame_free(&f);
+			return -ENOMEM;
+		}
+		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->upright->data,
+			  j->upright->linesize);
+		for (int p = 0; p < 3; p++)
+			rotate_plane(f->data[p], f->linesize[p], j->upright->data[p], j->upright->linesize[p],
+				     (unsigned)(p ? sw / 2 : sw), (unsigned)(p ? sh / 2 : sh), rot);
+	} else {
+		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, f->data,
+			  f->linesize);
+	}
 	j->taken++;
 	return queue_put(j, f);
 }
@@ -392,6 +419,7 @@ static void job_release(struct job *j)
 	avcodec_free_context(&j->enc);
 	sws_freeContext(j->sws);
 	j->sws = NULL;
+	av_frame_free(&j->upright);
 	av_frame_free(&j->last);
 	while (j->count) {
 		av_frame_free(&j->queue[j->head]);

@@ -29,7 +29,7 @@ static bool same_track(const struct index_track *a, const struct index_track *b)
 	return a->codec == b->codec && a->decoder_id == b->decoder_id && a->extradata_size == b->extradata_size &&
 	       (!a->extradata_size || !memcmp(a->extradata, b->extradata, a->extradata_size)) &&
 	       a->width == b->width && a->height == b->height && a->sar_num == b->sar_num &&
-	       a->sar_den == b->sar_den && a->fps_num == b->fps_num &&
+	       a->sar_den == b->sar_den && a->rotation == b->rotation && a->fps_num == b->fps_num &&
 	       a->fps_den == b->fps_den && a->sample_rate == b->sample_rate && a->channels == b->channels &&
 	       !memcmp(a->language, b->language, sizeof(a->language)) && a->nb_samples == b->nb_samples &&
 	       (!a->nb_samples || !memcmp(a->samples, b->samples, sizeof(a->samples[0]) * a->nb_samples));
@@ -157,6 +157,7 @@ static void fill_track(struct fz *f, struct index_track *t, bool video)
 	t->height = fz_u32(f);
 	t->sar_num = fz_u32(f);
 	t->sar_den = fz_u32(f);
+	t->rotation = video ? (fz_u8(f) & 3) * 90u : 0;  /* a quarter turn, as the indexer gives it */
 	t->fps_num = fz_u32(f);
 	t->fps_den = fz_u32(f);
 	t->sample_rate = fz_u32(f);

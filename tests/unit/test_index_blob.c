@@ -24,6 +24,7 @@ int main(void)
 	ix.video.extradata = (uint8_t *)avcc;
 	ix.video.extradata_size = sizeof(avcc);
 	ix.video.width = 640;
+	ix.video.rotation = 270;
 	ix.video.height = 360;
 	ix.video.fps_num = 30;
 	ix.video.fps_den = 1;
@@ -41,6 +42,7 @@ int main(void)
 		CHECK_EQ(out->video.extradata_size, sizeof(avcc));
 		CHECK(!memcmp(out->video.extradata, avcc, sizeof(avcc)));
 		CHECK_EQ(out->video.height, 360);
+		CHECK_EQ(out->video.rotation, 270);
 		CHECK(!strcmp(out->video.language, "eng"));
 		CHECK(out->audio_note && !strcmp(out->audio_note, "a note"));
 		CHECK_EQ(out->audio.codec, INDEX_CODEC_NONE);

@@ -188,6 +188,41 @@ int main(void)
 	CHECK_EQ(plan_build(&ix, &cfg, &p), -EINVAL);
 	free_index(&ix);
 
+	/* A 640x360 picture shown turned a quarter: no passthrough; rungs by the displayed height
+	 * (640), portrait widths; rates for 16:9 cut to the pixels of the narrower picture. Half a
+	 * turn keeps the shape and still loses the passthrough. */
+	{
+		struct plan_config lc = { .target = 6 * 90000, .nb_rungs = 2, .rungs = { { 720, 2800 }, { 360, 800 } } };
+		make_index(&ix, 300, 3000, 60, 0);
+		ix.video.rotation = 90;
+		CHECK_EQ(plan_build(&ix, &lc, &p), 0);
+		if (p) {
+			CHECK(!p->passthrough);
+			CHECK_EQ(p->nb_rungs, 1);  /* 720 is above the displayed 640 lines */
+			CHECK_EQ(p->rungs[0].height, 360);
+			CHECK_EQ(p->rungs[0].width, 202);
+			CHECK_EQ(p->rungs[0].kbps, 800 * 202 * 9 / (16 * 360));
+			CHECK(p->rungs[0].sizes && p->rungs[0].sizes[0] > 0);
+			plan_free(p);
+		}
+		ix.video.rotation = 180;
+		CHECK_EQ(plan_build(&ix, &lc, &p), 0);
+		if (p) {
+			CHECK(!p->passthrough);
+			CHECK_EQ(p->nb_rungs, 1);
+			CHECK_EQ(p->rungs[0].width, 640);
+			CHECK_EQ(p->rungs[0].height, 360);
+			plan_free(p);
+		}
+		ix.video.rotation = 0;
+		CHECK_EQ(plan_build(&ix, &lc, &p), 0);
+		if (p) {
+			CHECK(p->passthrough);
+			plan_free(p);
+		}
+		free_index(&ix);
+	}
+
 	/* random GOP structures and sizes: the layout always matches the plan */
 	for (int round = 0; round < 200; round++) {
 		uint32_t nv = 1 + rnd() % 2000, gop = 1 + rnd() % 400, ft = 1000 + rnd() % 5000;
