@@ -493,10 +493,12 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
-	/* A picture the container asks to turn is transcoded: MPEG-TS cannot say so to a player. */
+	/* Passed through only when players can show it as it is: a picture the container asks to
+	 * turn is transcoded (MPEG-TS cannot say so to a player), and so is H.264 beyond the
+	 * 8-bit 4:2:0 profiles browsers and Apple devices decode (High 10, 4:2:2, 4:4:4, ...). */
 	if (v->codec == INDEX_CODEC_H264 && v->rotation == 0 &&
 	    codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
-		p->passthrough = true;
+		p->passthrough = avc.profile == 66 || avc.profile == 77 || avc.profile == 88 || avc.profile == 100;
 		p->nal_length_size = avc.nal_length_size;
 		p->ps_size = (uint32_t)avc.ps_size;
 		codec_avc_release(&avc);

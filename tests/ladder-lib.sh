@@ -42,6 +42,10 @@ src_hevc_small() { ladder_source hevc-small.mp4 -f lavfi -i testsrc2=size=320x18
 # 640x360 MPEG-4 Part 2 (with B-frames) at 25 fps, AAC
 src_mpeg4() { ladder_source mpeg4.mp4 -f lavfi -i testsrc2=size=640x360:rate=25:duration=10 -f lavfi -i "$(_tone 10)" \
     -c:v mpeg4 -q:v 5 -g 50 -bf 2 -c:a aac -b:a 64k -ac 2; }
+# 640x360 H.264 High 10 (10-bit 4:2:0, which browsers do not decode), AAC
+src_hi10() { ladder_source hi10.mp4 -f lavfi -i testsrc2=size=640x360:rate=30:duration=8 -f lavfi -i "$(_tone 8)" \
+    -c:v libx264 -preset veryfast -pix_fmt yuv420p10le -profile:v high10 -g 60 -keyint_min 60 -b:v 800k \
+    -c:a aac -b:a 64k -ac 2; }
 # 640x480 (4:3) H.264
 src_43() { ladder_source four-three.mp4 -f lavfi -i testsrc2=size=640x480:rate=30:duration=8 -f lavfi -i "$(_tone 8)" \
     $_x264 -profile:v high -g 60 -keyint_min 60 -b:v 800k -c:a aac -b:a 64k -ac 2; }

@@ -2,7 +2,8 @@
 # t-ladder-codecs: every transcoded variant is what it claims: stat size = bytes read, ffmpeg decodes it
 # without a message to the source's frame count and duration, each segment opens with an IDR, the padding is
 # well-formed null packets after all the real ones, CODECS in the master is the SPS (avc1.PPCCLL, also with
-# profile=baseline/high), and the TS structure passes tools/tscheck.js.
+# profile=baseline/high), and the TS structure passes tools/tscheck.js. H.264 High 10 has no passthrough:
+# every rung is transcoded to 8 bits.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -13,6 +14,7 @@ need ffmpeg ffprobe jq python3 node
 src_h480
 src_hevc
 src_mpeg4
+src_hi10
 
 # ts_facts SEG: one line about an MPEG-TS segment, from its bytes:
 #   "NULLS=<null packets> NULLERR=<first malformed or misplaced null packet, or ->
@@ -140,7 +142,7 @@ check_video() {
     rows=$(master_rows "$v/master.m3u8")
     while IFS=$'\t' read -r _ _ codecs _ _ uri; do
         h=${uri%%p/*}
-        [ "$codec" = h264 ] && [ "$h" = "$sh" ] && continue  # the passthrough
+        [ "$codec" = h264 ] && [ "$h" = "$sh" ] && [ "$rel" != hi10.mp4 ] && continue  # the passthrough
         n=$((n + 1))
         pl=$v/$uri
         local name=$rel/${uri%/index.m3u8}
@@ -194,6 +196,13 @@ check_video() {
 soft check_video h480.mp4
 soft check_video hevc.mp4
 soft check_video mpeg4.mp4
+soft check_video hi10.mp4
+# High 10 is not passed through: its 360p variant is a rung like the others (Main, 8 bits), all three there.
+hi10_rows=$(master_rows "$MNT/hi10.mp4/master.m3u8")
+[ "$(wc -l <<<"$hi10_rows")" = 3 ] || soft fail "hi10.mp4/master.m3u8 lists $(wc -l <<<"$hi10_rows") variants, want 3 transcoded (ladder $LADDER)"
+if awk -F'\t' '$3 !~ /^"?avc1\.4d/' <<<"$hi10_rows" | grep -q .; then
+    soft fail "hi10.mp4/master.m3u8 offers a variant that is not H.264 Main: $(awk -F'\t' '$3 !~ /^"?avc1\.4d/ { print $6 " " $3 }' <<<"$hi10_rows" | head -n 1)"
+fi
 
 # The MPEG-TS structure of every transcoded segment (PAT/PMT first, counters, PCR, AUD, ADTS).
 if [ -s "$T/all-segs" ]; then

@@ -220,6 +220,21 @@ int main(void)
 			CHECK(p->passthrough);
 			plan_free(p);
 		}
+		/* High 10 (profile 110) is transcoded: browsers do not decode it */
+		{
+			uint8_t hi10[sizeof(avcc)];
+			memcpy(hi10, avcc, sizeof(avcc));
+			hi10[1] = hi10[9] = 110;
+			ix.video.extradata = hi10;
+			CHECK_EQ(plan_build(&ix, &lc, &p), 0);
+			if (p) {
+				CHECK(!p->passthrough);
+				CHECK_EQ(p->nb_rungs, 1);
+				CHECK_EQ(p->rungs[0].height, 360);
+				plan_free(p);
+			}
+			ix.video.extradata = (uint8_t *)avcc;
+		}
 		free_index(&ix);
 	}
 
