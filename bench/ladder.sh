@@ -15,13 +15,16 @@
 #   2. segments per minute sustained with workers=2 and prefetch=2: the 720p segments read one after the
 #      other from a fresh cache_dir, for BENCH_SUSTAIN seconds of wall time or every segment, whichever
 #      comes first;
-#   3. padding: the share of null-packet (PID 0x1FFF) bytes in all segments of every rung, for both videos.
+#   3. padding: the share of null-packet (PID 0x1FFF) bytes in all segments of every rung, for those two
+#      videos, a film-grain-like one (noise over moving content) and a lecture's slides (a new picture every
+#      10 s), and every video of BENCH_CORPUS when it is set; then over every padded variant together.
 # Every segment read is checked against its stat size, and each daemon must exit 0 with an empty log;
 # otherwise the script says so and exits 1. Needs ffmpeg, ffprobe, python3, fusermount3.
 #
 # Environment: BENCH_CACHE    where the videos and scratch folders go (default bench/cache)
 #              BENCH_REPEAT   rounds of the cold-segment figures; the median is shown (default 3)
 #              BENCH_SUSTAIN  seconds of the sustained read at most (default 60)
+#              BENCH_CORPUS   a folder of your own videos whose padding is measured too (default none)
 #              HLSFS          the binary to measure (default build/hlsfs, built if missing)
 set -euo pipefail
 
@@ -31,6 +34,7 @@ cache=${BENCH_CACHE:-$repo/bench/cache}
 hlsfs=${HLSFS:-$repo/build/hlsfs}
 repeat=${BENCH_REPEAT:-3}
 sustain=${BENCH_SUSTAIN:-60}
+corpus=${BENCH_CORPUS:-}
 for v in repeat sustain; do
 	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
 		echo "bench: BENCH_${v^^} must be a whole number above 0" >&2
@@ -54,6 +58,8 @@ src_root=$cache/ladder-source
 # Each video in its own folder: a mount shows only the video it measures.
 moving=$src_root/moving/testsrc2-1080p30-60s.mp4
 static=$src_root/static/smptebars-1080p30-60s.mp4
+grain=$src_root/grain/grain-1080p30-30s.mp4
+slides=$src_root/slides/slides-1080p30-60s.mp4
 gen() { # gen OUT FFMPEG-ARGS...
 	local out=$1
 	shift
@@ -69,6 +75,19 @@ gen "$moving" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=frequ
 gen "$static" -f lavfi -i smptehdbars=size=1920x1080:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
 	-t 60 -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
 	-crf 23 -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2
+
+# For the padding figures only: film-grain-like noise over moving content (hard to compress, the rate
+# control's worst case), and a lecture's slides (a new picture every 10 s, nothing moving in between).
+gen "$grain" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+	-t 30 -vf noise=alls=12:allf=t+u -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
+	-crf 20 -maxrate 12M -bufsize 24M -c:a aac -b:a 128k -ac 2
+gen "$slides" -f lavfi -i testsrc2=size=1920x1080:rate=0.1 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+	-t 60 -vf fps=30 -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
+	-crf 23 -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2
+if [ -n "$corpus" ] && [ ! -d "$corpus" ]; then
+	echo "bench: BENCH_CORPUS=$corpus is not a folder" >&2
+	exit 1
+fi
 
 run=$(mktemp -d "$cache/ladder-run.XXXXXX")
 mnt=$run/mnt
@@ -254,9 +273,9 @@ print(total, null)
 PY
 }
 declare -a pad_rows=()
-for src in "$moving" "$static"; do
-	mount_fresh "$(dirname "$src")" "pad-$(basename "$(dirname "$src")")" "workers=2,prefetch=0"
-	v=$mnt/$(basename "$src")
+# pad_video NAME SRC V: a row per variant of the mounted video folder V (its source file SRC).
+pad_video() {
+	local name=$1 src=$2 v=$3 src_kbps d h tot nul bw abw
 	src_kbps=$(ffprobe -v error -select_streams v:0 -show_entries stream=bit_rate -of csv=p=0 "$src" | awk '{ printf "%d", $1 / 1000 }')
 	for d in "$v"/*/; do
 		d=${d%/}
@@ -269,10 +288,25 @@ for src in "$moving" "$static"; do
 		read -r tot nul < <(null_bytes "${segs[@]}")
 		bw=$(grep -B1 "^$h/index.m3u8" "$v/master.m3u8" | sed -n 's/.*[:,]BANDWIDTH=\([0-9]*\).*/\1/p')
 		abw=$(grep -B1 "^$h/index.m3u8" "$v/master.m3u8" | sed -n 's/.*AVERAGE-BANDWIDTH=\([0-9]*\).*/\1/p')
-		pad_rows+=("$(basename "$(dirname "$src")") ${src_kbps} $h ${#segs[@]} $tot $nul $bw $abw")
+		pad_rows+=("$name ${src_kbps:-0} $h ${#segs[@]} $tot $nul ${bw:--} ${abw:--}")
 	done
+}
+for src in "$moving" "$static" "$grain" "$slides"; do
+	mount_fresh "$(dirname "$src")" "pad-$(basename "$(dirname "$src")")" "workers=2,prefetch=0"
+	pad_video "$(basename "$(dirname "$src")")" "$src" "$mnt/$(basename "$src")"
 	unmount
 done
+# BENCH_CORPUS: every video of that folder (and below) too, named by its file (first 20 characters).
+if [ -n "$corpus" ]; then
+	mount_fresh "$corpus" pad-corpus "workers=2,prefetch=0"
+	while IFS= read -r -d '' m; do
+		rel=${m#"$mnt"/}
+		rel=${rel%/master.m3u8}
+		name=$(basename "$rel" | tr ' ' '_' | cut -c1-20)
+		pad_video "$name" "$corpus/$rel" "$mnt/$rel"
+	done < <(find "$mnt" -name master.m3u8 -print0 | sort -z)
+	unmount
+fi
 
 # 4. Report.
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -302,7 +336,9 @@ awk -v n="$nread" -v tot="$sus_total" -v e="$elapsed" -v m="$media" -v c="$sus_c
 echo
 echo "3. padding (null packets) per rung, every segment"
 printf '%s\n' "${pad_rows[@]}" | awk '
-BEGIN { printf "%-8s %9s %-6s %5s %11s %11s %9s %12s %12s\n", "video", "src video", "rung", "segs", "bytes", "null bytes", "padding", "BANDWIDTH", "AVG-BW" }
-{ printf "%-8s %4d kb/s %-6s %5d %11d %11d %8.1f%% %12s %12s\n", $1, $2, $3, $4, $5, $6, ($5 > 0 ? 100 * $6 / $5 : 0), $7, $8 }'
-echo "(the passthrough variant, 1080p, has no padding; its row is the control)"
+BEGIN { printf "%-20s %10s %-6s %5s %11s %11s %9s %12s %12s\n", "video", "src video", "rung", "segs", "bytes", "null bytes", "padding", "BANDWIDTH", "AVG-BW" }
+{ printf "%-20s %5d kb/s %-6s %5d %11d %11d %8.1f%% %12s %12s\n", $1, $2, $3, $4, $5, $6, ($5 > 0 ? 100 * $6 / $5 : 0), $7, $8
+  if ($6 > 0) { tb += $5; tn += $6 } }
+END { if (tb > 0) printf "every padded (transcoded) variant together: %.1f%% of %d bytes are padding\n", 100 * tn / tb, tb }'
+echo "(a passthrough variant has no padding; its row is the control; a rung no lighter than its source is left out)"
 exit $status
