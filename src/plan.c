@@ -36,6 +36,8 @@
 #define RUNG_HEADER_ALLOWANCE 4096
 /* Bytes per frame beyond it: the access unit delimiter and NAL start codes. */
 #define RUNG_FRAME_ALLOWANCE 64
+/* A rung is offered only when its average rate is under this share of the variant above. */
+#define RUNG_STEP_PERCENT 85
 
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s)
 {
@@ -303,10 +305,11 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 		/* the nearest even width to the display aspect */
 		uint64_t w = 2 * ((r->height * dar_num + dar_den) / (2 * dar_den));
 		/* Configured rates are for 16:9 pictures (Apple's ladder): a narrower picture of the
-		 * same height (4:3, portrait) has fewer pixels and gets their share of the rate. */
+		 * same height (4:3, portrait) has fewer pixels and gets their share of the rate, down
+		 * to the lowest rate a ladder may name. */
 		if (w * 9 < 16ull * r->height) {
 			uint64_t kbps = (uint64_t)r->kbps * w * 9 / (16ull * r->height);
-			r->kbps = (uint32_t)(kbps < 100 ? 100 : kbps);
+			r->kbps = (uint32_t)(kbps < 50 ? 50 : kbps);
 		}
 		if (v->codec == INDEX_CODEC_H264 && src_kbps) {
 			/* A lower rung never asks for more than an H.264 source spends on as many pixels:
@@ -613,16 +616,21 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 				goto fail;
 		bandwidth(p, rung->sizes, &rung->peak_bps, &rung->average_bps, &rung->total_bytes);
 	}
-	if (p->passthrough) {
-		/* A rung whose bound costs as much as the source itself on average (a near-static or
-		 * very light source, where packetization and the rate bound outweigh its content)
-		 * would offer a player nothing lighter: it is left out. */
+	{
+		/* Each variant must be clearly lighter than the one above it, or a player gains
+		 * nothing by stepping down: a rung whose average is not under RUNG_STEP_PERCENT of
+		 * the next taller variant kept (the passthrough, or a rung) is left out. That happens
+		 * on near-static or very light sources (slides), where rates are capped by what the
+		 * source spends and the fixed costs (audio, packetization, the VBV allowance) make
+		 * rungs of every height cost about the same. Rungs are tallest first. */
+		uint64_t above = p->passthrough ? p->average_bps : UINT64_MAX;
 		unsigned kept = 0;
 		for (unsigned r = 0; r < p->nb_rungs; r++) {
-			if (p->rungs[r].average_bps >= p->average_bps) {
+			if (above != UINT64_MAX && p->rungs[r].average_bps * 100 >= above * RUNG_STEP_PERCENT) {
 				free(p->rungs[r].sizes);
 				continue;
 			}
+			above = p->rungs[r].average_bps;
 			p->rungs[kept++] = p->rungs[r];
 		}
 		p->nb_rungs = kept;

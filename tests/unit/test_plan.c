@@ -238,6 +238,34 @@ int main(void)
 		free_index(&ix);
 	}
 
+	/* A light source (slides: about 30 kbit/s at 640x360): the rate caps bring every rung to
+	 * the floor and the fixed costs make them cost alike, so only rungs clearly lighter than
+	 * the variant above are offered; a heavy source keeps the whole ladder. */
+	{
+		struct plan_config lc = { .target = 6 * 90000, .nb_rungs = 3,
+					  .rungs = { { 288, 1400 }, { 240, 800 }, { 144, 400 } } };
+		for (int heavy = 0; heavy < 2; heavy++) {
+			make_index(&ix, 300, 3000, 60, 235);
+			for (uint32_t i = 0; i < ix.video.nb_samples; i++)
+				ix.video.samples[i].size = heavy ? 20000 : 120;
+			CHECK_EQ(plan_build(&ix, &lc, &p), 0);
+			if (p) {
+				uint64_t above = p->average_bps;
+				CHECK(p->passthrough);
+				if (heavy)
+					CHECK_EQ(p->nb_rungs, 3);
+				else
+					CHECK(p->nb_rungs < 3);
+				for (unsigned r = 0; r < p->nb_rungs; r++) {
+					CHECK(p->rungs[r].average_bps * 100 < above * 85);
+					above = p->rungs[r].average_bps;
+				}
+				plan_free(p);
+			}
+			free_index(&ix);
+		}
+	}
+
 	/* random GOP structures and sizes: the layout always matches the plan */
 	for (int round = 0; round < 200; round++) {
 		uint32_t nv = 1 + rnd() % 2000, gop = 1 + rnd() % 400, ft = 1000 + rnd() % 5000;
