@@ -26,6 +26,8 @@ struct media {
 	size_t master_len;
 	char *playlist;             /* the media playlist: the same text for every variant */
 	size_t playlist_len;
+	char *iframes;              /* the passthrough's I-frame playlist, or NULL without passthrough */
+	size_t iframes_len;
 	char *cytube;               /* cytube.json, when base_url is set */
 	size_t cytube_len;
 };

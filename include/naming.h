@@ -10,6 +10,7 @@
 
 #define NAMING_MASTER "master.m3u8"
 #define NAMING_PLAYLIST "index.m3u8"
+#define NAMING_IFRAMES "iframes.m3u8"  /* the I-frame playlist of the passthrough variant */
 #define NAMING_ERROR "error.txt"
 #define NAMING_CYTUBE "cytube.json"
 #define NAMING_POSTER "poster.jpg"
@@ -34,6 +35,7 @@ enum naming_kind {
 	NAMING_POSTER_FILE,
 	NAMING_VARIANT_DIR,
 	NAMING_PLAYLIST_FILE,
+	NAMING_IFRAMES_FILE,
 	NAMING_SEGMENT_FILE,
 };
 
@@ -44,7 +46,7 @@ struct naming_inner {
 };
 
 /* Parses the path below a video directory ("" for the directory itself, "master.m3u8",
- * "cytube.json", "720p", "720p/index.m3u8", "720p/seg-00003.ts"). Only the canonical spelling of each name
+ * "cytube.json", "720p", "720p/index.m3u8", "720p/iframes.m3u8", "720p/seg-00003.ts"). Only the canonical spelling of each name
  * is accepted, so one file has one path. Returns 0, or -ENOENT (kind NAMING_NONE). */
 int naming_parse_inner(const char *rest, struct naming_inner *out);
 

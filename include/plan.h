@@ -168,6 +168,18 @@ int plan_layout_frames(const struct plan *p, const struct media_index *ix, uint3
 int plan_layout_rendition(const struct plan *p, const struct media_index *ix, unsigned rn, uint32_t seg,
 			  const uint64_t *frame_sizes, uint32_t nframes, struct plan_layout **out, uint64_t *size);
 
+/* One keyframe of the passthrough variant, for its I-frame playlist: the packets of its PES in
+ * its segment, and how long it stands for (to the next keyframe's presentation, or the end). */
+struct plan_iframe {
+	uint32_t segment;
+	uint64_t offset, size;
+	uint64_t ms;        /* EXTINF in milliseconds: differences of rounded times, at least 1 */
+};
+
+/* Every keyframe of the passthrough variant, in order. Returns 0 with *out (free() it) and *n,
+ * -EINVAL when the plan has no passthrough, -ENOMEM. */
+int plan_iframes(const struct plan *p, const struct media_index *ix, struct plan_iframe **out, uint32_t *n);
+
 /* Index of the unit holding byte off of the segment (binary search). */
 uint32_t plan_layout_find(const struct plan_layout *l, uint64_t off);
 

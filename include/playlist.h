@@ -13,12 +13,18 @@
  * TARGETDURATION the ceiling of the longest EXTINF. Returns 0 or -ENOMEM. */
 int playlist_media(const struct plan *p, char **text, size_t *len);
 
+/* The I-frame playlist of the passthrough variant (RFC 8216 4.3.3.6, Apple's authoring spec
+ * 6.1): version 4, one EXT-X-BYTERANGE per keyframe into the segments, each keyframe's PES alone
+ * (every segment starts with PAT and PMT). Returns 0 or -ENOMEM. */
+int playlist_iframes(const struct plan_iframe *f, uint32_t n, char **text, size_t *len);
+
 /* Master playlist: every variant of the plan (names[v] is variant v's folder), lowest
  * BANDWIDTH first. CODECS comes from the SPS and AudioSpecificConfig for passthrough and from the
- * encoder's profile and level for rungs, and is left out when it cannot be known.
+ * encoder's profile and level for rungs, and is left out when it cannot be known. With n_iframes
+ * keyframes (plan_iframes), the passthrough's I-frame playlist follows as EXT-X-I-FRAME-STREAM-INF.
  * Returns 0 or -ENOMEM. */
 int playlist_master(const struct media_index *ix, const struct plan *p, char (*names)[NAMING_MAX],
-		    char **text, size_t *len);
+		    const struct plan_iframe *iframes, uint32_t n_iframes, char **text, size_t *len);
 
 /* RFC 6381 codec string of the index's tracks ("avc1.64001f,mp4a.40.2") into out; returns
  * -EINVAL (and "" in out) when a track's configuration does not tell. */

@@ -229,6 +229,8 @@ static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 		return 0;
 	if (in->kind == NAMING_PLAYLIST_FILE)
 		return (int64_t)m->playlist_len;
+	if (in->kind == NAMING_IFRAMES_FILE)
+		return m->iframes && v == 0 ? (int64_t)m->iframes_len : -ENOENT;  /* variant 0: the passthrough */
 	if (in->kind == NAMING_SEGMENT_FILE && in->segment < m->plan->nb_segments)
 		return (int64_t)plan_variant_size(m->plan, (unsigned)v, in->segment);
 	return -ENOENT;
@@ -366,7 +368,10 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		ret = -ENOENT;
 	} else {
 		char name[NAMING_MAX];
+		int v = media_variant(m, n.inner.variant);
 		filler(buf, NAMING_PLAYLIST, NULL, 0, 0);
+		if (m->iframes && v == 0)  /* the passthrough */
+			filler(buf, NAMING_IFRAMES, NULL, 0, 0);
 		for (uint32_t i = 0; i < m->plan->nb_segments; i++) {
 			naming_segment(i, name);
 			filler(buf, name, NULL, 0, 0);
@@ -457,6 +462,11 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	case NAMING_PLAYLIST_FILE:
 		of->text = m->playlist;
 		of->text_len = m->playlist_len;
+		of->m = m;
+		break;
+	case NAMING_IFRAMES_FILE:
+		of->text = m->iframes;
+		of->text_len = m->iframes_len;
 		of->m = m;
 		break;
 	case NAMING_CYTUBE_FILE:

@@ -69,6 +69,7 @@ static void media_release(struct media *m)
 	plan_free(m->plan);
 	free(m->master);
 	free(m->playlist);
+	free(m->iframes);
 	free(m->cytube);
 }
 
@@ -278,9 +279,16 @@ static void build(struct media *m)
 		else
 			naming_variant(plan_variant_height(m->plan, m->ix, v), m->variants[v]);
 	}
-	if (playlist_master(m->ix, m->plan, m->variants, &m->master, &m->master_len) < 0 ||
-	    playlist_media(m->plan, &m->playlist, &m->playlist_len) < 0)
-		set_error(m, -ENOMEM, "out of memory while writing its playlists.");
+	{
+		struct plan_iframe *iframes = NULL;
+		uint32_t n_iframes = 0;
+		if ((m->plan->passthrough && (plan_iframes(m->plan, m->ix, &iframes, &n_iframes) < 0 ||
+					      playlist_iframes(iframes, n_iframes, &m->iframes, &m->iframes_len) < 0)) ||
+		    playlist_master(m->ix, m->plan, m->variants, iframes, n_iframes, &m->master, &m->master_len) < 0 ||
+		    playlist_media(m->plan, &m->playlist, &m->playlist_len) < 0)
+			set_error(m, -ENOMEM, "out of memory while writing its playlists.");
+		free(iframes);
+	}
 	if (base_url && !m->error) {
 		const struct plan_segment *first = &m->plan->segments[0], *last = &m->plan->segments[m->plan->nb_segments - 1];
 		size_t rl = strlen(root);

@@ -115,6 +115,10 @@ int naming_parse_inner(const char *rest, struct naming_inner *out)
 		out->kind = NAMING_PLAYLIST_FILE;
 		return 0;
 	}
+	if (!strcmp(slash + 1, NAMING_IFRAMES)) {
+		out->kind = NAMING_IFRAMES_FILE;
+		return 0;
+	}
 	if (parse_segment(slash + 1, &out->segment) == 0) {
 		out->kind = NAMING_SEGMENT_FILE;
 		return 0;

@@ -686,6 +686,57 @@ int plan_variant_rendition(const struct plan *p, unsigned v)
 	return v >= plan_variants(p) && v < plan_variants(p) + p->nb_renditions ? (int)(v - plan_variants(p)) : -1;
 }
 
+int plan_iframes(const struct plan *p, const struct media_index *ix, struct plan_iframe **out, uint32_t *n)
+{
+	const struct index_track *v = &ix->video;
+	struct plan_iframe *f;
+	int64_t *pts;
+	uint32_t count = 0, k = 0;
+	int ret = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!p->passthrough || p->nb_segments == 0)
+		return -EINVAL;
+	for (uint32_t s = 0; s < p->nb_segments; s++)
+		for (uint32_t i = 0; i < p->segments[s].v_count; i++)
+			count += (v->samples[p->segments[s].v_first + i].flags & INDEX_SAMPLE_KEY) != 0;
+	f = calloc(count ? count : 1, sizeof(*f));
+	pts = calloc(count ? count : 1, sizeof(*pts));
+	if (!f || !pts) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (uint32_t s = 0; s < p->nb_segments && ret == 0; s++) {
+		struct plan_layout *l;
+		if ((ret = plan_layout(p, ix, s, &l)) < 0)
+			break;
+		for (uint32_t u = 0; u < l->nb_units && k < count; u++) {
+			const struct plan_unit *un = &l->units[u];
+			if (un->kind != PLAN_UNIT_VIDEO || !(v->samples[un->first].flags & INDEX_SAMPLE_KEY))
+				continue;
+			f[k] = (struct plan_iframe){ s, un->offset, un->packets * TS_PACKET_SIZE, 0 };
+			pts[k++] = v->samples[un->first].pts;
+		}
+		free(l);
+	}
+	if (ret < 0)
+		goto out;
+	/* An I-frame stands until the next one is shown; the last until the end of the video. */
+	for (uint32_t i = 0; i < k; i++) {
+		int64_t end = i + 1 < k ? pts[i + 1] : p->segments[p->nb_segments - 1].end;
+		int64_t a = round_ms(pts[i]), b = round_ms(end);
+		f[i].ms = b > a ? (uint64_t)(b - a) : 1;
+	}
+	*out = f;
+	*n = k;
+	f = NULL;
+out:
+	free(f);
+	free(pts);
+	return ret;
+}
+
 unsigned plan_variant_height(const struct plan *p, const struct media_index *ix, unsigned v)
 {
 	int r = plan_variant_rung(p, v);

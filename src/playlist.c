@@ -31,6 +31,33 @@ int playlist_media(const struct plan *p, char **text, size_t *len)
 	return *text ? 0 : -ENOMEM;
 }
 
+int playlist_iframes(const struct plan_iframe *f, uint32_t n, char **text, size_t *len)
+{
+	struct strbuf sb;
+	uint64_t max_ms = 0;
+	uint32_t seg = UINT32_MAX;
+	char name[NAMING_MAX] = "";
+
+	for (uint32_t i = 0; i < n; i++)
+		if (f[i].ms > max_ms)
+			max_ms = f[i].ms;
+	strbuf_init(&sb);
+	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:%" PRIu64 "\n"
+			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n",
+		      (max_ms + 999) / 1000 ? (max_ms + 999) / 1000 : 1);
+	for (uint32_t i = 0; i < n; i++) {
+		if (f[i].segment != seg) {
+			seg = f[i].segment;
+			naming_segment(seg, name);
+		}
+		strbuf_printf(&sb, "#EXTINF:%" PRIu64 ".%03" PRIu64 ",\n#EXT-X-BYTERANGE:%" PRIu64 "@%" PRIu64 "\n%s\n",
+			      f[i].ms / 1000, f[i].ms % 1000, f[i].size, f[i].offset, name);
+	}
+	strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
+	*text = strbuf_steal(&sb, len);
+	return *text ? 0 : -ENOMEM;
+}
+
 /* ",mp4a.40.N" or ",mp4a.40.34" for the audio, "" without; -EINVAL when it does not tell. */
 static int audio_codecs(const struct media_index *ix, char *out, size_t size)
 {
@@ -150,7 +177,7 @@ static void audio_group(struct strbuf *sb, const struct media_index *ix, const s
 }
 
 int playlist_master(const struct media_index *ix, const struct plan *p, char (*names)[NAMING_MAX],
-		    char **text, size_t *len)
+		    const struct plan_iframe *iframes, uint32_t n_iframes, char **text, size_t *len)
 {
 	const struct index_track *v = &ix->video;
 	struct stream_inf inf[PLAN_MAX_RUNGS + 1];
@@ -212,6 +239,26 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 		if (p->nb_renditions)
 			strbuf_printf(&sb, ",AUDIO=\"aud\"");
 		strbuf_printf(&sb, "\n%s/%s\n", inf[i].name, NAMING_PLAYLIST);
+	}
+	if (n_iframes && p->passthrough) {
+		/* BANDWIDTH: the heaviest keyframe over the time it stands for; the average over all. */
+		uint64_t peak = 0, bytes = 0, ms = 0;
+		struct avc_config avc;
+		for (uint32_t i = 0; i < n_iframes; i++) {
+			uint64_t bps = iframes[i].size * 8 * 1000 / iframes[i].ms;
+			if (bps > peak)
+				peak = bps;
+			bytes += iframes[i].size;
+			ms += iframes[i].ms;
+		}
+		strbuf_printf(&sb, "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH=%" PRIu64 ",AVERAGE-BANDWIDTH=%" PRIu64,
+			      peak ? peak : 1, ms && bytes * 8 * 1000 / ms ? bytes * 8 * 1000 / ms : 1);
+		if (codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
+			strbuf_printf(&sb, ",CODECS=\"avc1.%02x%02x%02x\"", avc.profile, avc.compat, avc.level);
+			codec_avc_release(&avc);
+		}
+		/* names[0] is the passthrough's folder: variant 0 */
+		strbuf_printf(&sb, ",RESOLUTION=%ux%u,URI=\"%s/%s\"\n", v->width, v->height, names[0], NAMING_IFRAMES);
 	}
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;

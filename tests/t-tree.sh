@@ -26,7 +26,7 @@ done < <(media_hidden_list)
 # Each usable video: master.m3u8 + <height>p/, the master names <height>p/index.m3u8, and the variant holds
 # index.m3u8 and exactly the segments it lists, seg-00000.ts upwards.
 check_video() {
-    local rel=$1 v h u vd got want n listed i e
+    local rel=$1 v h u vd got want n listed i e iframes
     local -a variants=()
     v=$MNT/$rel
     [ -d "$v" ] || fail "'$rel' is not a directory in the mount"
@@ -49,10 +49,13 @@ check_video() {
         [ -d "$v/$vd" ] || fail "'$rel/$vd' is not a directory"
         n=$(playlist_uris "$v/$vd/index.m3u8" | wc -l)
         [ "$n" -gt 0 ] || fail "'$rel/$vd/index.m3u8' lists no segments"
-        want=$( { echo index.m3u8; for ((i = 0; i < n; i++)); do printf 'seg-%05d.ts\n' "$i"; done; } | sort | tr '\n' ' ')
+        # the passthrough variant also holds the I-frame playlist the master names
+        iframes=
+        grep -q "^#EXT-X-I-FRAME-STREAM-INF:.*URI=\"$vd/iframes.m3u8\"" "$v/master.m3u8" && iframes=iframes.m3u8
+        want=$( { echo index.m3u8 $iframes | tr ' ' '\n'; for ((i = 0; i < n; i++)); do printf 'seg-%05d.ts\n' "$i"; done; } | sed '/^$/d' | sort | tr '\n' ' ')
         got=$(ls -A "$v/$vd" | sort | tr '\n' ' ')
         [ "$got" = "$want" ] || fail "'$rel/$vd' holds [$got], want [$want]"
-        listed=$( { echo index.m3u8; playlist_uris "$v/$vd/index.m3u8"; } | sort | tr '\n' ' ')
+        listed=$( { echo index.m3u8 $iframes | tr ' ' '\n'; playlist_uris "$v/$vd/index.m3u8"; } | sed '/^$/d' | sort | tr '\n' ' ')
         [ "$listed" = "$want" ] || fail "'$rel/$vd/index.m3u8' lists [$listed], want the folder's [$want]"
         [ ! -e "$v/$vd/seg-$(printf %05d "$n").ts" ] || fail "'$rel/$vd': a segment past the end exists"
     done

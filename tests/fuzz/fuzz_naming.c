@@ -102,6 +102,10 @@ static void check_parse(const char *s)
 		FUZZ_CHECK(variant_rebuilds(in.variant));
 		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", in.variant, NAMING_PLAYLIST);
 		break;
+	case NAMING_IFRAMES_FILE:
+		FUZZ_CHECK(variant_rebuilds(in.variant));
+		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", in.variant, NAMING_IFRAMES);
+		break;
 	case NAMING_SEGMENT_FILE:
 		FUZZ_CHECK(variant_rebuilds(in.variant));
 		naming_segment(in.segment, seg);

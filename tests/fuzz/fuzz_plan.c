@@ -748,7 +748,35 @@ static void check_playlists(const struct input *in, const struct plan *p)
 		for (unsigned w = 0; w < v; w++)
 			FUZZ_CHECK(strcmp(names[v], names[w]));  /* one folder per variant */
 	}
-	FUZZ_CHECK(playlist_master(&in->ix, p, names, &text, &len) == 0);
+	{
+		/* I-frames: one per keyframe of the passthrough, each a whole number of packets
+		 * inside its segment, in order, standing for at least a millisecond */
+		struct plan_iframe *fr = NULL;
+		uint32_t nfr = 0, keys = 0;
+		if (p->passthrough) {
+			FUZZ_CHECK(plan_iframes(p, &in->ix, &fr, &nfr) == 0);
+			for (uint32_t s = 0; s < p->nb_segments; s++)
+				for (uint32_t i = 0; i < p->segments[s].v_count; i++)
+					keys += (in->ix.video.samples[p->segments[s].v_first + i].flags & INDEX_SAMPLE_KEY) != 0;
+			FUZZ_CHECK(nfr == keys && nfr >= p->nb_segments);
+			for (uint32_t i = 0; i < nfr; i++) {
+				FUZZ_CHECK(fr[i].segment < p->nb_segments && fr[i].ms >= 1);
+				FUZZ_CHECK(fr[i].offset % TS_PACKET_SIZE == 0 && fr[i].size % TS_PACKET_SIZE == 0 && fr[i].size);
+				FUZZ_CHECK(fr[i].offset >= 2 * TS_PACKET_SIZE);  /* after PAT and PMT */
+				FUZZ_CHECK(fr[i].offset + fr[i].size <= p->segments[fr[i].segment].size);
+				FUZZ_CHECK(i == 0 || fr[i].segment > fr[i - 1].segment ||
+					   (fr[i].segment == fr[i - 1].segment && fr[i].offset >= fr[i - 1].offset + fr[i - 1].size));
+			}
+			FUZZ_CHECK(playlist_iframes(fr, nfr, &text, &len) == 0);
+			FUZZ_CHECK(text && strlen(text) == len);
+			free(text);
+		} else {
+			FUZZ_CHECK(plan_iframes(p, &in->ix, &fr, &nfr) == -EINVAL && !fr && !nfr);
+		}
+		FUZZ_CHECK(playlist_master(&in->ix, p, names, fr, nfr, &text, &len) == 0);
+		FUZZ_CHECK(!strstr(text, "#EXT-X-I-FRAME-STREAM-INF:") == !p->passthrough);
+		free(fr);
+	}
 	FUZZ_CHECK(text && strlen(text) == len);
 	for (const char *q = text; (q = strstr(q, "#EXT-X-STREAM-INF:")); q++)
 		inf++;

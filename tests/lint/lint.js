@@ -35,7 +35,7 @@ function lintMaster(file, text, pl) {
   const lines = rawLines(text);
   const streamInf = lines.filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
   if (streamInf.length === 0) problem(file, 'master playlist has no #EXT-X-STREAM-INF');
-  if (pl.variants.length !== streamInf.length) {
+  if (pl.variants.filter((v) => !v.isIFrameOnly).length !== streamInf.length) {
     problem(file, `parser saw ${pl.variants.length} variants for ${streamInf.length} #EXT-X-STREAM-INF lines`);
   }
   for (const l of lines) {
@@ -67,7 +67,15 @@ function lintMaster(file, text, pl) {
       problem(file, `FRAME-RATE must have 3 decimals (Apple 9.15): ${a['FRAME-RATE']}`);
     }
   }
+  for (const l of lines.filter((x) => x.startsWith('#EXT-X-I-FRAME-STREAM-INF:'))) {
+    const a = rawAttrs(l);
+    for (const need of ['BANDWIDTH', 'CODECS', 'RESOLUTION', 'URI']) {
+      if (!(need in a)) problem(file, `#EXT-X-I-FRAME-STREAM-INF lacks ${need}: ${l}`);
+    }
+    if ('URI' in a && !fs.existsSync(path.join(dir, a.URI.replace(/"/g, '')))) problem(file, `I-frame URI ${a.URI} does not exist`);
+  }
   for (const v of pl.variants) {
+    if (v.isIFrameOnly) continue;  // checked above
     const target = path.join(dir, v.uri);
     if (!fs.existsSync(target)) {
       problem(file, `variant URI ${v.uri} does not exist`);
@@ -82,16 +90,37 @@ function lintMedia(file, text, pl) {
   const dir = path.dirname(file);
   const lines = rawLines(text);
   const has = (re) => lines.some((l) => re.test(l));
+  // An I-frame playlist (RFC 8216 4.3.3.6) needs version 4 for its byte ranges; a media playlist 3.
+  const iframes = has(/^#EXT-X-I-FRAMES-ONLY$/);
+  const version = iframes ? '#EXT-X-VERSION:4' : '#EXT-X-VERSION:3';
   const versions = lines.filter((l) => l.startsWith('#EXT-X-VERSION:'));
-  if (versions.length !== 1 || versions[0] !== '#EXT-X-VERSION:3') {
-    problem(file, `want exactly one #EXT-X-VERSION:3, found ${JSON.stringify(versions)}`);
+  if (versions.length !== 1 || versions[0] !== version) {
+    problem(file, `want exactly one ${version}, found ${JSON.stringify(versions)}`);
   }
   const td = lines.filter((l) => l.startsWith('#EXT-X-TARGETDURATION:'));
   if (td.length !== 1 || !/^#EXT-X-TARGETDURATION:[0-9]+$/.test(td[0] || '')) {
     problem(file, `want one integer #EXT-X-TARGETDURATION, found ${JSON.stringify(td)}`);
   }
   if (!has(/^#EXT-X-PLAYLIST-TYPE:VOD$/)) problem(file, 'no #EXT-X-PLAYLIST-TYPE:VOD');
-  if (!has(/^#EXT-X-INDEPENDENT-SEGMENTS$/)) problem(file, 'no #EXT-X-INDEPENDENT-SEGMENTS');
+  if (!iframes && !has(/^#EXT-X-INDEPENDENT-SEGMENTS$/)) problem(file, 'no #EXT-X-INDEPENDENT-SEGMENTS');
+  if (iframes) {
+    // every I-frame is a byte range of a segment: a whole number of 188-byte packets inside the file
+    const ranges = lines.filter((l) => l.startsWith('#EXT-X-BYTERANGE:'));
+    const nInf = lines.filter((l) => l.startsWith('#EXTINF:')).length;
+    if (ranges.length !== nInf) problem(file, `${ranges.length} EXT-X-BYTERANGE lines for ${nInf} I-frames`);
+    for (const s of pl.segments) {
+      const r = s.byterange;
+      if (!r || !Number.isInteger(r.offset)) {
+        problem(file, `I-frame ${s.uri} has no byte range with an offset`);
+        continue;
+      }
+      if (r.length % 188 || r.offset % 188 || r.length === 0) problem(file, `byte range ${r.length}@${r.offset} is not whole TS packets`);
+      const p = path.join(dir, s.uri);
+      if (fs.existsSync(p) && r.offset + r.length > fs.statSync(p).size) {
+        problem(file, `byte range ${r.length}@${r.offset} runs past the end of ${s.uri}`);
+      }
+    }
+  }
   const nonEmpty = lines.filter((l) => l.trim() !== '');
   if (nonEmpty[nonEmpty.length - 1] !== '#EXT-X-ENDLIST') problem(file, '#EXT-X-ENDLIST is not the last line');
   const seq = lines.find((l) => l.startsWith('#EXT-X-MEDIA-SEQUENCE:'));

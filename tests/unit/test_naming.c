@@ -40,6 +40,9 @@ int main(void)
 	CHECK_EQ(in.kind, NAMING_VARIANT_DIR);
 	CHECK_EQ(naming_parse_inner("1080p/index.m3u8", &in), 0);
 	CHECK_EQ(in.kind, NAMING_PLAYLIST_FILE);
+	CHECK_EQ(naming_parse_inner("1080p/iframes.m3u8", &in), 0);
+	CHECK_EQ(in.kind, NAMING_IFRAMES_FILE);
+	CHECK(naming_parse_inner("1080p/iframes.M3U8", &in) < 0);
 
 	const char *bad[] = { "720p/seg-7.ts", "720p/seg-000007.ts", "720p/seg-00007.TS", "0720p/index.m3u8",
 			      "p/index.m3u8", "720/index.m3u8", "720p/", "720p/seg-4294967296.ts",
