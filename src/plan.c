@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "rotate.h"
 
 /* VBV of a rung: maxrate = the average rate, a one-second buffer that starts 90% full. */
 #define RUNG_VBV_SECONDS 1
@@ -272,7 +273,7 @@ static uint64_t video_kbps(const struct index_track *v)
 static void choose_rungs(struct plan *p, const struct media_index *ix, const struct plan_config *cfg)
 {
 	const struct index_track *v = &ix->video;
-	bool turned = v->rotation == 90 || v->rotation == 270;  /* shown as tall as the picture is wide */
+	bool turned = rotate_swaps(v->rotation);  /* shown as tall as the picture is wide */
 	unsigned src_h = (turned ? v->width : v->height) & ~1u;
 	uint64_t src_kbps = video_kbps(v);
 	uint64_t dar_num = (uint64_t)v->width * (v->sar_num ? v->sar_num : 1);

@@ -14,7 +14,7 @@
 /* Encodes in, scaled to w x h after turning it clockwise by rot degrees, as a JPEG. */
 static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, uint8_t **jpeg, size_t *size)
 {
-	bool turned = rot == 90 || rot == 270;
+	bool turned = rotate_swaps(rot);
 	int sw = (int)(turned ? h : w), sh = (int)(turned ? w : h);
 	AVFrame *upright = NULL;
 	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
@@ -60,9 +60,8 @@ static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, 
 		}
 		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, upright->data,
 			  upright->linesize);
-		for (int p = 0; p < 3; p++)
-			rotate_plane(f->data[p], f->linesize[p], upright->data[p], upright->linesize[p],
-				     (unsigned)(p ? sw / 2 : sw), (unsigned)(p ? sh / 2 : sh), rot);
+		rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)upright->data, upright->linesize,
+			      (unsigned)sw, (unsigned)sh, rot);
 	} else {
 		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data, f->linesize);
 	}
@@ -142,7 +141,7 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 	 * to the width bound, even. */
 	dw = (uint64_t)frame->width * (v->sar_num ? v->sar_num : 1) / (v->sar_den ? v->sar_den : 1);
 	dh = (uint64_t)frame->height;
-	if (v->rotation == 90 || v->rotation == 270) {
+	if (rotate_swaps(v->rotation)) {
 		uint64_t t = dw;
 		dw = dh;
 		dh = t;

@@ -35,6 +35,15 @@ int rotate_plane(uint8_t *dst, ptrdiff_t dst_stride, const uint8_t *src, ptrdiff
 	return 0;
 }
 
+int rotate_yuv420(uint8_t *const dst[3], const int dst_stride[3], const uint8_t *const src[3], const int src_stride[3],
+		  unsigned w, unsigned h, unsigned degrees)
+{
+	int ret = 0;
+	for (int p = 0; p < 3 && ret == 0; p++)
+		ret = rotate_plane(dst[p], dst_stride[p], src[p], src_stride[p], p ? w / 2 : w, p ? h / 2 : h, degrees);
+	return ret;
+}
+
 unsigned rotate_quarter(double degrees_ccw)
 {
 	double cw;

@@ -227,7 +227,7 @@ static AVFrame *new_picture(int w, int h)
 static int take_frame(struct job *j, AVFrame *dec)
 {
 	unsigned rot = j->m->ix->video.rotation;
-	bool turned = rot == 90 || rot == 270;
+	bool turned = rotate_swaps(rot);
 	int w = (int)j->r->width, h = (int)j->r->height, sw = turned ? h : w, sh = turned ? w : h;
 	AVFrame *f;
 
@@ -244,9 +244,8 @@ static int take_frame(struct job *j, AVFrame *dec)
 		}
 		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->upright->data,
 			  j->upright->linesize);
-		for (int p = 0; p < 3; p++)
-			rotate_plane(f->data[p], f->linesize[p], j->upright->data[p], j->upright->linesize[p],
-				     (unsigned)(p ? sw / 2 : sw), (unsigned)(p ? sh / 2 : sh), rot);
+		rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)j->upright->data, j->upright->linesize,
+			      (unsigned)sw, (unsigned)sh, rot);
 	} else {
 		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, f->data,
 			  f->linesize);
