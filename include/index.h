@@ -1,14 +1,14 @@
 /* The index of a source: per-sample timing, size, position and keyframe flag for the video
- * track and the first usable audio track, plus their codec configurations. Built from the moov
- * box by libavformat without reading sample payload; everything later (plan, playlists, segment
- * sizes) is computed from it alone. Plain data: no FFmpeg types leak out of index.c. */
+ * track and the first usable audio track, plus their codec configurations. The data model the
+ * planner, the muxer and the store read; scan.h builds it from a source with libavformat. Plain
+ * data and pure code: no FFmpeg types, no I/O. */
 #ifndef HLSFS_INDEX_H
 #define HLSFS_INDEX_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "source.h"
+#include "identity.h"
 
 enum index_codec {
 	INDEX_CODEC_NONE = 0,
@@ -64,14 +64,7 @@ struct media_index {
 	size_t poster_size;
 };
 
-/* Sends FFmpeg's own log messages (the demuxer's, the codecs') to our debug log, so a damaged
- * file or an encoder's chatter is never printed as is. Call once at start. */
-void index_init(void);
-
-/* Indexes an opened source. On success *out is the index (index_free). On failure returns a
- * negative errno and *why is one sentence for error.txt (free() it), e.g. that the file is
- * truncated or no decoder knows its video codec. */
-int index_build(struct source *src, struct media_index **out, char **why);
+/* Frees an index and everything it points to; NULL is fine. */
 void index_free(struct media_index *ix);
 
 #endif

@@ -21,7 +21,4 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 int index_blob_decode(const uint8_t *blob, size_t size, const struct source_identity *id,
 		      struct media_index **ix, char **error);
 
-/* 64-bit FNV-1a, used for checksums and keys. */
-uint64_t index_blob_hash(const void *p, size_t n, uint64_t seed);
-
 #endif

@@ -9,14 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* What makes two versions of a source the same (invariant 2): equal identities give equal bytes. */
-struct source_identity {
-	uint64_t size;
-	int64_t mtime_ns;
-	uint64_t ino;
-	uint64_t dev;
-	uint64_t tag;      /* remote: hash of URL and ETag (or Last-Modified); local: 0 */
-};
+#include "identity.h"
+
 
 #define SOURCE_BLOCK_SIZE (1u << 20)   /* remote bytes are fetched and kept in these blocks */
 #define SOURCE_RUN_MAX 8               /* blocks fetched in one request by a reader going in order */
@@ -74,11 +68,5 @@ int source_stat(const char *path, struct source_identity *out);
 
 /* 1 when path (a file name or path) is a link file: ends in SOURCE_LINK_SUFFIX. */
 int source_is_link(const char *path);
-
-static inline int source_identity_equal(const struct source_identity *a, const struct source_identity *b)
-{
-	return a->size == b->size && a->mtime_ns == b->mtime_ns && a->ino == b->ino && a->dev == b->dev &&
-	       a->tag == b->tag;
-}
 
 #endif

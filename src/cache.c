@@ -28,7 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "index_blob.h"
+#include "hash.h"
 #include "log.h"
 #include "stats.h"
 #include "store.h"
@@ -103,21 +103,6 @@ static double mono_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Word-at-a-time FNV-style checksum: cheap enough to run over every byte we write. */
-static uint64_t checksum_update(uint64_t h, const uint8_t *p, size_t n)
-{
-	while (n >= 8) {
-		uint64_t w;
-		memcpy(&w, p, 8);
-		h = (h ^ w) * 1099511628211ull;
-		p += 8;
-		n -= 8;
-	}
-	while (n--)
-		h = (h ^ *p++) * 1099511628211ull;
-	return h;
-}
-
 static void make_key(const struct media *m, unsigned variant, uint32_t seg, char key[KEY_LEN + 1])
 {
 	const struct plan_segment *s = &m->plan->segments[seg];
@@ -138,8 +123,8 @@ static void make_key(const struct media *m, unsigned variant, uint32_t seg, char
 		     m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->id.tag, m->variants[variant], enc, seg,
 		     s->start, s->end, plan_variant_size(m->plan, variant, seg), m->plan->ts_offset);
 	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
-	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, index_blob_hash(mat, len, 0),
-		 index_blob_hash(mat, len, 0x9e3779b97f4a7c15ull));
+	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, hash_fnv1a(mat, len, 0),
+		 hash_fnv1a(mat, len, 0x9e3779b97f4a7c15ull));
 }
 
 /* Segment keys are hex; block keys (blocks of remote sources) start with BLOCK_KEY_MARK. */
@@ -220,7 +205,7 @@ static void touch(const char *key)
 /* First open of an entry in this process checks its bytes against the recorded checksum. */
 static bool was_verified(const char *key, bool mark)
 {
-	unsigned h = (unsigned)(index_blob_hash(key, KEY_LEN, 0) % 1024);
+	unsigned h = (unsigned)(hash_fnv1a(key, KEY_LEN, 0) % 1024);
 	struct verified *v;
 	bool found = false;
 
@@ -240,7 +225,7 @@ static bool was_verified(const char *key, bool mark)
 static int verify_file(int fd, uint64_t size, uint64_t checksum)
 {
 	uint8_t *buf = malloc(COPY_CHUNK);
-	uint64_t h = 14695981039346656037ull, off = 0;
+	uint64_t h = HASH_BASIS, off = 0;
 	int ret = 0;
 
 	if (!buf)
@@ -251,7 +236,7 @@ static int verify_file(int fd, uint64_t size, uint64_t checksum)
 			ret = -EIO;
 			break;
 		}
-		h = checksum_update(h, buf, (size_t)n);
+		h = hash_words(h, buf, (size_t)n);
 		off += (uint64_t)n;
 	}
 	free(buf);
@@ -429,7 +414,7 @@ static int produce(struct media *m, unsigned variant, uint32_t seg, int fd, cons
 				goto out;
 			}
 		}
-		*sum = checksum_update(*sum, p, (size_t)n);
+		*sum = hash_words(*sum, p, (size_t)n);
 		while (w < n) {
 			ssize_t k = write(fd, p + w, (size_t)(n - w));
 			if (k < 0) {
@@ -494,7 +479,7 @@ static int install(const char *key, const char *tmp, uint64_t size, uint64_t sum
 /* Generates segment seg of variant of m into the cache. Returns 0 when the entry is in place. */
 static int generate(struct media *m, unsigned variant, uint32_t seg, const char *key)
 {
-	uint64_t size = plan_variant_size(m->plan, variant, seg), sum = 14695981039346656037ull;
+	uint64_t size = plan_variant_size(m->plan, variant, seg), sum = HASH_BASIS;
 	char tmp[4096];
 	double t0 = mono_s();
 	int fd = -1, ret;
@@ -911,7 +896,7 @@ static void block_key(const char *material, char key[KEY_LEN + 1])
 {
 	size_t len = strlen(material);
 	snprintf(key, KEY_LEN + 1, "%c%015" PRIx64 "%016" PRIx64, BLOCK_KEY_MARK,
-		 index_blob_hash(material, len, 0) >> 4, index_blob_hash(material, len, 0x9e3779b97f4a7c15ull));
+		 hash_fnv1a(material, len, 0) >> 4, hash_fnv1a(material, len, 0x9e3779b97f4a7c15ull));
 }
 
 int cache_block_get(const char *material, void *buf, size_t n)
@@ -989,7 +974,7 @@ void cache_block_put(const char *material, const void *buf, size_t n)
 		goto out;
 	}
 	close(fd);
-	sum = checksum_update(14695981039346656037ull, buf, n);
+	sum = hash_words(HASH_BASIS, buf, n);
 	install(key, tmp, n, sum);
 out:
 	pthread_mutex_lock(&C.space);

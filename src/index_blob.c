@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
@@ -28,15 +29,6 @@ struct track_fixed {
 	char language[4];
 	uint64_t extradata_size;
 };
-
-uint64_t index_blob_hash(const void *p, size_t n, uint64_t seed)
-{
-	const uint8_t *b = p;
-	uint64_t h = 14695981039346656037ull ^ seed;
-	while (n--)
-		h = (h ^ *b++) * 1099511628211ull;
-	return h;
-}
 
 static void put_track(struct strbuf *sb, const struct index_track *t)
 {
@@ -95,7 +87,7 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 	if (!data)
 		return -ENOMEM;
 	h.payload_size = len - sizeof(h);
-	h.checksum = index_blob_hash(data + sizeof(h), len - sizeof(h), 0);
+	h.checksum = hash_fnv1a(data + sizeof(h), len - sizeof(h), 0);
 	memcpy(data, &h, sizeof(h));
 	*blob = (uint8_t *)data;
 	*size = len;
@@ -219,9 +211,9 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 	*error = NULL;
 	if (take(&r, &h, sizeof(h)) < 0 || memcmp(h.magic, BLOB_MAGIC, sizeof(h.magic)) ||
 	    h.version != BLOB_VERSION || h.payload_size != r.left ||
-	    h.checksum != index_blob_hash(r.p, r.left, 0))
+	    h.checksum != hash_fnv1a(r.p, r.left, 0))
 		return -EINVAL;
-	if (!source_identity_equal(&h.id, id))
+	if (!identity_equal(&h.id, id))
 		return -ESTALE;
 	if (h.is_error) {
 		if ((ret = get_string(&r, error)) < 0)
@@ -248,24 +240,4 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 	}
 	*ixp = ix;
 	return 0;
-}
-
-/* index_free lives with the blob code so that the pure library owns the index's lifetime:
- * whatever decodes an index can free it without linking FFmpeg. */
-void index_free(struct media_index *ix)
-{
-	if (!ix)
-		return;
-	free(ix->video.extradata);
-	free(ix->video.samples);
-	free(ix->audio.extradata);
-	free(ix->audio.samples);
-	for (unsigned k = 0; k < ix->nb_renditions; k++) {
-		free(ix->renditions[k].extradata);
-		free(ix->renditions[k].samples);
-	}
-	free(ix->audio_note);
-	free(ix->title);
-	free(ix->poster);
-	free(ix);
 }

@@ -18,7 +18,7 @@
 #include "config.h"
 #include "cytube.h"
 #include "log.h"
-#include "index.h"
+#include "scan.h"
 #include "media.h"
 #include "remote.h"
 #include "source.h"
@@ -495,7 +495,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 
 	log_set_debug(copts.debug);
-	index_init();
+	scan_init();
 	media_init(&pcfg, store, fctx.root_len ? fctx.root : "", o.conf.base_url);
 	source_init(&scfg, store, &blocks);
 	fctx.store = store;

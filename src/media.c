@@ -13,6 +13,7 @@
 
 #include "cytube.h"
 #include "index_blob.h"
+#include "scan.h"
 #include "log.h"
 #include "playlist.h"
 #include "poster.h"
@@ -234,7 +235,7 @@ static void build(struct media *m)
 			return;
 		}
 		m->id = *source_identity(src);
-		ret = index_build(src, &m->ix, &why);
+		ret = scan_build(src, &m->ix, &why);
 		/* The poster doubles as the check that the video decodes at all, and its frame gives
 		 * the true picture size. */
 		if (ret == 0 && (pret = poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size)) < 0) {
@@ -328,7 +329,7 @@ int media_get(const char *path, struct media **out)
 	if (e) {
 		while (!e->ready)
 			pthread_cond_wait(&built, &lock);
-		if (e->hashed && source_identity_equal(&e->m.id, &id) && !retry_due(e)) {
+		if (e->hashed && identity_equal(&e->m.id, &id) && !retry_due(e)) {
 			e->refs++;
 			lru_unlink(e);
 			lru_push_front(e);

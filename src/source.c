@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "index_blob.h"
+#include "hash.h"
 #include "log.h"
 #include "remote.h"
 #include "stats.h"
@@ -148,7 +148,7 @@ static void identity_from_remote(const char *url, const struct remote_info *info
 	memset(id, 0, sizeof(*id));
 	id->size = info->size;
 	id->mtime_ns = info->mtime * 1000000000;
-	id->tag = index_blob_hash(mat, len, 0) | 1;  /* never 0: that is a local file */
+	id->tag = hash_fnv1a(mat, len, 0) | 1;  /* never 0: that is a local file */
 }
 
 /* The URL path names: 1 with url filled for a remote (path is a URL, or a link file naming
@@ -204,7 +204,7 @@ static int url_of(const char *path, char *url, size_t size, char *why, size_t wh
 
 static unsigned known_hash(const char *url)
 {
-	return (unsigned)(index_blob_hash(url, strlen(url), 0) % KNOWN_BUCKETS);
+	return (unsigned)(hash_fnv1a(url, strlen(url), 0) % KNOWN_BUCKETS);
 }
 
 /* With known_lock held. */
@@ -453,7 +453,7 @@ static int local_pread(struct source *s, void *buf, size_t n, uint64_t off)
 		if (fstat(s->fd, &st) < 0)
 			return -errno;
 		identity_from_stat(&st, &now);
-		if (!source_identity_equal(&now, &s->id))
+		if (!identity_equal(&now, &s->id))
 			return -EIO;
 	}
 	return 0;
@@ -560,7 +560,7 @@ static int fetch_run(const char *url, const struct remote_info *info, uint64_t b
 		stats_add(STATS_BLOCK_HITS, 1);
 		return 0;
 	}
-	hash = index_blob_hash(key, strlen(key), 0);
+	hash = hash_fnv1a(key, strlen(key), 0);
 	if (failed_recently(hash, &ret, why, why_len))
 		return ret;
 	if (want > SOURCE_RUN_MAX)

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index_blob.h"
+#include "hash.h"
 #include "log.h"
 
 #define MAP_SIZE (64ull << 30)  /* virtual: the file grows only as records are written */
@@ -104,7 +104,7 @@ void store_close(struct store *st)
 
 static uint64_t path_key(const char *path)
 {
-	return index_blob_hash(path, strlen(path), 0);
+	return hash_fnv1a(path, strlen(path), 0);
 }
 
 static int get_blob(struct store *st, MDB_dbi dbi, const char *path, uint8_t **blob, size_t *size)

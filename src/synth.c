@@ -63,7 +63,7 @@ int synth_open(struct media *m, uint32_t seg, struct synth **out)
 		ret = -EIO;
 		goto fail;
 	}
-	if (!source_identity_equal(source_identity(s->src), &m->id)) {
+	if (!identity_equal(source_identity(s->src), &m->id)) {
 		log_error("%s: the source changed since it was indexed; not serving segment %u", m->path, seg);
 		ret = -EIO;
 		goto fail;

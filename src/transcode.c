@@ -516,7 +516,7 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.changed, NULL);
 	if ((ret = source_open(m->path, &j.src, NULL, 0)) < 0 ||
-	    !source_identity_equal(source_identity(j.src), &m->id)) {
+	    !identity_equal(source_identity(j.src), &m->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving segment %u",
 			  m->path, seg);
 		ret = -EIO;
@@ -853,7 +853,7 @@ int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint
 	int ret;
 
 	*out = NULL;
-	if ((ret = source_open(m->path, &a.src, NULL, 0)) < 0 || !source_identity_equal(source_identity(a.src), &m->id)) {
+	if ((ret = source_open(m->path, &a.src, NULL, 0)) < 0 || !identity_equal(source_identity(a.src), &m->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving audio segment %u",
 			  m->path, seg);
 		source_close(a.src);

@@ -14,7 +14,7 @@ names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 
 # The pure library as meson.build's pure_lib lists it: no I/O, no FFmpeg, no FUSE.
-pure=(src/codec.c src/tsmux.c src/plan.c src/playlist.c src/naming.c src/strbuf.c src/config.c src/index_blob.c)
+pure=(src/codec.c src/tsmux.c src/plan.c src/playlist.c src/naming.c src/strbuf.c src/config.c src/index_blob.c src/hash.c src/index.c)
 flags=(-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -g -O1
 	-D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -std=gnu11 -Wall -Wextra -Wno-unused-parameter
 	-Iinclude -Itests/fuzz)

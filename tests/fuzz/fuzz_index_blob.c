@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "hash.h"
 #include "index_blob.h"
 
 /* The header as index_blob.c lays it out: magic 8, version 4, is_error 4, identity 32,
@@ -37,7 +38,7 @@ static bool same_track(const struct index_track *a, const struct index_track *b)
 
 static bool same_index(const struct media_index *a, const struct media_index *b)
 {
-	return source_identity_equal(&a->identity, &b->identity) && same_track(&a->video, &b->video) &&
+	return identity_equal(&a->identity, &b->identity) && same_track(&a->video, &b->video) &&
 	       same_track(&a->audio, &b->audio) && same_str(a->audio_note, b->audio_note);
 }
 
@@ -129,7 +130,7 @@ static void decode_patched(const uint8_t *data, size_t size)
 	memcpy(blob, "HLSFSIX\0", 8);
 	memcpy(blob + 8, &version, 4);
 	payload = n - HDR_SIZE;
-	sum = index_blob_hash(blob + HDR_SIZE, n - HDR_SIZE, 0);
+	sum = hash_fnv1a(blob + HDR_SIZE, n - HDR_SIZE, 0);
 	memcpy(blob + HDR_PAYLOAD_SIZE, &payload, 8);
 	memcpy(blob + HDR_CHECKSUM, &sum, 8);
 	memcpy(&id, blob + HDR_ID, sizeof(id));

@@ -37,7 +37,7 @@ for s in 6 4.5 6s 0.5 60 61 1e3 20G 512M 1T 0 7d 45s 12h 30m 1844674407370955161
 done
 
 # Binary seeds: built for this machine (index blobs are native layout), without sanitizers.
-"$cc" -O1 -g -D_GNU_SOURCE -Iinclude tests/fuzz/make-seeds.c src/index_blob.c src/strbuf.c \
+"$cc" -O1 -g -D_GNU_SOURCE -Iinclude tests/fuzz/make-seeds.c src/index_blob.c src/index.c src/hash.c src/strbuf.c \
 	-o "$out/../make-seeds"
 "$out/../make-seeds" "$out"
 
