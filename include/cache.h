@@ -1,53 +1,55 @@
-/* The segment cache: generated segments kept as files in cache_dir, recorded in the store,
- * bounded by size (LRU) and age, generated once however many readers ask (single flight),
- * and prepared ahead of a reader by a small worker pool (prefetch). */
+/* The cache: a plain key -> file store in cache_dir, recorded in the store (LMDB), bounded by
+ * size (LRU) and age, crash-safe. It knows keys and bytes, not what they are: segment.h decides
+ * what to keep under which key, source.h keeps remote blocks here. */
 #ifndef HLSFS_CACHE_H
 #define HLSFS_CACHE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
-
-#include "media.h"
 
 struct store;
-struct synth;
+
+/* A key is CACHE_KEY_LEN hex digits (a 128-bit hash of what shapes the bytes). */
+#define CACHE_KEY_LEN 32
 
 struct cache_config {
-	const char *dir;         /* cache_dir; NULL: no segment cache */
-	uint64_t max_bytes;      /* 0: unbounded */
-	uint64_t ttl_seconds;    /* 0: no age limit */
+	const char *dir;            /* cache_dir; NULL: no cache, every lookup misses */
+	uint64_t max_bytes;         /* 0: unbounded */
+	uint64_t ttl_seconds;       /* age cap of entries; 0: none */
 	uint64_t block_ttl_seconds; /* the same for blocks of remote sources (remote_ttl) */
-	unsigned workers;        /* generations at once */
-	unsigned prefetch;       /* segments prepared ahead of a reader */
-	bool passthrough;        /* cache remuxed (passthrough) segments too */
 };
 
-/* Starts the cache (scans what is on disk, starts the workers). Returns 0 or a negative errno;
- * with cfg->dir NULL it only sets up direct synthesis. */
+/* Starts the cache: removes what a killed process left, counts what is kept. Returns 0 or a
+ * negative errno; with cfg->dir or store NULL the cache is off (cache_enabled() is false). */
 int cache_init(const struct cache_config *cfg, struct store *store);
-/* Starts the prefetch workers and the maintenance thread: after daemonizing (fork). */
+/* Starts the maintenance thread (recency, age limit): after daemonizing (fork). */
 void cache_start(void);
+/* Stops it and writes recency out. Safe to call twice, or without cache_init. */
 void cache_shutdown(void);
+bool cache_enabled(void);
 
-/* An open segment: a cache file (fd >= 0), direct remuxing (synth), or a transcoded segment
- * made for this open alone (mem, without a cache). */
-struct cache_segment {
-	int fd;
-	struct synth *synth;
-	uint8_t *mem;
-	uint64_t size;
-};
+/* Opens the entry of key when it is recorded with exactly size bytes and whole: the first open
+ * in this process checks its bytes against the recorded checksum. Returns an fd (the caller
+ * closes it), or -ENOENT (a damaged entry is dropped, said once in the log). */
+int cache_open(const char *key, uint64_t size);
+/* Whether an entry of key with size bytes is recorded, without opening it. */
+bool cache_has(const char *key, uint64_t size);
 
-/* Opens segment seg of variant `variant` of media m for reading, from the cache when it holds
- * it, else generating it into the cache (transcoded segments always, remuxed ones with
- * cache_passthrough), else making it for this open alone. Takes over the caller's reference
- * on m. Returns 0 or a negative errno. */
-int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct cache_segment *out);
-void cache_close_segment(struct cache_segment *cs);
-
-/* Reads from an open segment that is not a file (fd < 0). */
-ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uint64_t off);
+/* Writing an entry: begin reserves its room (evicting least recently used entries), write appends,
+ * commit puts it in place (written aside, renamed, then recorded: a kill -9 never leaves a
+ * recorded partial entry). A cache that cannot be written (read-only, full disk) says so once
+ * and every call fails; the caller then serves what it made without keeping it. */
+struct cache_writer;
+/* Returns 0 with *out, -EFBIG when size cannot fit even an empty cache, or a negative errno. */
+int cache_write_begin(const char *key, uint64_t size, struct cache_writer **out);
+/* Appends n bytes. Returns 0 or a negative errno (then abort). */
+int cache_write(struct cache_writer *w, const void *p, size_t n);
+/* With durable, syncs the file before it is renamed (segments: costly to make again; remote
+ * blocks skip it, as their checksum catches a torn one). Frees w. Returns 0 or a negative errno. */
+int cache_write_commit(struct cache_writer *w, bool durable);
+/* Drops what was written and frees w; NULL is fine. */
+void cache_write_abort(struct cache_writer *w);
 
 /* Blocks of remote sources (source.h's block store), kept as entries beside the segments under
  * the same size cap, with their own age limit. material names the block (URL, identity, block

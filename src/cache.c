@@ -1,19 +1,22 @@
-/* Segment cache.
+/* The cache: a key -> file store on disk (cache.h).
  *
- * Entries are files dir/seg/XX/KEY.ts, KEY a 128-bit hash of everything that shapes the bytes
- * (source path and identity, variant, segment span and size, output format version). A file
- * is written under dir/tmp, synced, renamed into place, and only then recorded in the store,
- * so a kill -9 leaves a stray temporary (removed at the next start) or an unrecorded file
- * (likewise), never a recorded partial one. A record whose file is missing or of another size,
- * or whose bytes fail their checksum the first time this process opens it, is dropped and the
- * segment generated again.
+ * Entries are files dir/seg/XX/KEY.ts (segments) or KEY.blk (blocks of remote sources, whose keys
+ * start with BLOCK_KEY_MARK). A file is written under dir/tmp, renamed into place, and only then
+ * recorded in the store, so a kill -9 leaves a stray temporary (removed at the next start) or an
+ * unrecorded file (likewise), never a recorded partial one. A record whose file is missing or of
+ * another size, or whose bytes fail their checksum the first time this process opens it, is
+ * dropped: the caller makes the bytes again.
  *
- * Size: before a generation writes anything it reserves its size; eviction (least recently
- * used first) runs until entries, reservations and the index file fit cache_max. Recency is
- * kept in memory and written to the store every few seconds in one transaction.
+ * Size: before anything is written its size is reserved; eviction (least recently used first)
+ * runs until entries, reservations and the index file fit cache_max. Recency is kept in memory
+ * and written to the store every few seconds (or when the buffer fills) in one transaction.
  *
- * Work: one generation per key at a time (later callers wait for it); at most `workers`
- * generations at once; a reader of segment k queues k+1..k+prefetch for the workers. */
+ * Locks, in the order they may be taken (never the reverse):
+ *   C.space  eviction, reservations, totals, and every record/file change (so what lookup finds
+ *            missing is really missing, not being replaced meanwhile)
+ *   C.lock   recency buffer, the verified set, the write-error latch, the stop flag; a leaf:
+ *            nothing else is locked or called out to while it is held
+ * The store (LMDB) has its own locking and is called under C.space. */
 #include "cache.h"
 
 #include <dirent.h>
@@ -32,35 +35,24 @@
 #include "log.h"
 #include "stats.h"
 #include "store.h"
-#include "synth.h"
-#include "transcode.h"
 
-/* Bump when the bytes we write for the same plan change: old entries then never match. */
-#define CACHE_FORMAT "ts-1"
-#define LIBHLSFS_AUDIO_FORMAT "a-1"
-#define KEY_LEN 32
-#define QUEUE_MAX 64
+#define KEY_LEN CACHE_KEY_LEN
 #define TOUCH_MAX 1024
+#define VERIFIED_BUCKETS 1024
 #define COPY_CHUNK (1 << 20)
 #define BLOCK_KEY_MARK 'r'
 #define BLOCK_SUFFIX ".blk"
 
-struct flight {
-	char key[KEY_LEN + 1];
-	struct flight *next;
-	unsigned refs;
-	int done, result;
-};
-
-struct job {
-	struct media *m;
-	unsigned variant;
-	uint32_t seg;
-};
-
 struct verified {
 	char key[KEY_LEN + 1];
 	struct verified *next;
+};
+
+struct cache_writer {
+	char key[KEY_LEN + 1];
+	char tmp[4096];
+	int fd;
+	uint64_t size, written, sum;
 };
 
 static struct {
@@ -69,23 +61,17 @@ static struct {
 	char *dir;
 	struct store *store;
 
-	pthread_mutex_t lock;        /* flights, queue, touches, verified, counters below */
+	pthread_mutex_t lock;        /* touches, verified, write_error, stop (a leaf lock) */
 	pthread_cond_t changed;
-	struct flight *flights;
-	struct job queue[QUEUE_MAX];
-	unsigned q_head, q_len;
-	struct store_touch touches[TOUCH_MAX];
+	struct store_touch *touches; /* TOUCH_MAX of them, nb_touches in use */
 	size_t nb_touches;
-	struct verified *verified[1024];
-	unsigned generating;
+	struct verified *verified[VERIFIED_BUCKETS];
 	bool stop;
 	int write_error;             /* last cache write errno logged, 0 after a success */
 
-	pthread_mutex_t space;       /* eviction, reservations, totals */
+	pthread_mutex_t space;       /* eviction, reservations, totals, record and file changes */
 	uint64_t total, reserved;
 
-	pthread_t *workers;
-	unsigned nb_workers;
 	pthread_t maint;
 	bool maint_started;
 } C = { .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER,
@@ -94,37 +80,6 @@ static struct {
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void make_key(const struct media *m, unsigned variant, uint32_t seg, char key[KEY_LEN + 1])
-{
-	const struct plan_segment *s = &m->plan->segments[seg];
-	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
-	char mat[4096 + 512], enc[256] = "";
-	int n;
-
-	if (rn >= 0)
-		snprintf(enc, sizeof(enc), "aac/%d/%u/%s", rn, PLAN_AAC_KBPS, LIBHLSFS_AUDIO_FORMAT);
-	if (rung >= 0) {
-		const struct plan_rung *r = &m->plan->rungs[rung];
-		char fp[200];
-		transcode_fingerprint(fp, sizeof(fp));
-		snprintf(enc, sizeof(enc), "%ux%u@%u/%u/%s", r->width, r->height, r->kbps, r->level, fp);
-	}
-	n = snprintf(mat, sizeof(mat), "%s|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%" PRIx64 "|%s|%s|%u|%" PRId64
-			     "|%" PRId64 "|%" PRIu64 "|%" PRId64 "|" CACHE_FORMAT,
-		     m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->id.tag, m->variants[variant], enc, seg,
-		     s->start, s->end, plan_variant_size(m->plan, variant, seg), m->plan->ts_offset);
-	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
-	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, hash_fnv1a(mat, len, 0),
-		 hash_fnv1a(mat, len, 0x9e3779b97f4a7c15ull));
 }
 
 /* Segment keys are hex; block keys (blocks of remote sources) start with BLOCK_KEY_MARK. */
@@ -164,26 +119,38 @@ static void drop(const char *key, uint64_t size)
 	pthread_mutex_unlock(&C.space);
 }
 
-static void flush_touches(void)
+/* Writes the recency buffer out. With C.lock held: takes the buffer (the lock is released while
+ * the store is written, a fresh buffer taking its place), so no touch can ever find it full. */
+static void flush_touches_locked(void)
 {
-	struct store_touch *copy;
-	size_t n;
+	struct store_touch *full = C.touches, *fresh;
+	size_t n = C.nb_touches;
 
-	pthread_mutex_lock(&C.lock);
-	n = C.nb_touches;
-	copy = n ? malloc(n * sizeof(*copy)) : NULL;
-	if (copy)
-		memcpy(copy, C.touches, n * sizeof(*copy));
+	if (!n)
+		return;
+	if (!(fresh = malloc(TOUCH_MAX * sizeof(*fresh)))) {
+		C.nb_touches = 0;  /* recency is a hint: under memory pressure it is dropped, not overrun */
+		return;
+	}
+	C.touches = fresh;
 	C.nb_touches = 0;
 	pthread_mutex_unlock(&C.lock);
-	if (copy)
-		store_touch_segments(C.store, copy, n);
-	free(copy);
+	store_touch_segments(C.store, full, n);
+	free(full);
+	pthread_mutex_lock(&C.lock);
 }
 
+static void flush_touches(void)
+{
+	pthread_mutex_lock(&C.lock);
+	flush_touches_locked();
+	pthread_mutex_unlock(&C.lock);
+}
+
+/* Notes a use of key. The buffer is flushed under the same critical section that filled its last
+ * slot, so it is never written past its end however many threads touch at once. */
 static void touch(const char *key)
 {
-	bool full;
 	pthread_mutex_lock(&C.lock);
 	for (size_t i = 0; i < C.nb_touches; i++) {
 		if (!strcmp(C.touches[i].key, key)) {
@@ -193,19 +160,21 @@ static void touch(const char *key)
 			return;
 		}
 	}
-	snprintf(C.touches[C.nb_touches].key, sizeof(C.touches[0].key), "%s", key);
-	C.touches[C.nb_touches].last_access = now_s();
-	C.touches[C.nb_touches].hits = 1;
-	full = ++C.nb_touches == TOUCH_MAX;
+	if (C.touches && C.nb_touches < TOUCH_MAX) {
+		snprintf(C.touches[C.nb_touches].key, sizeof(C.touches[0].key), "%s", key);
+		C.touches[C.nb_touches].last_access = now_s();
+		C.touches[C.nb_touches].hits = 1;
+		C.nb_touches++;
+	}
+	if (C.nb_touches == TOUCH_MAX)
+		flush_touches_locked();
 	pthread_mutex_unlock(&C.lock);
-	if (full)
-		flush_touches();
 }
 
 /* First open of an entry in this process checks its bytes against the recorded checksum. */
 static bool was_verified(const char *key, bool mark)
 {
-	unsigned h = (unsigned)(hash_fnv1a(key, KEY_LEN, 0) % 1024);
+	unsigned h = (unsigned)(hash_fnv1a(key, KEY_LEN, 0) % VERIFIED_BUCKETS);
 	struct verified *v;
 	bool found = false;
 
@@ -243,7 +212,7 @@ static int verify_file(int fd, uint64_t size, uint64_t checksum)
 	return ret < 0 ? ret : h == checksum ? 0 : -EIO;
 }
 
-/* Opens the entry for key when it is present and whole. Returns an fd or a negative errno. */
+/* Opens the entry for key when it is present and whole. Returns an fd or -ENOENT. */
 static int lookup(const char *key, uint64_t size)
 {
 	struct store_segment rec, now;
@@ -374,68 +343,6 @@ static void write_failed(const char *what, int err)
 	pthread_mutex_unlock(&C.lock);
 }
 
-/* Makes the bytes of a segment into fd: remuxed piece by piece, or transcoded whole. */
-static int produce(struct media *m, unsigned variant, uint32_t seg, int fd, const char *tmp, uint64_t size,
-		   uint64_t *sum)
-{
-	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
-	struct synth *s = NULL;
-	uint8_t *buf = NULL, *whole = NULL;
-	uint64_t off = 0;
-	int ret;
-
-	if (rn >= 0) {
-		if ((ret = transcode_rendition_segment(m, (unsigned)rn, seg, &whole)) < 0)
-			return ret;
-	} else if (rung >= 0) {
-		if ((ret = transcode_segment(m, (unsigned)rung, seg, &whole)) < 0)
-			return ret;
-	} else {
-		media_ref(m);
-		if ((ret = synth_open(m, seg, &s)) < 0) {
-			media_put(m);
-			return ret;
-		}
-		if (!(buf = malloc(COPY_CHUNK))) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
-	while (off < size) {
-		const uint8_t *p;
-		ssize_t n, w = 0;
-		if (whole) {
-			p = whole + off;
-			n = (ssize_t)(size - off < COPY_CHUNK ? size - off : COPY_CHUNK);
-		} else {
-			p = buf;
-			if ((n = synth_read(s, (char *)buf, COPY_CHUNK, off)) <= 0) {
-				ret = n < 0 ? (int)n : -EIO;
-				goto out;
-			}
-		}
-		*sum = hash_words(*sum, p, (size_t)n);
-		while (w < n) {
-			ssize_t k = write(fd, p + w, (size_t)(n - w));
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				ret = -errno;
-				write_failed(tmp, errno);
-				goto out;
-			}
-			w += k;
-		}
-		off += (uint64_t)n;
-	}
-	ret = 0;
-out:
-	free(buf);
-	free(whole);
-	synth_close(s);
-	return ret;
-}
-
 /* Puts the finished temporary file tmp in place as the entry of key, and records it. */
 static int install(const char *key, const char *tmp, uint64_t size, uint64_t sum)
 {
@@ -476,175 +383,114 @@ static int install(const char *key, const char *tmp, uint64_t size, uint64_t sum
 	return 0;
 }
 
-/* Generates segment seg of variant of m into the cache. Returns 0 when the entry is in place. */
-static int generate(struct media *m, unsigned variant, uint32_t seg, const char *key)
+bool cache_enabled(void)
 {
-	uint64_t size = plan_variant_size(m->plan, variant, seg), sum = HASH_BASIS;
-	char tmp[4096];
-	double t0 = mono_s();
-	int fd = -1, ret;
+	return C.enabled;
+}
 
+int cache_open(const char *key, uint64_t size)
+{
+	if (!C.enabled)
+		return -ENOENT;
+	return lookup(key, size);
+}
+
+bool cache_has(const char *key, uint64_t size)
+{
+	struct store_segment rec;
+	return C.enabled && store_get_segment(C.store, key, &rec) == 0 && rec.size == size;
+}
+
+int cache_write_begin(const char *key, uint64_t size, struct cache_writer **out)
+{
+	struct cache_writer *w;
+	int ret;
+
+	*out = NULL;
+	if (!C.enabled)
+		return -ENOENT;
+	if (!(w = calloc(1, sizeof(*w))))
+		return -ENOMEM;
 	pthread_mutex_lock(&C.space);
 	if (!make_room_locked(size)) {
 		pthread_mutex_unlock(&C.space);
+		free(w);
 		return -EFBIG;  /* larger than the whole cache: served uncached */
 	}
 	C.reserved += size;
 	pthread_mutex_unlock(&C.space);
-
-	stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, 1);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.XXXXXX", C.dir, key);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+	snprintf(w->key, sizeof(w->key), "%s", key);
+	snprintf(w->tmp, sizeof(w->tmp), "%s/tmp/%s.XXXXXX", C.dir, key);
+	w->size = size;
+	w->sum = HASH_BASIS;
+	if ((w->fd = mkostemp(w->tmp, O_CLOEXEC)) < 0) {
 		ret = -errno;
-		write_failed(tmp, errno);
-		goto out;
-	}
-	if ((ret = produce(m, variant, seg, fd, tmp, size, &sum)) < 0)
-		goto out;
-	if (fdatasync(fd) < 0) {
-		ret = -errno;
-		write_failed(tmp, errno);
-		goto out;
-	}
-	close(fd);
-	fd = -1;
-	if ((ret = install(key, tmp, size, sum)) < 0)
-		goto out;
-	stats_add(STATS_GENERATIONS, 1);
-	stats_generation_time(mono_s() - t0);
-	ret = 0;
-out:
-	if (fd >= 0) {
-		close(fd);
-		unlink(tmp);
-	}
-	pthread_mutex_lock(&C.space);
-	C.reserved -= size;
-	pthread_mutex_unlock(&C.space);
-	stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, -1);
-	return ret;
-}
-
-/* Makes sure key is in the cache, generating it at most once however many ask. */
-static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key)
-{
-	struct flight *f;
-	int ret;
-
-	pthread_mutex_lock(&C.lock);
-	for (;;) {
-		struct store_segment rec;
-		for (f = C.flights; f; f = f->next)
-			if (!strcmp(f->key, key))
-				break;
-		if (f)
-			break;
-		/* While this caller waited for a worker, another may have made the segment. */
-		if (store_get_segment(C.store, key, &rec) == 0 && rec.size == plan_variant_size(m->plan, variant, seg)) {
-			pthread_mutex_unlock(&C.lock);
-			return 0;
-		}
-		if (C.generating < C.cfg.workers || C.stop)
-			break;
-		pthread_cond_wait(&C.changed, &C.lock);
-	}
-	if (f) {
-		f->refs++;
-		while (!f->done)
-			pthread_cond_wait(&C.changed, &C.lock);
-		ret = f->result;
-		if (--f->refs == 0)
-			free(f);
-		pthread_mutex_unlock(&C.lock);
+		write_failed(w->tmp, -ret);
+		w->tmp[0] = '\0';
+		cache_write_abort(w);
 		return ret;
 	}
-	if (!(f = calloc(1, sizeof(*f)))) {
-		pthread_mutex_unlock(&C.lock);
-		return -ENOMEM;
-	}
-	memcpy(f->key, key, KEY_LEN + 1);
-	f->refs = 1;
-	f->next = C.flights;
-	C.flights = f;
-	C.generating++;
-	pthread_mutex_unlock(&C.lock);
+	*out = w;
+	return 0;
+}
 
-	ret = generate(m, variant, seg, key);
+int cache_write(struct cache_writer *w, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t done = 0;
 
-	pthread_mutex_lock(&C.lock);
-	for (struct flight **pp = &C.flights; *pp; pp = &(*pp)->next) {
-		if (*pp == f) {
-			*pp = f->next;
-			break;
+	if (n > w->size - w->written)
+		return -EINVAL;  /* more than was reserved: a bug of the caller's, never kept */
+	w->sum = hash_words(w->sum, b, n);
+	while (done < n) {
+		ssize_t k = write(w->fd, b + done, n - done);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			int err = k < 0 ? errno : EIO;
+			write_failed(w->tmp, err);
+			return -err;
 		}
+		done += (size_t)k;
 	}
-	f->done = 1;
-	f->result = ret;
-	C.generating--;
-	if (--f->refs == 0)
-		free(f);
-	pthread_cond_broadcast(&C.changed);
-	pthread_mutex_unlock(&C.lock);
+	w->written += n;
+	return 0;
+}
+
+int cache_write_commit(struct cache_writer *w, bool durable)
+{
+	int ret;
+
+	if (w->written != w->size) {
+		cache_write_abort(w);
+		return -EIO;
+	}
+	if (durable && fdatasync(w->fd) < 0) {
+		ret = -errno;
+		write_failed(w->tmp, -ret);
+		cache_write_abort(w);
+		return ret;
+	}
+	close(w->fd);
+	w->fd = -1;
+	ret = install(w->key, w->tmp, w->size, w->sum);  /* removes tmp when it fails */
+	w->tmp[0] = '\0';
+	cache_write_abort(w);
 	return ret;
 }
 
-static bool cached_or_flying(const char *key, uint64_t size)
+void cache_write_abort(struct cache_writer *w)
 {
-	struct store_segment rec;
-	bool yes = store_get_segment(C.store, key, &rec) == 0 && rec.size == size;
-	if (!yes) {
-		pthread_mutex_lock(&C.lock);
-		for (struct flight *f = C.flights; f && !yes; f = f->next)
-			yes = !strcmp(f->key, key);
-		pthread_mutex_unlock(&C.lock);
-	}
-	return yes;
-}
-
-static void prefetch(struct media *m, unsigned variant, uint32_t seg)
-{
-	for (uint32_t k = seg + 1; k <= seg + C.cfg.prefetch && k < m->plan->nb_segments; k++) {
-		char key[KEY_LEN + 1];
-		make_key(m, variant, k, key);
-		if (cached_or_flying(key, plan_variant_size(m->plan, variant, k)))
-			continue;
-		pthread_mutex_lock(&C.lock);
-		if (C.q_len == QUEUE_MAX || C.stop) {
-			pthread_mutex_unlock(&C.lock);
-			return;  /* the workers are behind: reading is served anyway */
-		}
-		media_ref(m);
-		C.queue[(C.q_head + C.q_len) % QUEUE_MAX] = (struct job){ m, variant, k };
-		C.q_len++;
-		pthread_cond_broadcast(&C.changed);
-		pthread_mutex_unlock(&C.lock);
-		stats_add(STATS_PREFETCH_QUEUED, 1);
-	}
-}
-
-static void *worker(void *arg)
-{
-	(void)arg;
-	pthread_mutex_lock(&C.lock);
-	for (;;) {
-		struct job j;
-		char key[KEY_LEN + 1];
-		while (!C.q_len && !C.stop)
-			pthread_cond_wait(&C.changed, &C.lock);
-		if (C.stop)
-			break;
-		j = C.queue[C.q_head];
-		C.q_head = (C.q_head + 1) % QUEUE_MAX;
-		C.q_len--;
-		pthread_mutex_unlock(&C.lock);
-		make_key(j.m, j.variant, j.seg, key);
-		if (!cached_or_flying(key, plan_variant_size(j.m->plan, j.variant, j.seg)))
-			fill(j.m, j.variant, j.seg, key);
-		media_put(j.m);
-		pthread_mutex_lock(&C.lock);
-	}
-	pthread_mutex_unlock(&C.lock);
-	return NULL;
+	if (!w)
+		return;
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->tmp[0])
+		unlink(w->tmp);
+	pthread_mutex_lock(&C.space);
+	C.reserved -= w->size;
+	pthread_mutex_unlock(&C.space);
+	free(w);
 }
 
 /* Writes recency every few seconds and drops entries older than cache_ttl. */
@@ -742,11 +588,10 @@ int cache_init(const struct cache_config *cfg, struct store *store)
 	char path[4096];
 
 	C.cfg = *cfg;
-	if (C.cfg.workers == 0)
-		C.cfg.workers = 1;
+	C.stop = false;
 	if (!cfg->dir || !store)
 		return 0;
-	if (!(C.dir = strdup(cfg->dir)))
+	if (!(C.dir = strdup(cfg->dir)) || !(C.touches = malloc(TOUCH_MAX * sizeof(*C.touches))))
 		return -ENOMEM;
 	C.cfg.dir = C.dir;
 	C.store = store;
@@ -764,130 +609,36 @@ int cache_init(const struct cache_config *cfg, struct store *store)
 
 void cache_start(void)
 {
-	if (!C.enabled || C.workers)
+	if (!C.enabled || C.maint_started)
 		return;
-	C.workers = calloc(C.cfg.workers, sizeof(*C.workers));
-	for (unsigned i = 0; C.workers && i < C.cfg.workers; i++)
-		if (pthread_create(&C.workers[i], NULL, worker, NULL) == 0)
-			C.nb_workers++;
 	C.maint_started = pthread_create(&C.maint, NULL, maintenance, NULL) == 0;
 }
 
 void cache_shutdown(void)
 {
-	transcode_stop();
 	pthread_mutex_lock(&C.lock);
 	C.stop = true;
 	pthread_cond_broadcast(&C.changed);
 	pthread_mutex_unlock(&C.lock);
-	for (unsigned i = 0; i < C.nb_workers; i++)
-		pthread_join(C.workers[i], NULL);
 	if (C.maint_started)
 		pthread_join(C.maint, NULL);
-	C.nb_workers = 0;
 	C.maint_started = false;
-	while (C.q_len) {
-		media_put(C.queue[C.q_head].m);
-		C.q_head = (C.q_head + 1) % QUEUE_MAX;
-		C.q_len--;
-	}
 	if (C.enabled)
 		flush_touches();
-	for (size_t i = 0; i < 1024; i++) {
+	for (size_t i = 0; i < VERIFIED_BUCKETS; i++) {
 		while (C.verified[i]) {
 			struct verified *v = C.verified[i];
 			C.verified[i] = v->next;
 			free(v);
 		}
 	}
-	free(C.workers);
-	C.workers = NULL;
+	free(C.touches);
+	C.touches = NULL;
+	C.nb_touches = 0;
 	free(C.dir);
 	C.dir = NULL;
 	C.enabled = false;
-}
-
-int cache_open_segment(struct media *m, unsigned variant, uint32_t seg, struct cache_segment *out)
-{
-	char key[KEY_LEN + 1];
-	bool transcoded;
-	int fd, ret, rn;
-
-	memset(out, 0, sizeof(*out));
-	out->fd = -1;
-	if (m->error || seg >= m->plan->nb_segments || variant >= m->nb_variants) {
-		media_put(m);
-		return -ENOENT;
-	}
-	out->size = plan_variant_size(m->plan, variant, seg);
-	rn = plan_variant_rendition(m->plan, variant);
-	transcoded = plan_variant_rung(m->plan, variant) >= 0 || (rn >= 0 && m->plan->renditions[rn].transcode);
-	if (C.enabled && (transcoded || C.cfg.passthrough)) {
-		make_key(m, variant, seg, key);
-		fd = lookup(key, out->size);
-		if (fd >= 0) {
-			stats_add(STATS_CACHE_HITS, 1);
-		} else {
-			stats_add(STATS_CACHE_MISSES, 1);
-			ret = fill(m, variant, seg, key);
-			if (ret == -EIO) {
-				/* The source failed (and said so once): no prefetch, no second try. */
-				media_put(m);
-				return -EIO;
-			}
-			fd = ret == 0 ? lookup(key, out->size) : -1;
-		}
-		prefetch(m, variant, seg);
-		if (fd >= 0) {
-			out->fd = fd;
-			media_put(m);
-			return 0;
-		}
-	}
-	if (rn >= 0) {
-		/* Audio segments are small: made for this open alone when not cached. */
-		ret = transcode_rendition_segment(m, (unsigned)rn, seg, &out->mem);
-		media_put(m);
-		return ret;
-	}
-	if (transcoded) {
-		/* No cache, or it could not take the segment: made for this open alone. */
-		ret = transcode_segment(m, (unsigned)plan_variant_rung(m->plan, variant), seg, &out->mem);
-		media_put(m);
-		return ret;
-	}
-	ret = synth_open(m, seg, &out->synth);
-	if (ret < 0)
-		media_put(m);
-	return ret;
-}
-
-void cache_close_segment(struct cache_segment *cs)
-{
-	if (cs->fd >= 0)
-		close(cs->fd);
-	free(cs->mem);
-	cs->mem = NULL;
-	synth_close(cs->synth);
-	cs->fd = -1;
-	cs->synth = NULL;
-}
-
-ssize_t cache_read_segment(struct cache_segment *cs, char *buf, size_t size, uint64_t off)
-{
-	if (cs->fd >= 0) {
-		ssize_t n = pread(cs->fd, buf, size, (off_t)off);
-		return n < 0 ? -errno : n;
-	}
-	if (cs->mem) {
-		if (off >= cs->size)
-			return 0;
-		if (size > cs->size - off)
-			size = (size_t)(cs->size - off);
-		memcpy(buf, cs->mem + off, size);
-		return (ssize_t)size;
-	}
-	return synth_read(cs->synth, buf, size, off);
+	C.stop = false;
 }
 
 /* --- blocks of remote sources ------------------------------------------------------------- */
@@ -936,48 +687,16 @@ bool cache_block_has(const char *material)
 
 void cache_block_put(const char *material, const void *buf, size_t n)
 {
-	char key[KEY_LEN + 1], tmp[4096];
-	uint64_t sum;
-	size_t done = 0;
-	int fd;
+	struct cache_writer *w;
+	char key[KEY_LEN + 1];
 
 	if (!C.enabled)
 		return;
 	block_key(material, key);
-	pthread_mutex_lock(&C.space);
-	if (!make_room_locked(n)) {
-		pthread_mutex_unlock(&C.space);
-		return;
-	}
-	C.reserved += n;
-	pthread_mutex_unlock(&C.space);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s.XXXXXX", C.dir, key);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
-		write_failed(tmp, errno);
-		goto out;
-	}
-	while (done < n) {
-		ssize_t w = write(fd, (const char *)buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			write_failed(tmp, w < 0 ? errno : EIO);
-			break;
-		}
-		done += (size_t)w;
-	}
-	/* No fdatasync, unlike segments: a block torn by a crash fails its checksum, which the
-	 * first open in every process verifies, and is fetched again. */
-	if (done < n) {
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	sum = hash_words(HASH_BASIS, buf, n);
-	install(key, tmp, n, sum);
-out:
-	pthread_mutex_lock(&C.space);
-	C.reserved -= n;
-	pthread_mutex_unlock(&C.space);
+	/* Not durable, unlike segments: a block torn by a crash fails its checksum, which the first
+	 * open in every process verifies, and is fetched again. */
+	if (cache_write_begin(key, n, &w) == 0 && cache_write(w, buf, n) == 0)
+		cache_write_commit(w, false);
+	else
+		cache_write_abort(w);
 }

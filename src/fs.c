@@ -20,6 +20,7 @@
 #include "log.h"
 #include "media.h"
 #include "naming.h"
+#include "segment.h"
 #include "source.h"
 #include "stats.h"
 #include "store.h"
@@ -52,7 +53,7 @@ struct open_file {
 	size_t text_len;
 	struct media *m;          /* held for text files */
 	char *owned;              /* text we made for this open (stats) */
-	struct cache_segment seg; /* segments: a cache file or direct synthesis */
+	struct segment_file seg; /* segments: a cache file or direct synthesis */
 	bool is_segment;
 };
 
@@ -402,7 +403,7 @@ static void open_file_free(struct open_file *of)
 		of->next->prev = of->prev;
 	pthread_mutex_unlock(&open_lock);
 	if (of->is_segment)
-		cache_close_segment(&of->seg);
+		segment_close(&of->seg);
 	media_put(of->m);
 	free(of->owned);
 	free(of);
@@ -447,7 +448,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 	}
 	switch (n.inner.kind) {
 	case NAMING_SEGMENT_FILE:
-		if ((ret = cache_open_segment(m, (unsigned)media_variant(m, n.inner.variant), n.inner.segment,
+		if ((ret = segment_open(m, (unsigned)media_variant(m, n.inner.variant), n.inner.segment,
 					      &of->seg)) < 0) {
 			free(of);
 			return ret;
@@ -528,7 +529,7 @@ static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 		return -ENOMEM;
 	}
 	if (of->is_segment) {
-		n = cache_read_segment(&of->seg, bv->buf[0].mem, size, (uint64_t)off);
+		n = segment_read(&of->seg, bv->buf[0].mem, size, (uint64_t)off);
 		if (n < 0) {
 			free(bv->buf[0].mem);
 			free(bv);
@@ -589,6 +590,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	/* Page cache survives across opens while size and mtime (the source's) stay the same. */
 	cfg->auto_cache = 1;
 	cache_start();
+	segment_start();
 	source_start();
 	return ctx();
 }
@@ -599,6 +601,7 @@ static void fs_destroy(void *data)
 	while (open_files)
 		open_file_free(open_files);
 	source_shutdown();
+	segment_shutdown();
 	cache_shutdown();
 	media_shutdown();
 }

@@ -21,6 +21,7 @@
 #include "scan.h"
 #include "media.h"
 #include "remote.h"
+#include "segment.h"
 #include "source.h"
 #include "stats.h"
 #include "store.h"
@@ -257,7 +258,7 @@ static int parse_ladder_options(const struct config *c, struct plan_config *pc, 
 }
 
 /* Checks every cache setting; one line on stderr for the first bad one. */
-static int parse_cache_options(const struct config *c, struct cache_config *cc)
+static int parse_cache_options(const struct config *c, struct cache_config *cc, struct segment_config *gc)
 {
 	const char *v;
 	bool b;
@@ -276,14 +277,14 @@ static int parse_cache_options(const struct config *c, struct cache_config *cc)
 		fprintf(stderr, "hlsfs: cache_passthrough=%s: expected yes or no\n", v);
 		return -1;
 	}
-	cc->passthrough = b;
+	gc->cache_passthrough = b;
 	v = c->prefetch ? c->prefetch : CONFIG_DEFAULT_PREFETCH;
-	if (config_uint(v, 0, 16, &cc->prefetch) < 0) {
+	if (config_uint(v, 0, 16, &gc->prefetch) < 0) {
 		fprintf(stderr, "hlsfs: prefetch=%s: expected a whole number from 0 to 16\n", v);
 		return -1;
 	}
 	v = c->workers ? c->workers : CONFIG_DEFAULT_WORKERS;
-	if (config_uint(v, 1, 64, &cc->workers) < 0) {
+	if (config_uint(v, 1, 64, &gc->workers) < 0) {
 		fprintf(stderr, "hlsfs: workers=%s: expected a whole number from 1 to 64\n", v);
 		return -1;
 	}
@@ -357,6 +358,7 @@ int main(int argc, char *argv[])
 	struct fs_ctx fctx = { 0 };
 	struct plan_config pcfg = { 0 };
 	struct cache_config ccfg = { 0 };
+	struct segment_config gcfg = { 0 };
 	struct transcode_config tcfg = { 0 };
 	struct remote_config rcfg = { 0 };
 	struct source_config scfg = { 0 };
@@ -425,7 +427,7 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
 		goto out_args;
 	}
-	if (parse_cache_options(&o.conf, &ccfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0 ||
+	if (parse_cache_options(&o.conf, &ccfg, &gcfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0 ||
 	    parse_remote_options(&o.conf, &rcfg, &scfg, &ccfg) < 0)
 		goto out_args;
 	if (remote_init(&rcfg) < 0) {
@@ -461,6 +463,7 @@ int main(int argc, char *argv[])
 			cache_init(&ccfg, NULL);
 		}
 	}
+	segment_init(&gcfg);
 	ret = 1;
 	if (remote_is_url(o.source)) {
 		char why[512], red[1024], *clean;
@@ -529,6 +532,7 @@ out_new:
 	fuse_destroy(fuse);
 out_args:
 	source_shutdown();
+	segment_shutdown();
 	cache_shutdown();
 	media_shutdown();
 	store_close(store);

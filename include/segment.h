@@ -1,0 +1,49 @@
+/* Segments: "give me segment k of variant v of this media". Chooses each segment's cache key and
+ * format version, produces it once however many readers ask (remux or transcode), keeps it in
+ * the cache, and prepares the next ones ahead of a reader (prefetch). A new kind of output lands
+ * here and in its producer alone. */
+#ifndef HLSFS_SEGMENT_H
+#define HLSFS_SEGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "media.h"
+
+struct synth;
+
+struct segment_config {
+	unsigned workers;        /* generations at once (at least 1) */
+	unsigned prefetch;       /* segments prepared ahead of a reader */
+	bool cache_passthrough;  /* keep remuxed (passthrough) segments in the cache too */
+};
+
+/* Sets the configuration; call before segment_open. */
+void segment_init(const struct segment_config *cfg);
+/* Starts the prefetch workers: after daemonizing (fork). */
+void segment_start(void);
+/* At unmount: encodes under way give up at their next frame, the workers stop, queued work is
+ * dropped. Safe to call twice. */
+void segment_shutdown(void);
+
+/* An open segment: a cache file (fd >= 0), direct remuxing (synth), or a transcoded segment
+ * made for this open alone (mem, when the cache cannot keep it). */
+struct segment_file {
+	int fd;
+	struct synth *synth;
+	uint8_t *mem;
+	uint64_t size;
+};
+
+/* Opens segment seg of variant `variant` of media m for reading: from the cache when it holds
+ * it, else producing it into the cache (transcoded segments always, remuxed ones with
+ * cache_passthrough), else making it for this open alone. Takes over the caller's reference on
+ * m. Returns 0 or a negative errno. */
+int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment_file *out);
+void segment_close(struct segment_file *sf);
+
+/* Reads from an open segment that is not a file (fd < 0). */
+ssize_t segment_read(struct segment_file *sf, char *buf, size_t size, uint64_t off);
+
+#endif

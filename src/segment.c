@@ -1,0 +1,367 @@
+/* Segments (segment.h): which bytes a segment is, produced once, kept, and prepared ahead.
+ *
+ * Key: a 128-bit hash of everything that shapes a segment's bytes: source path and identity,
+ * variant (and for a rung its size, rate, level and encoder fingerprint; for an audio rendition
+ * its rate and format), segment span and planned size, the plan's timestamp offset, and
+ * SEGMENT_FORMAT. Equal keys give equal bytes on any machine (invariant 2).
+ *
+ * Work: one generation per key at a time (single flight: later callers wait for it and then open
+ * the cache entry); at most `workers` generations at once; a reader of segment k queues
+ * k+1..k+prefetch for the workers. When the cache cannot keep a segment (none configured, full,
+ * unwritable), it is made for the open that asked, so a broken cache costs time, never a read.
+ *
+ * Locks, in order: S.lock (the prefetch queue, worker slots, stop) before the flights' own leaf
+ * lock (flight.h); cache.h's locks are only taken with S.lock released. */
+#include "segment.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cache.h"
+#include "flight.h"
+#include "hash.h"
+#include "log.h"
+#include "stats.h"
+#include "synth.h"
+#include "transcode.h"
+
+/* Bump when the bytes we write for the same plan change: old entries then never match. */
+#define SEGMENT_FORMAT "ts-1"
+#define AUDIO_FORMAT "a-1"
+#define KEY_LEN CACHE_KEY_LEN
+#define QUEUE_MAX 64
+#define COPY_CHUNK (1 << 20)   /* a multiple of 8: the cache's checksum runs in these pieces */
+
+struct job {
+	struct media *m;
+	unsigned variant;
+	uint32_t seg;
+};
+
+static struct {
+	struct segment_config cfg;
+	pthread_mutex_t lock;        /* queue, generating, stop */
+	pthread_cond_t changed;
+	struct job queue[QUEUE_MAX];
+	unsigned q_head, q_len;
+	unsigned generating;
+	bool stop;
+	pthread_t *workers;
+	unsigned nb_workers;
+} S = { .cfg = { .workers = 1 }, .lock = PTHREAD_MUTEX_INITIALIZER, .changed = PTHREAD_COND_INITIALIZER };
+
+static struct flight_set flights = FLIGHT_SET_INIT;
+
+static double mono_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void make_key(const struct media *m, unsigned variant, uint32_t seg, char key[KEY_LEN + 1])
+{
+	const struct plan_segment *s = &m->plan->segments[seg];
+	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
+	char mat[4096 + 512], enc[256] = "";
+	int n;
+
+	if (rn >= 0)
+		snprintf(enc, sizeof(enc), "aac/%d/%u/%s", rn, PLAN_AAC_KBPS, AUDIO_FORMAT);
+	if (rung >= 0) {
+		const struct plan_rung *r = &m->plan->rungs[rung];
+		char fp[200];
+		transcode_fingerprint(fp, sizeof(fp));
+		snprintf(enc, sizeof(enc), "%ux%u@%u/%u/%s", r->width, r->height, r->kbps, r->level, fp);
+	}
+	n = snprintf(mat, sizeof(mat), "%s|%" PRIu64 "|%" PRId64 "|%" PRIu64 "|%" PRIu64 "|%" PRIx64 "|%s|%s|%u|%" PRId64
+			     "|%" PRId64 "|%" PRIu64 "|%" PRId64 "|" SEGMENT_FORMAT,
+		     m->path, m->id.size, m->id.mtime_ns, m->id.ino, m->id.dev, m->id.tag, m->variants[variant], enc, seg,
+		     s->start, s->end, plan_variant_size(m->plan, variant, seg), m->plan->ts_offset);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
+	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, hash_fnv1a(mat, len, 0),
+		 hash_fnv1a(mat, len, 0x9e3779b97f4a7c15ull));
+}
+
+static bool is_transcoded(const struct media *m, unsigned variant)
+{
+	int rn = plan_variant_rendition(m->plan, variant);
+	return plan_variant_rung(m->plan, variant) >= 0 || (rn >= 0 && m->plan->renditions[rn].transcode);
+}
+
+/* Makes the bytes of a segment into w: remuxed piece by piece, or transcoded whole. */
+static int produce(struct media *m, unsigned variant, uint32_t seg, struct cache_writer *w, uint64_t size)
+{
+	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
+	struct synth *s = NULL;
+	uint8_t *buf = NULL, *whole = NULL;
+	uint64_t off = 0;
+	int ret;
+
+	if (rn >= 0) {
+		if ((ret = transcode_rendition_segment(m, (unsigned)rn, seg, &whole)) < 0)
+			return ret;
+	} else if (rung >= 0) {
+		if ((ret = transcode_segment(m, (unsigned)rung, seg, &whole)) < 0)
+			return ret;
+	} else {
+		media_ref(m);
+		if ((ret = synth_open(m, seg, &s)) < 0) {
+			media_put(m);
+			return ret;
+		}
+		if (!(buf = malloc(COPY_CHUNK))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	while (off < size) {
+		const uint8_t *p;
+		ssize_t n;
+		if (whole) {
+			p = whole + off;
+			n = (ssize_t)(size - off < COPY_CHUNK ? size - off : COPY_CHUNK);
+		} else {
+			p = buf;
+			if ((n = synth_read(s, (char *)buf, COPY_CHUNK, off)) <= 0) {
+				ret = n < 0 ? (int)n : -EIO;
+				goto out;
+			}
+		}
+		if ((ret = cache_write(w, p, (size_t)n)) < 0)
+			goto out;
+		off += (uint64_t)n;
+	}
+	ret = 0;
+out:
+	free(buf);
+	free(whole);
+	synth_close(s);
+	return ret;
+}
+
+/* Generates segment seg of variant of m into the cache. Returns 0 when the entry is in place. */
+static int generate(struct media *m, unsigned variant, uint32_t seg, const char *key)
+{
+	uint64_t size = plan_variant_size(m->plan, variant, seg);
+	struct cache_writer *w;
+	double t0 = mono_s();
+	int ret;
+
+	if ((ret = cache_write_begin(key, size, &w)) < 0)
+		return ret;
+	stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, 1);
+	if ((ret = produce(m, variant, seg, w, size)) < 0)
+		cache_write_abort(w);
+	else
+		ret = cache_write_commit(w, true);
+	if (ret == 0) {
+		stats_add(STATS_GENERATIONS, 1);
+		stats_generation_time(mono_s() - t0);
+	}
+	stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, -1);
+	return ret;
+}
+
+/* Makes sure key is in the cache, generating it at most once however many ask, and at most
+ * `workers` generations at once. Returns 0 when the entry is in place. */
+static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key)
+{
+	uint64_t size = plan_variant_size(m->plan, variant, seg);
+	struct flight *f;
+	int ret, result;
+
+	if ((ret = flight_join(&flights, key, &f, &result)) <= 0)
+		return ret < 0 ? ret : result;  /* another caller made it (or failed to) meanwhile */
+	pthread_mutex_lock(&S.lock);
+	while (S.generating >= S.cfg.workers && !S.stop)
+		pthread_cond_wait(&S.changed, &S.lock);
+	S.generating++;
+	pthread_mutex_unlock(&S.lock);
+
+	/* While this caller waited for a worker, another may have made the segment. */
+	ret = cache_has(key, size) ? 0 : generate(m, variant, seg, key);
+
+	pthread_mutex_lock(&S.lock);
+	S.generating--;
+	pthread_cond_broadcast(&S.changed);
+	pthread_mutex_unlock(&S.lock);
+	flight_land(&flights, f, ret);
+	return ret;
+}
+
+static bool cached_or_flying(const char *key, uint64_t size)
+{
+	return cache_has(key, size) || flight_busy(&flights, key);
+}
+
+static void prefetch(struct media *m, unsigned variant, uint32_t seg)
+{
+	for (uint32_t k = seg + 1; k <= seg + S.cfg.prefetch && k < m->plan->nb_segments; k++) {
+		char key[KEY_LEN + 1];
+		make_key(m, variant, k, key);
+		if (cached_or_flying(key, plan_variant_size(m->plan, variant, k)))
+			continue;
+		pthread_mutex_lock(&S.lock);
+		if (S.q_len == QUEUE_MAX || S.stop || !S.nb_workers) {
+			pthread_mutex_unlock(&S.lock);
+			return;  /* the workers are behind (or not started): reading is served anyway */
+		}
+		media_ref(m);
+		S.queue[(S.q_head + S.q_len) % QUEUE_MAX] = (struct job){ m, variant, k };
+		S.q_len++;
+		pthread_cond_broadcast(&S.changed);
+		pthread_mutex_unlock(&S.lock);
+		stats_add(STATS_PREFETCH_QUEUED, 1);
+	}
+}
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&S.lock);
+	for (;;) {
+		struct job j;
+		char key[KEY_LEN + 1];
+		while (!S.q_len && !S.stop)
+			pthread_cond_wait(&S.changed, &S.lock);
+		if (S.stop)
+			break;
+		j = S.queue[S.q_head];
+		S.q_head = (S.q_head + 1) % QUEUE_MAX;
+		S.q_len--;
+		pthread_mutex_unlock(&S.lock);
+		make_key(j.m, j.variant, j.seg, key);
+		if (!cached_or_flying(key, plan_variant_size(j.m->plan, j.variant, j.seg)))
+			fill(j.m, j.variant, j.seg, key);
+		media_put(j.m);
+		pthread_mutex_lock(&S.lock);
+	}
+	pthread_mutex_unlock(&S.lock);
+	return NULL;
+}
+
+void segment_init(const struct segment_config *cfg)
+{
+	S.cfg = *cfg;
+	if (S.cfg.workers == 0)
+		S.cfg.workers = 1;
+}
+
+void segment_start(void)
+{
+	if (!cache_enabled() || S.workers)
+		return;
+	S.workers = calloc(S.cfg.workers, sizeof(*S.workers));
+	for (unsigned i = 0; S.workers && i < S.cfg.workers; i++)
+		if (pthread_create(&S.workers[i], NULL, worker, NULL) == 0)
+			S.nb_workers++;
+}
+
+void segment_shutdown(void)
+{
+	transcode_stop();
+	pthread_mutex_lock(&S.lock);
+	S.stop = true;
+	pthread_cond_broadcast(&S.changed);
+	pthread_mutex_unlock(&S.lock);
+	for (unsigned i = 0; i < S.nb_workers; i++)
+		pthread_join(S.workers[i], NULL);
+	S.nb_workers = 0;
+	free(S.workers);
+	S.workers = NULL;
+	while (S.q_len) {
+		media_put(S.queue[S.q_head].m);
+		S.q_head = (S.q_head + 1) % QUEUE_MAX;
+		S.q_len--;
+	}
+}
+
+int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment_file *out)
+{
+	char key[KEY_LEN + 1];
+	bool transcoded;
+	int fd, ret, rn;
+
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	if (m->error || seg >= m->plan->nb_segments || variant >= m->nb_variants) {
+		media_put(m);
+		return -ENOENT;
+	}
+	out->size = plan_variant_size(m->plan, variant, seg);
+	rn = plan_variant_rendition(m->plan, variant);
+	transcoded = is_transcoded(m, variant);
+	if (cache_enabled() && (transcoded || S.cfg.cache_passthrough)) {
+		make_key(m, variant, seg, key);
+		fd = cache_open(key, out->size);
+		if (fd >= 0) {
+			stats_add(STATS_CACHE_HITS, 1);
+		} else {
+			stats_add(STATS_CACHE_MISSES, 1);
+			ret = fill(m, variant, seg, key);
+			if (ret == -EIO) {
+				/* The source failed (and said so once): no prefetch, no second try. */
+				media_put(m);
+				return -EIO;
+			}
+			fd = ret == 0 ? cache_open(key, out->size) : -1;
+		}
+		prefetch(m, variant, seg);
+		if (fd >= 0) {
+			out->fd = fd;
+			media_put(m);
+			return 0;
+		}
+	}
+	if (rn >= 0) {
+		/* Audio segments are small: made for this open alone when not cached. */
+		ret = transcode_rendition_segment(m, (unsigned)rn, seg, &out->mem);
+		media_put(m);
+		return ret;
+	}
+	if (transcoded) {
+		/* No cache, or it could not take the segment: made for this open alone. */
+		ret = transcode_segment(m, (unsigned)plan_variant_rung(m->plan, variant), seg, &out->mem);
+		media_put(m);
+		return ret;
+	}
+	ret = synth_open(m, seg, &out->synth);
+	if (ret < 0)
+		media_put(m);
+	return ret;
+}
+
+void segment_close(struct segment_file *sf)
+{
+	if (sf->fd >= 0)
+		close(sf->fd);
+	free(sf->mem);
+	sf->mem = NULL;
+	synth_close(sf->synth);
+	sf->fd = -1;
+	sf->synth = NULL;
+}
+
+ssize_t segment_read(struct segment_file *sf, char *buf, size_t size, uint64_t off)
+{
+	if (sf->fd >= 0) {
+		ssize_t n = pread(sf->fd, buf, size, (off_t)off);
+		return n < 0 ? -errno : n;
+	}
+	if (sf->mem) {
+		if (off >= sf->size)
+			return 0;
+		if (size > sf->size - off)
+			size = (size_t)(sf->size - off);
+		memcpy(buf, sf->mem + off, size);
+		return (ssize_t)size;
+	}
+	return synth_read(sf->synth, buf, size, off);
+}
