@@ -1,6 +1,7 @@
 /* The in-memory registry of media: a hash of source path to the newest media for it, with an
  * LRU list of unreferenced entries capped by count and by indexed samples. A build runs outside
- * the registry lock; callers for the same path wait on the entry (single flight). */
+ * the registry lock; callers for the same path wait for it (single flight, flight.h) and the
+ * entry joins the registry only once built. */
 #include "media.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "cytube.h"
+#include "flight.h"
 #include "index_blob.h"
 #include "scan.h"
 #include "log.h"
@@ -31,13 +33,12 @@ struct entry {
 	struct entry *hnext;          /* hash chain; only the current entry of a path is chained */
 	struct entry *lprev, *lnext;  /* LRU of all entries, most recent first */
 	unsigned refs;
-	bool ready, hashed;
+	bool hashed;
 	uint64_t samples;
 	double built_at;              /* monotonic seconds */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t built = PTHREAD_COND_INITIALIZER;
 static struct entry *table[BUCKETS];
 static struct entry *lru_head, *lru_tail;
 static unsigned nb_entries;
@@ -45,6 +46,9 @@ static uint64_t nb_samples;
 static struct plan_config config;
 static struct store *store;
 static const char *root, *base_url;
+/* Builds under way, one per path. The registry lock is never held while joining one (a build
+ * takes it to publish its entry). */
+static struct flight_set builds = FLIGHT_SET_INIT;
 
 void media_init(const struct plan_config *cfg, struct store *st, const char *source_root, const char *url)
 {
@@ -128,7 +132,7 @@ static void evict(void)
 	struct entry *e = lru_tail;
 	while (e && (nb_entries > MAX_IDLE_ENTRIES || nb_samples > MAX_IDLE_SAMPLES)) {
 		struct entry *prev = e->lprev;
-		if (e->refs == 0 && e->ready)
+		if (e->refs == 0)
 			destroy(e);
 		e = prev;
 	}
@@ -311,66 +315,82 @@ static void build(struct media *m)
 		  m->ix->video.nb_samples, m->ix->audio.nb_samples, m->plan->nb_segments);
 }
 
+/* With the lock held: the entry of path in the table, or NULL. */
+static struct entry *find(const char *path, unsigned h)
+{
+	struct entry *e;
+	for (e = table[h]; e; e = e->hnext)
+		if (!strcmp(e->m.path, path))
+			break;
+	return e;
+}
+
+/* With the lock held: takes a reference on e for the caller. */
+static struct media *take(struct entry *e)
+{
+	e->refs++;
+	lru_unlink(e);
+	lru_push_front(e);
+	return &e->m;
+}
+
 int media_get(const char *path, struct media **out)
 {
 	struct source_identity id;
 	struct entry *e;
+	struct flight *f;
 	unsigned h = hash(path);
-	int ret;
+	int ret, landed;
 
 	*out = NULL;
 	if ((ret = source_stat(path, &id)) < 0)
 		return ret;
-
-	pthread_mutex_lock(&lock);
-	for (e = table[h]; e; e = e->hnext)
-		if (!strcmp(e->m.path, path))
-			break;
-	if (e) {
-		while (!e->ready)
-			pthread_cond_wait(&built, &lock);
-		if (e->hashed && identity_equal(&e->m.id, &id) && !retry_due(e)) {
-			e->refs++;
-			lru_unlink(e);
-			lru_push_front(e);
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		if ((e = find(path, h)) && identity_equal(&e->m.id, &id) && !retry_due(e)) {
+			*out = take(e);
 			pthread_mutex_unlock(&lock);
-			*out = &e->m;
+			return 0;
+		}
+		pthread_mutex_unlock(&lock);
+		if ((ret = flight_join(&builds, path, &f, &landed)) < 0)
+			return ret;
+		if (ret == 1)
+			break;
+		/* Another caller built it meanwhile: that is the newest media of the path. */
+		pthread_mutex_lock(&lock);
+		if ((e = find(path, h))) {
+			*out = take(e);
+			pthread_mutex_unlock(&lock);
+			return 0;
+		}
+		pthread_mutex_unlock(&lock);
+	}
+
+	/* This caller builds. Another may have finished a build between the look-up and the join. */
+	pthread_mutex_lock(&lock);
+	if ((e = find(path, h))) {
+		if (identity_equal(&e->m.id, &id) && !retry_due(e)) {
+			*out = take(e);
+			pthread_mutex_unlock(&lock);
+			flight_land(&builds, f, 0);
 			return 0;
 		}
 		/* The source changed: the old media serves only files already open on it. */
-		if (e->hashed) {
-			unhash(e);
-			if (e->refs == 0)
-				destroy(e);
-		}
-		/* Another caller may have started the new build while we waited. */
-		for (e = table[h]; e; e = e->hnext)
-			if (!strcmp(e->m.path, path))
-				break;
-		if (e) {
-			e->refs++;
-			while (!e->ready)
-				pthread_cond_wait(&built, &lock);
-			pthread_mutex_unlock(&lock);
-			*out = &e->m;
-			return 0;
-		}
+		unhash(e);
+		if (e->refs == 0)
+			destroy(e);
 	}
+	pthread_mutex_unlock(&lock);
 
 	e = calloc(1, sizeof(*e));
 	if (!e || !(e->m.path = strdup(path))) {
 		free(e);
-		pthread_mutex_unlock(&lock);
+		flight_land(&builds, f, -ENOMEM);
 		return -ENOMEM;
 	}
 	e->m.id = id;
 	e->refs = 1;
-	e->hnext = table[h];
-	table[h] = e;
-	e->hashed = true;
-	lru_push_front(e);
-	nb_entries++;
-	pthread_mutex_unlock(&lock);
 
 	build(&e->m);
 
@@ -380,13 +400,17 @@ int media_get(const char *path, struct media **out)
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		e->built_at = (double)ts.tv_sec + ts.tv_nsec / 1e9;
 	}
-	e->ready = true;
 	if (e->m.ix)
 		e->samples = (uint64_t)e->m.ix->video.nb_samples + e->m.ix->audio.nb_samples;
 	nb_samples += e->samples;
-	pthread_cond_broadcast(&built);
+	e->hnext = table[h];
+	table[h] = e;
+	e->hashed = true;
+	lru_push_front(e);
+	nb_entries++;
 	evict();
 	pthread_mutex_unlock(&lock);
+	flight_land(&builds, f, 0);
 	*out = &e->m;
 	return 0;
 }

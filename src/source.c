@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "flight.h"
 #include "hash.h"
 #include "log.h"
 #include "remote.h"
@@ -472,27 +473,9 @@ static size_t block_len(const struct remote_info *info, uint64_t b)
 	return (size_t)(info->size - start < SOURCE_BLOCK_SIZE ? info->size - start : SOURCE_BLOCK_SIZE);
 }
 
-/* A block being fetched: later readers of it wait, then read it from the block cache, so a
- * crowd starting one video asks the archive once per block. */
-struct block_flight {
-	struct block_flight *next;
-	char *key;
-	unsigned refs;
-	bool done;
-};
-
-static pthread_mutex_t flight_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t flight_done = PTHREAD_COND_INITIALIZER;
-static struct block_flight *flights;
-
-/* With flight_lock held. */
-static void flight_put(struct block_flight *f)
-{
-	if (--f->refs == 0) {
-		free(f->key);
-		free(f);
-	}
-}
+/* Blocks being fetched: later readers of one wait, then read it from the block cache, so a crowd
+ * starting one video asks the archive once per block. */
+static struct flight_set block_flights = FLIGHT_SET_INIT;
 
 /* A block whose fetch just failed fails again at once for FAIL_HOLD_S: the kernel asks again
  * at once for a page whose read failed, and a broken archive should cost one round of tries,
@@ -500,6 +483,7 @@ static void flight_put(struct block_flight *f)
 #define FAIL_HOLD_S 1.0
 #define FAIL_SLOTS 64
 
+static pthread_mutex_t failed_lock = PTHREAD_MUTEX_INITIALIZER;  /* a leaf */
 static struct {
 	uint64_t hash;
 	double at;
@@ -511,34 +495,25 @@ static bool failed_recently(uint64_t hash, int *err, char *why, size_t why_len)
 {
 	unsigned i = (unsigned)(hash % FAIL_SLOTS);
 	bool yes;
-	pthread_mutex_lock(&flight_lock);
+	pthread_mutex_lock(&failed_lock);
 	yes = failed[i].hash == hash && mono_s() - failed[i].at < FAIL_HOLD_S;
 	if (yes) {
 		*err = failed[i].err;
 		snprintf(why, why_len, "%s", failed[i].why);
 	}
-	pthread_mutex_unlock(&flight_lock);
+	pthread_mutex_unlock(&failed_lock);
 	return yes;
 }
 
 static void note_failure(uint64_t hash, int err, const char *why)
 {
 	unsigned i = (unsigned)(hash % FAIL_SLOTS);
-	pthread_mutex_lock(&flight_lock);
+	pthread_mutex_lock(&failed_lock);
 	failed[i].hash = hash;
 	failed[i].at = mono_s();
 	failed[i].err = err;
 	snprintf(failed[i].why, sizeof(failed[i].why), "%s", why);
-	pthread_mutex_unlock(&flight_lock);
-}
-
-/* With flight_lock held: the flight of key, or NULL. */
-static struct block_flight *flight_find(const char *key)
-{
-	for (struct block_flight *f = flights; f; f = f->next)
-		if (!strcmp(f->key, key))
-			return f;
-	return NULL;
+	pthread_mutex_unlock(&failed_lock);
 }
 
 /* Fills buf with block b and, fetched in the same request, up to want - 1 blocks after it that
@@ -549,7 +524,7 @@ static int fetch_run(const char *url, const struct remote_info *info, uint64_t b
 {
 	char key[4096 + 256];
 	uint64_t nb = (info->size + SOURCE_BLOCK_SIZE - 1) / SOURCE_BLOCK_SIZE, hash;
-	struct block_flight *mine[SOURCE_RUN_MAX] = { 0 };
+	struct flight *mine[SOURCE_RUN_MAX] = { 0 };
 	unsigned n = 1;
 	size_t len;
 	int ret;
@@ -568,43 +543,26 @@ static int fetch_run(const char *url, const struct remote_info *info, uint64_t b
 	if (want > nb - b)
 		want = (unsigned)(nb - b);
 	if (blocks.get) {
-		struct block_flight *f;
-		pthread_mutex_lock(&flight_lock);
-		if ((f = flight_find(key))) {
-			/* Someone is fetching it: wait, then read it from the cache. */
-			f->refs++;
-			while (!f->done)
-				pthread_cond_wait(&flight_done, &flight_lock);
-			flight_put(f);
-			pthread_mutex_unlock(&flight_lock);
+		int r, landed;
+		if ((r = flight_join(&block_flights, key, &mine[0], &landed)) == 0) {
+			/* Someone was fetching it: read it from the cache. */
 			if (blocks.get(key, buf, block_len(info, b)) == 0) {
 				stats_add(STATS_BLOCK_HITS, 1);
 				return 0;
 			}
 			if (failed_recently(hash, &ret, why, why_len))
 				return ret;
-			pthread_mutex_lock(&flight_lock);
 			want = 1;  /* that fetch could not be kept: fetch it here */
+			flight_join(&block_flights, key, &mine[0], &landed);
 		}
-		/* Our flights: block b, then the following ones until one is in flight or kept. */
-		for (n = 0; n < want; n++) {
+		/* Our flights: block b, then the following ones until one is in flight or kept. An
+		 * out-of-memory flight_join leaves block b fetched without a flight. */
+		for (n = 1; n < want; n++) {
 			char k2[4096 + 256];
 			block_key(url, info, b + n, k2, sizeof(k2));
-			if ((n && (flight_find(k2) || (blocks.has && blocks.has(k2)))) ||
-			    !(mine[n] = calloc(1, sizeof(*mine[n]))) ||
-			    !(mine[n]->key = strdup(k2))) {
-				if (mine[n])
-					free(mine[n]);
-				mine[n] = NULL;
+			if ((blocks.has && blocks.has(k2)) || flight_try(&block_flights, k2, &mine[n]) != 1)
 				break;
-			}
-			mine[n]->refs = 1;
-			mine[n]->next = flights;
-			flights = mine[n];
 		}
-		if (n == 0)
-			n = 1;  /* out of memory: fetch block b without a flight */
-		pthread_mutex_unlock(&flight_lock);
 	}
 	len = (size_t)((b + n) * SOURCE_BLOCK_SIZE > info->size ? info->size - b * SOURCE_BLOCK_SIZE
 								: (uint64_t)n * SOURCE_BLOCK_SIZE);
@@ -619,22 +577,8 @@ static int fetch_run(const char *url, const struct remote_info *info, uint64_t b
 	} else {
 		note_failure(hash, ret, why);
 	}
-	pthread_mutex_lock(&flight_lock);
-	for (unsigned k = 0; k < n; k++) {
-		struct block_flight *f = mine[k];
-		if (!f)
-			continue;
-		for (struct block_flight **pp = &flights; *pp; pp = &(*pp)->next) {
-			if (*pp == f) {
-				*pp = f->next;
-				break;
-			}
-		}
-		f->done = true;
-		flight_put(f);
-	}
-	pthread_cond_broadcast(&flight_done);
-	pthread_mutex_unlock(&flight_lock);
+	for (unsigned k = 0; k < n; k++)
+		flight_land(&block_flights, mine[k], ret);
 	return ret;
 }
 
