@@ -42,6 +42,17 @@ struct node {
 	struct naming_inner inner;
 };
 
+/* Lock order in hlsfs. Every chain of locks starts in a handler of this file; a lock may be taken
+ * while holding only locks above it in this list, never one below it while holding it:
+ *   synth.c     an open remux's lock, held while it reads the source (the remote and cache
+ *               locks below, through source_pread)
+ *   transcode.c a job's frame queue lock (a leaf: nothing is called while it is held)
+ *   catalog.c   a remote listing's lock, held while it keeps the listing in the store
+ *   cache.c     C.space, then C.lock (the leaf of the cache), with LMDB's own locks under them
+ * Leaves, each held only around its own data and calling out to nothing that locks: open_lock
+ * below, media.c's registry lock, segment.c's queue lock, source.c's known, failed and prefetch
+ * locks, remote.c's pool and share locks, and every flight set's lock (flight.h). Waiting for a
+ * flight, a worker slot or a frame releases the waiter's lock. stats.c uses atomics only. */
 /* Every open file, so that those still open when the filesystem goes away (a lazy unmount
  * with reads in flight: libfuse never calls release for them) are freed at destroy. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
