@@ -32,6 +32,7 @@ void segment_shutdown(void);
 struct segment_file {
 	int fd;
 	struct synth *synth;
+	struct media *m;     /* held while synth reads its index and plan */
 	uint8_t *mem;
 	uint64_t size;
 };

@@ -1,6 +1,6 @@
 /* Transcoded rungs: decode a segment's span from the source, scale it, encode it with an H.264
  * encoder under the rung's VBV, and write it as MPEG-TS padded with null packets to exactly the
- * size the plan promised. Only this module and index.c include FFmpeg's codec headers. */
+ * size the plan promised. Only this module, scan.c and poster.c include FFmpeg's codec headers. */
 #ifndef HLSFS_TRANSCODE_H
 #define HLSFS_TRANSCODE_H
 
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "media.h"
+#include "synth.h"
 
 struct transcode_config {
 	const char *encoder;   /* libavcodec encoder name, e.g. libx264, h264_nvenc */
@@ -29,14 +29,14 @@ void transcode_fingerprint(char *out, size_t size);
  * frame: at unmount, so it does not wait for encodes nobody will read. */
 void transcode_stop(void);
 
-/* Transcodes segment seg of rung `rung` of media m. Returns 0 with *out (free() it), exactly
+/* Transcodes segment seg of rung `rung` of in. Returns 0 with *out (free() it), exactly
  * plan->rungs[rung].sizes[seg] bytes; -EIO when the source cannot be read or no encode fits its
  * bound; -ENOMEM. */
-int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **out);
+int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t **out);
 
-/* Makes segment seg of audio rendition rn of media m: copied AAC (exact size) or AAC encoded on
+/* Makes segment seg of audio rendition rn of in: copied AAC (exact size) or AAC encoded on
  * the rendition's frame grid (padded to its bound). Returns 0 with *out (free() it), exactly
  * plan->renditions[rn].sizes[seg] bytes; -EIO; -ENOMEM. */
-int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint8_t **out);
+int transcode_rendition_segment(const struct synth_input *in, unsigned rn, uint32_t seg, uint8_t **out);
 
 #endif

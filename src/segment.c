@@ -89,6 +89,12 @@ static void make_key(const struct media *m, unsigned variant, uint32_t seg, char
 		 hash_fnv1a(mat, len, 0x9e3779b97f4a7c15ull));
 }
 
+/* What the producers read of m: borrowed while the caller holds m. */
+static struct synth_input input_of(const struct media *m)
+{
+	return (struct synth_input){ .path = m->path, .id = &m->id, .ix = m->ix, .plan = m->plan };
+}
+
 static bool is_transcoded(const struct media *m, unsigned variant)
 {
 	int rn = plan_variant_rendition(m->plan, variant);
@@ -99,23 +105,21 @@ static bool is_transcoded(const struct media *m, unsigned variant)
 static int produce(struct media *m, unsigned variant, uint32_t seg, struct cache_writer *w, uint64_t size)
 {
 	int rung = plan_variant_rung(m->plan, variant), rn = plan_variant_rendition(m->plan, variant);
+	struct synth_input in = input_of(m);
 	struct synth *s = NULL;
 	uint8_t *buf = NULL, *whole = NULL;
 	uint64_t off = 0;
 	int ret;
 
 	if (rn >= 0) {
-		if ((ret = transcode_rendition_segment(m, (unsigned)rn, seg, &whole)) < 0)
+		if ((ret = transcode_rendition_segment(&in, (unsigned)rn, seg, &whole)) < 0)
 			return ret;
 	} else if (rung >= 0) {
-		if ((ret = transcode_segment(m, (unsigned)rung, seg, &whole)) < 0)
+		if ((ret = transcode_segment(&in, (unsigned)rung, seg, &whole)) < 0)
 			return ret;
 	} else {
-		media_ref(m);
-		if ((ret = synth_open(m, seg, &s)) < 0) {
-			media_put(m);
+		if ((ret = synth_open(&in, seg, &s)) < 0)
 			return ret;
-		}
 		if (!(buf = malloc(COPY_CHUNK))) {
 			ret = -ENOMEM;
 			goto out;
@@ -286,6 +290,7 @@ void segment_shutdown(void)
 int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment_file *out)
 {
 	char key[KEY_LEN + 1];
+	struct synth_input in;
 	bool transcoded;
 	int fd, ret, rn;
 
@@ -320,21 +325,18 @@ int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment
 			return 0;
 		}
 	}
+	in = input_of(m);
 	if (rn >= 0) {
 		/* Audio segments are small: made for this open alone when not cached. */
-		ret = transcode_rendition_segment(m, (unsigned)rn, seg, &out->mem);
-		media_put(m);
-		return ret;
-	}
-	if (transcoded) {
+		ret = transcode_rendition_segment(&in, (unsigned)rn, seg, &out->mem);
+	} else if (transcoded) {
 		/* No cache, or it could not take the segment: made for this open alone. */
-		ret = transcode_segment(m, (unsigned)plan_variant_rung(m->plan, variant), seg, &out->mem);
-		media_put(m);
-		return ret;
+		ret = transcode_segment(&in, (unsigned)plan_variant_rung(m->plan, variant), seg, &out->mem);
+	} else if ((ret = synth_open(&in, seg, &out->synth)) == 0) {
+		out->m = m;  /* the synth reads m's index and plan until segment_close */
+		return 0;
 	}
-	ret = synth_open(m, seg, &out->synth);
-	if (ret < 0)
-		media_put(m);
+	media_put(m);
 	return ret;
 }
 
@@ -345,8 +347,10 @@ void segment_close(struct segment_file *sf)
 	free(sf->mem);
 	sf->mem = NULL;
 	synth_close(sf->synth);
+	media_put(sf->m);
 	sf->fd = -1;
 	sf->synth = NULL;
+	sf->m = NULL;
 }
 
 ssize_t segment_read(struct segment_file *sf, char *buf, size_t size, uint64_t off)

@@ -11,11 +11,12 @@
 
 #include "codec.h"
 #include "log.h"
+#include "source.h"
 #include "tsmux.h"
 
 struct synth {
 	pthread_mutex_t lock;
-	struct media *m;
+	struct synth_input in;    /* borrowed: the caller keeps its media referenced */
 	struct source *src;
 	struct plan_layout *layout;
 	struct aac_config aac;
@@ -43,63 +44,62 @@ static int reserve(uint8_t **p, size_t *cap, size_t n)
 	return 0;
 }
 
-int synth_open(struct media *m, uint32_t seg, struct synth **out)
+int synth_open(const struct synth_input *in, uint32_t seg, struct synth **out)
 {
 	struct synth *s;
 	char why[512];
 	int ret;
 
 	*out = NULL;
-	if (m->error || seg >= m->plan->nb_segments)
+	if (seg >= in->plan->nb_segments)
 		return -ENOENT;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
 	s->unit_index = -1;
-	s->m = m;
-	if ((ret = source_open(m->path, &s->src, why, sizeof(why))) < 0) {
-		log_error("%s: cannot open the source for segment %u: %s", m->path, seg, why[0] ? why : strerror(-ret));
+	s->in = *in;
+	if ((ret = source_open(in->path, &s->src, why, sizeof(why))) < 0) {
+		log_error("%s: cannot open the source for segment %u: %s", in->path, seg, why[0] ? why : strerror(-ret));
 		ret = -EIO;
 		goto fail;
 	}
-	if (!identity_equal(source_identity(s->src), &m->id)) {
-		log_error("%s: the source changed since it was indexed; not serving segment %u", m->path, seg);
+	if (!identity_equal(source_identity(s->src), in->id)) {
+		log_error("%s: the source changed since it was indexed; not serving segment %u", in->path, seg);
 		ret = -EIO;
 		goto fail;
 	}
-	if (m->ix->audio.codec == INDEX_CODEC_AAC &&
-	    codec_aac_parse(m->ix->audio.extradata, m->ix->audio.extradata_size, &s->aac) < 0) {
+	if (in->ix->audio.codec == INDEX_CODEC_AAC &&
+	    codec_aac_parse(in->ix->audio.extradata, in->ix->audio.extradata_size, &s->aac) < 0) {
 		ret = -EIO;  /* the indexer checked this; reaching here is a bug */
 		goto fail;
 	}
-	if (codec_avc_parse(m->ix->video.extradata, m->ix->video.extradata_size, &s->avc) < 0 ||
-	    s->avc.ps_size != m->plan->ps_size) {
+	if (codec_avc_parse(in->ix->video.extradata, in->ix->video.extradata_size, &s->avc) < 0 ||
+	    s->avc.ps_size != in->plan->ps_size) {
 		ret = -EIO;
 		goto fail;
 	}
 	{
 		/* The last byte this segment reads: remote read-ahead stops there. */
-		const struct plan_segment *ps = &m->plan->segments[seg];
+		const struct plan_segment *ps = &in->plan->segments[seg];
 		uint64_t end = 0;
 		for (uint32_t i = ps->v_first; i < ps->v_first + ps->v_count; i++)
-			if (m->ix->video.samples[i].pos + m->ix->video.samples[i].size > end)
-				end = m->ix->video.samples[i].pos + m->ix->video.samples[i].size;
+			if (in->ix->video.samples[i].pos + in->ix->video.samples[i].size > end)
+				end = in->ix->video.samples[i].pos + in->ix->video.samples[i].size;
 		for (uint32_t i = ps->a_first; i < ps->a_first + ps->a_count; i++)
-			if (m->ix->audio.samples[i].pos + m->ix->audio.samples[i].size > end)
-				end = m->ix->audio.samples[i].pos + m->ix->audio.samples[i].size;
+			if (in->ix->audio.samples[i].pos + in->ix->audio.samples[i].size > end)
+				end = in->ix->audio.samples[i].pos + in->ix->audio.samples[i].size;
 		source_will_read(s->src, end);
 	}
-	if ((ret = plan_layout(m->plan, m->ix, seg, &s->layout)) < 0) {
+	if ((ret = plan_layout(in->plan, in->ix, seg, &s->layout)) < 0) {
 		if (ret == -EIO)
-			log_error("%s: segment %u: layout disagrees with the plan; not served", m->path, seg);
+			log_error("%s: segment %u: layout disagrees with the plan; not served", in->path, seg);
 		goto fail;
 	}
-	s->size = m->plan->segments[seg].size;
+	s->size = in->plan->segments[seg].size;
 	*out = s;
 	return 0;
 fail:
-	s->m = NULL;  /* the caller keeps its reference on failure */
 	synth_close(s);
 	return ret;
 }
@@ -115,8 +115,6 @@ void synth_close(struct synth *s)
 	free(s->sample);
 	free(s->unit);
 	pthread_mutex_destroy(&s->lock);
-	if (s->m)
-		media_put(s->m);
 	free(s);
 }
 
@@ -130,7 +128,7 @@ static int read_failed(struct synth *s, const struct plan_unit *u, int err)
 	if (!s->failed) {
 		s->failed = 1;
 		log_error("%s: segment %u: reading source bytes failed (%s); the file was truncated, replaced or is unreadable",
-			  s->m->path, s->layout->segment, source_strerror(s->src, err));
+			  s->in.path, s->layout->segment, source_strerror(s->src, err));
 	}
 	(void)u;
 	return -EIO;
@@ -144,7 +142,7 @@ static ssize_t build_encoded(struct synth *s, const struct plan_unit *u)
 
 	if (reserve(&s->pes, &s->pes_cap, tsmux_pes_header_size(false) + f->size) < 0)
 		return -ENOMEM;
-	pos = tsmux_pes_header(TS_STREAM_ID_VIDEO, (uint64_t)(f->pts + s->m->plan->ts_offset), false, 0, f->size, s->pes);
+	pos = tsmux_pes_header(TS_STREAM_ID_VIDEO, (uint64_t)(f->pts + s->in.plan->ts_offset), false, 0, f->size, s->pes);
 	memcpy(s->pes + pos, f->data, f->size);
 	return (ssize_t)(pos + f->size);
 }
@@ -152,8 +150,8 @@ static ssize_t build_encoded(struct synth *s, const struct plan_unit *u)
 /* Builds the PES of a video unit into s->pes; returns its size or a negative errno. */
 static ssize_t build_video(struct synth *s, const struct plan_unit *u)
 {
-	const struct plan *p = s->m->plan;
-	const struct index_sample *smp = &s->m->ix->video.samples[u->first];
+	const struct plan *p = s->in.plan;
+	const struct index_sample *smp = &s->in.ix->video.samples[u->first];
 	bool with_dts = smp->pts != smp->dts;
 	size_t hsize = tsmux_pes_header_size(with_dts), pos;
 	uint64_t annexb = codec_avc_annexb_size(smp->size, smp->nals, p->nal_length_size);
@@ -187,7 +185,7 @@ static ssize_t build_audio_from(struct synth *s, const struct plan_unit *u, cons
 
 	if (reserve(&s->pes, &s->pes_cap, tsmux_pes_header_size(false) + u->payload) < 0)
 		return -ENOMEM;
-	pos = tsmux_pes_header(TS_STREAM_ID_AUDIO, (uint64_t)(pts + s->m->plan->ts_offset), false, 0, u->payload, s->pes);
+	pos = tsmux_pes_header(TS_STREAM_ID_AUDIO, (uint64_t)(pts + s->in.plan->ts_offset), false, 0, u->payload, s->pes);
 	if (pos == 0)
 		return -EIO;
 	for (uint32_t i = 0; i < u->count; i++) {
@@ -208,15 +206,15 @@ static ssize_t build_audio_from(struct synth *s, const struct plan_unit *u, cons
 /* Builds the PES of a unit of the muxed audio. */
 static ssize_t build_audio(struct synth *s, const struct plan_unit *u)
 {
-	const struct index_track *a = &s->m->ix->audio;
-	return build_audio_from(s, u, a, &s->aac, s->m->plan->adts_size != 0, NULL, a->samples[u->first].pts);
+	const struct index_track *a = &s->in.ix->audio;
+	return build_audio_from(s, u, a, &s->aac, s->in.plan->adts_size != 0, NULL, a->samples[u->first].pts);
 }
 
 /* Puts the packets of unit i into s->unit. */
 static int build_unit(struct synth *s, uint32_t i)
 {
 	const struct plan_unit *u = &s->layout->units[i];
-	const struct plan *p = s->m->plan;
+	const struct plan *p = s->in.plan;
 	struct ts_pes_out o = { 0 };
 	ssize_t n = 0;
 
@@ -240,8 +238,8 @@ static int build_unit(struct synth *s, uint32_t i)
 			key = s->enc->frames[u->first].key;
 			n = build_encoded(s, u);
 		} else {
-			dts = s->m->ix->video.samples[u->first].dts;
-			key = (s->m->ix->video.samples[u->first].flags & INDEX_SAMPLE_KEY) != 0;
+			dts = s->in.ix->video.samples[u->first].dts;
+			key = (s->in.ix->video.samples[u->first].flags & INDEX_SAMPLE_KEY) != 0;
 			n = build_video(s, u);
 		}
 		if (n < 0)
@@ -306,15 +304,15 @@ ssize_t synth_read(struct synth *s, char *buf, size_t size, uint64_t off)
 	return (ssize_t)done;
 }
 
-int synth_write_encoded(struct media *m, struct source *src, const struct plan_layout *l,
+int synth_write_encoded(const struct synth_input *in, struct source *src, const struct plan_layout *l,
 			const struct synth_encoded *enc, uint8_t *out)
 {
-	struct synth s = { .m = m, .src = src, .layout = (struct plan_layout *)l, .enc = enc, .unit_index = -1 };
+	struct synth s = { .in = *in, .src = src, .layout = (struct plan_layout *)l, .enc = enc, .unit_index = -1 };
 	uint64_t off = 0;
 	int ret = 0;
 
-	if (m->ix->audio.codec == INDEX_CODEC_AAC &&
-	    codec_aac_parse(m->ix->audio.extradata, m->ix->audio.extradata_size, &s.aac) < 0)
+	if (in->ix->audio.codec == INDEX_CODEC_AAC &&
+	    codec_aac_parse(in->ix->audio.extradata, in->ix->audio.extradata_size, &s.aac) < 0)
 		return -EIO;
 	for (uint32_t i = 0; i < l->nb_units; i++) {
 		const struct plan_unit *u = &l->units[i];
@@ -329,11 +327,11 @@ int synth_write_encoded(struct media *m, struct source *src, const struct plan_l
 	return ret;
 }
 
-int synth_write_rendition(struct media *m, struct source *src, const struct plan_layout *l, unsigned rn,
+int synth_write_rendition(const struct synth_input *in, struct source *src, const struct plan_layout *l, unsigned rn,
 			  const struct synth_encoded *enc, const struct aac_config *aac, uint8_t *out)
 {
-	const struct plan *p = m->plan;
-	struct synth s = { .m = m, .src = src, .unit_index = -1 };
+	const struct plan *p = in->plan;
+	struct synth s = { .in = *in, .src = src, .unit_index = -1 };
 	uint64_t off = 0;
 	int ret = 0;
 
@@ -346,7 +344,7 @@ int synth_write_rendition(struct media *m, struct source *src, const struct plan
 			tsmux_pat(u->cc, out + off);
 		} else if (u->kind == PLAN_UNIT_PMT) {
 			tsmux_pmt(&p->audio_program, u->cc, out + off);
-		} else if ((n = build_audio_from(&s, u, &m->ix->renditions[rn], aac, true, enc, u->pcr)) < 0) {
+		} else if ((n = build_audio_from(&s, u, &in->ix->renditions[rn], aac, true, enc, u->pcr)) < 0) {
 			ret = (int)n;
 		} else if (u->packets < tsmux_packets((uint64_t)n, true) || u->packets > (uint64_t)n) {
 			ret = -EIO;  /* never send bytes the plan did not promise */

@@ -98,7 +98,7 @@ static int encoded_push(struct encoded *e, const AVPacket *pkt, int64_t pts)
 /* Everything one attempt at one segment needs. The decoding thread owns dec, sws and taken;
  * the caller's thread owns enc, last, sent and out; the queue is shared under lock. */
 struct job {
-	struct media *m;
+	const struct synth_input *in;  /* borrowed for the call */
 	const struct plan_rung *r;
 	uint32_t seg;
 	struct source *src;
@@ -226,7 +226,7 @@ static AVFrame *new_picture(int w, int h)
  * and queues it. A turned picture is scaled upright first, then rotated plane by plane. */
 static int take_frame(struct job *j, AVFrame *dec)
 {
-	unsigned rot = j->m->ix->video.rotation;
+	unsigned rot = j->in->ix->video.rotation;
 	bool turned = rotate_swaps(rot);
 	int w = (int)j->r->width, h = (int)j->r->height, sw = turned ? h : w, sh = turned ? w : h;
 	AVFrame *f;
@@ -256,8 +256,8 @@ static int take_frame(struct job *j, AVFrame *dec)
 
 static bool wanted(const struct job *j, int64_t t)
 {
-	const struct plan_segment *s = &j->m->plan->segments[j->seg];
-	bool last = j->seg + 1 == j->m->plan->nb_segments;
+	const struct plan_segment *s = &j->in->plan->segments[j->seg];
+	bool last = j->seg + 1 == j->in->plan->nb_segments;
 	return (t >= s->start || j->seg == 0) && (last || t < s->end);
 }
 
@@ -287,7 +287,7 @@ void transcode_stop(void)
  * scaled, until every wanted frame is queued or the samples run out. */
 static int decode_span(struct job *j)
 {
-	const struct index_track *v = &j->m->ix->video;
+	const struct index_track *v = &j->in->ix->video;
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *frame = av_frame_alloc();
 	int ret = 0;
@@ -307,7 +307,7 @@ static int decode_span(struct job *j)
 			goto out;
 		}
 		if ((ret = source_pread(j->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: segment %u: reading the source failed (%s)", j->m->path, j->seg,
+			log_error("%s: segment %u: reading the source failed (%s)", j->in->path, j->seg,
 				  source_strerror(j->src, ret));
 			ret = -EIO;
 			goto out;
@@ -344,7 +344,7 @@ static void *decode_thread(void *arg)
 
 static int open_decoder(struct job *j)
 {
-	const struct index_track *v = &j->m->ix->video;
+	const struct index_track *v = &j->in->ix->video;
 	const AVCodec *codec = avcodec_find_decoder(v->decoder_id);
 
 	if (!codec || !(j->dec = avcodec_alloc_context3(codec)))
@@ -358,7 +358,7 @@ static int open_decoder(struct job *j)
 
 static int open_encoder(struct job *j, const char *name)
 {
-	const struct index_track *v = &j->m->ix->video;
+	const struct index_track *v = &j->in->ix->video;
 	const AVCodec *codec = avcodec_find_encoder_by_name(name);
 	char params[256];
 	uint64_t rate = (uint64_t)(j->r->maxrate * j->rate_factor);
@@ -435,7 +435,7 @@ static void job_release(struct job *j)
 /* One attempt: decode and scale every wanted frame on a helper thread, encode them here. */
 static int encode_all(struct job *j)
 {
-	const struct index_track *v = &j->m->ix->video;
+	const struct index_track *v = &j->in->ix->video;
 	uint32_t first = UINT32_MAX, last = 0;
 	pthread_t decoder;
 	AVFrame *f;
@@ -458,7 +458,7 @@ static int encode_all(struct job *j)
 		source_will_read(j->src, end);
 	}
 	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0) {
-		log_error("%s: %up segment %u: the %s cannot start", j->m->path, j->r->height, j->seg,
+		log_error("%s: %up segment %u: the %s cannot start", j->in->path, j->r->height, j->seg,
 			  j->dec && avcodec_is_open(j->dec) ? "encoder" : "decoder");
 		return ret;
 	}
@@ -490,7 +490,7 @@ static int encode_all(struct job *j)
 		return j->dec_ret;
 	while (j->sent < j->nwant) {  /* frames the decoder did not give: repeat the last one */
 		if (!j->last->data[0]) {
-			log_error("%s: segment %u: no frame could be decoded", j->m->path, j->seg);
+			log_error("%s: segment %u: no frame could be decoded", j->in->path, j->seg);
 			return -EIO;
 		}
 		if ((ret = encode_frame(j, j->last)) < 0)
@@ -502,12 +502,12 @@ static int encode_all(struct job *j)
 	return ret;
 }
 
-int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **out)
+int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t **out)
 {
 	static const double factors[] = { 1.0, 0.7, 0.45, 0.25 };
-	const struct plan_rung *r = &m->plan->rungs[rung];
+	const struct plan_rung *r = &in->plan->rungs[rung];
 	uint64_t bound = r->sizes[seg], size = 0;
-	struct job j = { .m = m, .r = r, .seg = seg };
+	struct job j = { .in = in, .r = r, .seg = seg };
 	struct plan_layout *l = NULL;
 	uint8_t *buf = NULL;
 	int ret;
@@ -515,14 +515,14 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 	*out = NULL;
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.changed, NULL);
-	if ((ret = source_open(m->path, &j.src, NULL, 0)) < 0 ||
-	    !identity_equal(source_identity(j.src), &m->id)) {
+	if ((ret = source_open(in->path, &j.src, NULL, 0)) < 0 ||
+	    !identity_equal(source_identity(j.src), in->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving segment %u",
-			  m->path, seg);
+			  in->path, seg);
 		ret = -EIO;
 		goto done;
 	}
-	if ((ret = plan_presented(m->plan, m->ix, seg, &j.want, &j.nwant)) < 0 || j.nwant == 0) {
+	if ((ret = plan_presented(in->plan, in->ix, seg, &j.want, &j.nwant)) < 0 || j.nwant == 0) {
 		ret = ret < 0 ? ret : -EIO;
 		goto done;
 	}
@@ -538,20 +538,20 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 		for (uint32_t i = 0; i < j.out.n; i++)
 			pf[i] = (struct plan_frame){ j.out.frames[i].pts, j.out.frames[i].pts, j.out.frames[i].size, i,
 						     j.out.frames[i].key };
-		ret = plan_layout_frames(m->plan, m->ix, seg, pf, j.out.n, &l, &size);
+		ret = plan_layout_frames(in->plan, in->ix, seg, pf, j.out.n, &l, &size);
 		free(pf);
 		if (ret < 0)
 			goto done;
 		if (size <= bound)
 			break;
-		log_debug("%s: %up segment %u: %llu bytes over its bound of %llu; encoding again at %.0f%%", m->path,
+		log_debug("%s: %up segment %u: %llu bytes over its bound of %llu; encoding again at %.0f%%", in->path,
 			  r->height, seg, (unsigned long long)size, (unsigned long long)bound, factors[a + 1 < 4 ? a + 1 : a] * 100);
 		free(l);
 		l = NULL;
 		job_release(&j);
 	}
 	if (!l) {
-		log_error("%s: %up segment %u: no encode fits its planned size; not served", m->path, r->height, seg);
+		log_error("%s: %up segment %u: no encode fits its planned size; not served", in->path, r->height, seg);
 		ret = -EIO;
 		goto done;
 	}
@@ -561,7 +561,7 @@ int transcode_segment(struct media *m, unsigned rung, uint32_t seg, uint8_t **ou
 	}
 	{
 		struct synth_encoded enc = { j.out.n, j.out.frames };
-		if ((ret = synth_write_encoded(m, j.src, l, &enc, buf)) < 0)
+		if ((ret = synth_write_encoded(in, j.src, l, &enc, buf)) < 0)
 			goto done;
 	}
 	tsmux_null_packets(buf + size, (bound - size) / TS_PACKET_SIZE);
@@ -598,7 +598,7 @@ done:
 #define AUDIO_DECODE_LEAD (PLAN_TIMEBASE / 5)  /* decode from 200 ms before: codec priming */
 
 struct ajob {
-	struct media *m;
+	const struct synth_input *in;  /* borrowed for the call */
 	const struct plan_rendition *r;
 	const struct index_track *t;
 	uint32_t seg;
@@ -796,7 +796,7 @@ static int aencode_all(struct ajob *a)
 			goto out;
 		}
 		if ((ret = source_pread(a->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: audio segment %u: reading the source failed (%s)", a->m->path, a->seg,
+			log_error("%s: audio segment %u: reading the source failed (%s)", a->in->path, a->seg,
 				  source_strerror(a->src, ret));
 			ret = -EIO;
 			goto out;
@@ -841,33 +841,33 @@ out:
 	return ret;
 }
 
-int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint8_t **out)
+int transcode_rendition_segment(const struct synth_input *in, unsigned rn, uint32_t seg, uint8_t **out)
 {
 	static const double factors[] = { 1.0, 0.8, 0.6 };
-	const struct plan_rendition *r = &m->plan->renditions[rn];
+	const struct plan_rendition *r = &in->plan->renditions[rn];
 	uint64_t bound = r->sizes[seg], size = 0;
-	struct ajob a = { .m = m, .r = r, .t = &m->ix->renditions[rn], .seg = seg };
+	struct ajob a = { .in = in, .r = r, .t = &in->ix->renditions[rn], .seg = seg };
 	struct plan_layout *l = NULL;
 	struct aac_config aac;
 	uint8_t *buf = NULL;
 	int ret;
 
 	*out = NULL;
-	if ((ret = source_open(m->path, &a.src, NULL, 0)) < 0 || !identity_equal(source_identity(a.src), &m->id)) {
+	if ((ret = source_open(in->path, &a.src, NULL, 0)) < 0 || !identity_equal(source_identity(a.src), in->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving audio segment %u",
-			  m->path, seg);
+			  in->path, seg);
 		source_close(a.src);
 		return -EIO;
 	}
 	if (!r->transcode) {
 		/* Copied AAC: exact size, no encoder. */
 		if (codec_aac_parse(a.t->extradata, a.t->extradata_size, &aac) < 0 ||
-		    (ret = plan_layout_rendition(m->plan, m->ix, rn, seg, NULL, 0, &l, &size)) < 0 ||
+		    (ret = plan_layout_rendition(in->plan, in->ix, rn, seg, NULL, 0, &l, &size)) < 0 ||
 		    !(buf = malloc(size))) {
 			ret = ret < 0 ? ret : -ENOMEM;
 			goto done;
 		}
-		if ((ret = synth_write_rendition(m, a.src, l, rn, NULL, &aac, buf)) < 0)
+		if ((ret = synth_write_rendition(in, a.src, l, rn, NULL, &aac, buf)) < 0)
 			goto done;
 		*out = buf;
 		buf = NULL;
@@ -890,7 +890,7 @@ int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint
 		}
 		for (uint32_t k = 0; k < a.out.n; k++)
 			sizes[k] = a.out.frames[k].size + CODEC_ADTS_SIZE;
-		ret = plan_layout_rendition(m->plan, m->ix, rn, seg, sizes, a.out.n, &l, &size);
+		ret = plan_layout_rendition(in->plan, in->ix, rn, seg, sizes, a.out.n, &l, &size);
 		free(sizes);
 		if (ret < 0)
 			goto done;
@@ -901,7 +901,7 @@ int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint
 		arelease(&a);
 	}
 	if (!l) {
-		log_error("%s: audio segment %u: no encode fits its planned size; not served", m->path, seg);
+		log_error("%s: audio segment %u: no encode fits its planned size; not served", in->path, seg);
 		ret = -EIO;
 		goto done;
 	}
@@ -911,7 +911,7 @@ int transcode_rendition_segment(struct media *m, unsigned rn, uint32_t seg, uint
 	}
 	{
 		struct synth_encoded enc = { a.out.n, a.out.frames };
-		if ((ret = synth_write_rendition(m, a.src, l, rn, &enc, &aac, buf)) < 0)
+		if ((ret = synth_write_rendition(in, a.src, l, rn, &enc, &aac, buf)) < 0)
 			goto done;
 	}
 	tsmux_null_packets(buf + size, (bound - size) / TS_PACKET_SIZE);
