@@ -34,6 +34,7 @@ struct opts {
 	struct config conf;
 	char *source;
 	int nonopts;
+	int rw;  /* rw was asked for: the mount is read-only all the same, and says so once */
 	int bad;
 };
 
@@ -53,6 +54,7 @@ static const struct fuse_opt hlsfs_opts[] = {
 	FUSE_OPT_KEY("nouser", KEY_DISCARD),
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
 	FUSE_OPT_KEY("comment=", KEY_DISCARD),
+	/* mount(8) adds rw to every mount not marked ro, fstab lines included */
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_END
 };
@@ -111,9 +113,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_DISCARD:
 		return 0;
 	case KEY_RW:
-		fprintf(stderr, "hlsfs: the mount is read-only; option 'rw' is not supported\n");
-		o->bad = 1;
-		return -1;
+		o->rw = 1;
+		return 0;
 	default:
 		return 1;
 	}
@@ -375,6 +376,8 @@ int main(int argc, char *argv[])
 
 	/* Read-only always; name the mount after its source so mount(8) and df show it (a URL
 	 * without its credentials). */
+	if (o.rw)
+		fprintf(stderr, "hlsfs: %s: mounting read-only (hlsfs is a read-only file system)\n", copts.mountpoint);
 	if (fctx.catalog)
 		remote_redact(o.source, fsname_url, sizeof(fsname_url));
 	if (fuse_opt_add_arg(&args, "-oro,subtype=hlsfs") < 0 ||
