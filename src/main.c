@@ -276,6 +276,9 @@ int main(int argc, char *argv[])
 	if (copts.show_version) {
 		printf("hlsfs version %s\n", HLSFS_VERSION);
 		printf("FUSE library version %s\n", fuse_pkgversion());
+		/* fuse_lowlevel_version() runs fusermount3, whose line would overtake ours still in
+		 * stdio's buffer when stdout is a pipe or a file */
+		fflush(stdout);
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
