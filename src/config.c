@@ -1,54 +1,268 @@
-/* Settings shared by -o and the config file, and their value parsers. */
+/* Settings shared by -o and the config file: the table of options laid out from CONFIG_OPTIONS,
+ * the key lookup of the config file, one validator per kind of value, and the --help text. */
 #include "config.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "strbuf.h"
+
+const struct config_option config_options[CONFIG_NB_OPTIONS] = {
+#define CONFIG_OPTION_ROW(n, k, lo, hi, d, fl, meta, h) \
+	[CONFIG_OPT_##n] = { #n, CONFIG_KIND_##k, lo, hi, d, fl, meta, h, \
+			     offsetof(struct config, n), offsetof(struct config_values, n) },
+	CONFIG_OPTIONS(CONFIG_OPTION_ROW)
+#undef CONFIG_OPTION_ROW
+};
+
+/* The text field of opt in c; c is const so that the checker and the setter share it. */
+static char **config_text(const struct config *c, const struct config_option *opt)
+{
+	return (char **)((char *)c + opt->text_off);
+}
+
 int config_set_default(struct config *c, const char *key, const char *value)
 {
+	const struct config_option *opt = NULL;
 	char **field;
 
-	static const struct {
-		const char *key;
-		size_t off;
-	} keys[] = {
-		{ "cache_dir", offsetof(struct config, cache_dir) },
-		{ "segment", offsetof(struct config, segment) },
-		{ "cache_max", offsetof(struct config, cache_max) },
-		{ "cache_ttl", offsetof(struct config, cache_ttl) },
-		{ "cache_passthrough", offsetof(struct config, cache_passthrough) },
-		{ "prefetch", offsetof(struct config, prefetch) },
-		{ "workers", offsetof(struct config, workers) },
-		{ "ladder", offsetof(struct config, ladder) },
-		{ "encoder", offsetof(struct config, encoder) },
-		{ "preset", offsetof(struct config, preset) },
-		{ "profile", offsetof(struct config, profile) },
-		{ "base_url", offsetof(struct config, base_url) },
-		{ "remote_timeout", offsetof(struct config, remote_timeout) },
-		{ "remote_retries", offsetof(struct config, remote_retries) },
-		{ "remote_revalidate", offsetof(struct config, remote_revalidate) },
-		{ "remote_ttl", offsetof(struct config, remote_ttl) },
-		{ "remote_prefetch", offsetof(struct config, remote_prefetch) },
-		{ "s3_endpoint", offsetof(struct config, s3_endpoint) },
-		{ "s3_region", offsetof(struct config, s3_region) },
-		{ "s3_access_key", offsetof(struct config, s3_access_key) },
-		{ "s3_secret_key", offsetof(struct config, s3_secret_key) },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(key, keys[i].key))
-			break;
-	if (i == sizeof(keys) / sizeof(keys[0]))
+	for (size_t i = 0; i < CONFIG_NB_OPTIONS && !opt; i++)
+		if (!strcmp(key, config_options[i].name) && !(config_options[i].flags & CONFIG_CMDLINE))
+			opt = &config_options[i];
+	if (!opt)
 		return -ENOENT;
-	field = (char **)((char *)c + keys[i].off);
+	field = config_text(c, opt);
 	if (*field)
 		return 0;
 	*field = strdup(value);
 	return *field ? 0 : -ENOMEM;
+}
+
+/* Seconds in the largest unit that divides them ("365d", not "31536000"), as a user writes them. */
+static void config_format_duration(uint64_t s, char *buf, size_t n)
+{
+	if (s && s % 86400 == 0)
+		snprintf(buf, n, "%" PRIu64 "d", s / 86400);
+	else if (s && s % 3600 == 0)
+		snprintf(buf, n, "%" PRIu64 "h", s / 3600);
+	else if (s && s % 60 == 0)
+		snprintf(buf, n, "%" PRIu64 "m", s / 60);
+	else
+		snprintf(buf, n, "%" PRIu64, s);
+}
+
+/* Whether s is one of the '|'-separated words of list. */
+static bool config_is_word(const char *list, const char *s)
+{
+	size_t len = strlen(s);
+
+	for (const char *p = list;;) {
+		const char *bar = strchr(p, '|');
+		size_t n = bar ? (size_t)(bar - p) : strlen(p);
+		if (n == len && !strncmp(p, s, n))
+			return true;
+		if (!bar)
+			return false;
+		p = bar + 1;
+	}
+}
+
+/* "a, b or c" from "a|b|c", into buf (cut short if it does not fit). */
+static void config_format_words(const char *list, char *buf, size_t n)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (const char *p = list; *p;) {
+		size_t len = strcspn(p, "|");
+		const char *sep = p == list ? "" : p[len] ? ", " : " or ";
+		int w = snprintf(buf + used, n - used, "%s%.*s", sep, (int)len, p);
+		if (w < 0 || (size_t)w >= n - used)
+			return;
+		used += (size_t)w;
+		p += len;
+		if (*p)
+			p++;
+	}
+}
+
+/* Parses text, the value of opt, into out; on failure writes why (what the kind allows). */
+static int config_check_one(const struct config_option *opt, const char *text, void *out, char *why,
+			    size_t why_len)
+{
+	char words[128], dur[32];
+	uint64_t u64;
+	bool b;
+	int n;
+
+	switch (opt->kind) {
+	case CONFIG_KIND_TEXT:
+		*(const char **)out = text;
+		return 0;
+	case CONFIG_KIND_URL:
+		if (strncmp(text, "http://", 7) && strncmp(text, "https://", 8)) {
+			snprintf(why, why_len, "expected an http or https URL");
+			return -EINVAL;
+		}
+		*(const char **)out = text;
+		return 0;
+	case CONFIG_KIND_UINT:
+		if (config_uint(text, (unsigned)opt->min, (unsigned)opt->max, out) < 0) {
+			snprintf(why, why_len, "expected a whole number from %" PRIu64 " to %" PRIu64, opt->min, opt->max);
+			return -EINVAL;
+		}
+		return 0;
+	case CONFIG_KIND_SECONDS:
+		if (config_seconds(text, (unsigned)opt->min, (unsigned)opt->max, out) < 0) {
+			snprintf(why, why_len, "expected a duration in seconds from %" PRIu64 " to %" PRIu64, opt->min,
+				 opt->max);
+			return -EINVAL;
+		}
+		return 0;
+	case CONFIG_KIND_SIZE:
+		if (config_size(text, out) < 0) {
+			snprintf(why, why_len, "expected a size such as 512M or 20G");
+			return -EINVAL;
+		}
+		return 0;
+	case CONFIG_KIND_DURATION:
+		if (config_duration(text, &u64) < 0 || (opt->max && u64 > opt->max)) {
+			config_format_duration(opt->max, dur, sizeof(dur));
+			snprintf(why, why_len, "expected a duration such as 12h or 7d%s%s", opt->max ? ", at most " : "",
+				 opt->max ? dur : "");
+			return -EINVAL;
+		}
+		*(uint64_t *)out = u64;
+		return 0;
+	case CONFIG_KIND_BOOL:
+		if (config_bool(text, &b) < 0) {
+			snprintf(why, why_len, "expected yes or no");
+			return -EINVAL;
+		}
+		*(bool *)out = b;
+		return 0;
+	case CONFIG_KIND_ENUM:
+		if (!config_is_word(opt->metavar, text)) {
+			config_format_words(opt->metavar, words, sizeof(words));
+			snprintf(why, why_len, "expected %s", words);
+			return -EINVAL;
+		}
+		*(const char **)out = text;
+		return 0;
+	case CONFIG_KIND_LADDER: {
+		struct config_ladder *l = out;
+		n = config_ladder(text, (unsigned)opt->max, l->height, l->kbps);
+		if (n < 0) {
+			snprintf(why, why_len, "expected none or up to %" PRIu64 " HEIGHT:KBPS pairs separated by '/', "
+				 "for example 720:2800/360:800", opt->max);
+			return -EINVAL;
+		}
+		l->nb_rungs = (unsigned)n;
+		return 0;
+	}
+	}
+	snprintf(why, why_len, "unknown kind of option (bug)");
+	return -EINVAL;
+}
+
+int config_check(const struct config *c, struct config_values *v, char *why, size_t why_len)
+{
+	char reason[256];
+
+	memset(v, 0, sizeof(*v));
+	for (size_t i = 0; i < CONFIG_NB_OPTIONS; i++) {
+		const struct config_option *opt = &config_options[i];
+		const char *text = *config_text(c, opt) ? *config_text(c, opt) : opt->dflt;
+		if (!text)
+			continue;  /* unset: zero */
+		if (config_check_one(opt, text, (char *)v + opt->value_off, reason, sizeof(reason)) < 0) {
+			snprintf(why, why_len, "%s=%s: %s", opt->name, text, reason);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Help columns as they were written by hand before the table: the text starts at column 27
+ * and lines end by column 84, where most of its lines ended. */
+#define HELP_COLUMN 27
+#define HELP_WIDTH 84
+
+/* Appends the words of text, then tail as one unbreakable piece, to sb, whose current line
+ * already holds col characters; lines break between words, continuing at HELP_COLUMN. */
+static void config_help_wrap(struct strbuf *sb, size_t col, const char *text, const char *tail)
+{
+	bool first = true;
+
+	for (const char *p = text; *p || *tail;) {
+		size_t n;
+		if (!*p) {
+			p = tail;  /* the default and range, kept together */
+			tail = "";
+			n = strlen(p);
+		} else {
+			n = strcspn(p, " ");
+		}
+		if (!first && col + 1 + n > HELP_WIDTH) {
+			strbuf_printf(sb, "\n%*s", HELP_COLUMN, "");
+			col = HELP_COLUMN;
+		} else if (!first) {
+			strbuf_add(sb, " ", 1);
+			col++;
+		}
+		strbuf_add(sb, p, n);
+		col += n;
+		first = false;
+		for (p += n; *p == ' '; p++)
+			;
+	}
+	strbuf_add(sb, "\n", 1);
+}
+
+int config_help(char **text)
+{
+	struct strbuf sb, tail;
+	char dur[32];
+
+	strbuf_init(&sb);
+	strbuf_init(&tail);
+	for (size_t i = 0; i < CONFIG_NB_OPTIONS && !tail.failed; i++) {
+		const struct config_option *opt = &config_options[i];
+		size_t col = strlen("    -o ") + strlen(opt->name) + 1 + strlen(opt->metavar);
+
+		strbuf_printf(&sb, "    -o %s=%s", opt->name, opt->metavar);
+		/* a long name pushes its text right, two spaces after it, as the hand-made help did */
+		if (col + 1 < HELP_COLUMN) {
+			strbuf_printf(&sb, "%*s", (int)(HELP_COLUMN - col), "");
+			col = HELP_COLUMN;
+		} else {
+			strbuf_add(&sb, "  ", 2);
+			col += 2;
+		}
+		tail.len = 0;
+		if (!opt->dflt)
+			strbuf_printf(&tail, "(default: none)");
+		else if (opt->kind == CONFIG_KIND_UINT || opt->kind == CONFIG_KIND_SECONDS)
+			strbuf_printf(&tail, "(default %s, %" PRIu64 " to %" PRIu64 ")", opt->dflt, opt->min, opt->max);
+		else if (opt->kind == CONFIG_KIND_DURATION && opt->max) {
+			config_format_duration(opt->max, dur, sizeof(dur));
+			strbuf_printf(&tail, "(default %s, at most %s)", opt->dflt, dur);
+		} else {
+			strbuf_printf(&tail, "(default %s)", opt->dflt);
+		}
+		if (!tail.failed)
+			config_help_wrap(&sb, col, opt->help, tail.data);
+	}
+	if (tail.failed)
+		sb.failed = true;
+	strbuf_release(&tail);
+	*text = strbuf_steal(&sb, NULL);
+	return *text ? 0 : -ENOMEM;
 }
 
 int config_seconds(const char *s, unsigned min_s, unsigned max_s, uint32_t *ticks)
@@ -203,27 +417,7 @@ int config_ladder(const char *s, unsigned max, unsigned *heights, uint32_t *kbps
 
 void config_release(struct config *c)
 {
-	free(c->cache_dir);
-	free(c->segment);
-	free(c->cache_max);
-	free(c->cache_ttl);
-	free(c->cache_passthrough);
-	free(c->prefetch);
-	free(c->workers);
-	free(c->ladder);
-	free(c->encoder);
-	free(c->preset);
-	free(c->profile);
-	free(c->base_url);
-	free(c->remote_timeout);
-	free(c->remote_retries);
-	free(c->remote_revalidate);
-	free(c->remote_ttl);
-	free(c->remote_prefetch);
-	free(c->s3_endpoint);
-	free(c->s3_region);
-	free(c->s3_access_key);
-	free(c->s3_secret_key);
-	free(c->config);
+	for (size_t i = 0; i < CONFIG_NB_OPTIONS; i++)
+		free(*config_text(c, &config_options[i]));
 	memset(c, 0, sizeof(*c));
 }

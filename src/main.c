@@ -1,5 +1,5 @@
-/* hlsfs entry point: parse options (fuse_opt, then the config file), check SOURCE before
- * anything is mounted, mount, daemonize, serve, and unwind in reverse order. */
+/* hlsfs entry point: parse options (fuse_opt built from config.h's table, then the config file),
+ * check them and SOURCE before anything is mounted, mount, daemonize, serve, and unwind in reverse order. */
 #include "fs.h"
 
 #include <errno.h>
@@ -35,35 +35,16 @@ struct opts {
 	struct config conf;
 	char *source;
 	int nonopts;
+	int rw;  /* rw was asked for: the mount is read-only all the same, and says so once */
 	int bad;
 };
 
 enum { KEY_DISCARD, KEY_RW };
 
-#define OPT(t, f) { t, offsetof(struct opts, f), 0 }
+/* Every option of the table as "name=%s" into its text field; the last -o value wins. */
+#define HLSFS_OPT(name, ...) { #name "=%s", offsetof(struct opts, conf.name), 0 },
 static const struct fuse_opt hlsfs_opts[] = {
-	OPT("cache_dir=%s", conf.cache_dir),
-	OPT("segment=%s", conf.segment),
-	OPT("config=%s", conf.config),
-	OPT("cache_max=%s", conf.cache_max),
-	OPT("cache_ttl=%s", conf.cache_ttl),
-	OPT("cache_passthrough=%s", conf.cache_passthrough),
-	OPT("prefetch=%s", conf.prefetch),
-	OPT("workers=%s", conf.workers),
-	OPT("ladder=%s", conf.ladder),
-	OPT("encoder=%s", conf.encoder),
-	OPT("preset=%s", conf.preset),
-	OPT("profile=%s", conf.profile),
-	OPT("base_url=%s", conf.base_url),
-	OPT("remote_timeout=%s", conf.remote_timeout),
-	OPT("remote_retries=%s", conf.remote_retries),
-	OPT("remote_revalidate=%s", conf.remote_revalidate),
-	OPT("remote_ttl=%s", conf.remote_ttl),
-	OPT("remote_prefetch=%s", conf.remote_prefetch),
-	OPT("s3_endpoint=%s", conf.s3_endpoint),
-	OPT("s3_region=%s", conf.s3_region),
-	OPT("s3_access_key=%s", conf.s3_access_key),
-	OPT("s3_secret_key=%s", conf.s3_secret_key),
+	CONFIG_OPTIONS(HLSFS_OPT)
 	/* mount(8) and fstab pass these; they mean nothing to a FUSE daemon. */
 	FUSE_OPT_KEY("auto", KEY_DISCARD),
 	FUSE_OPT_KEY("noauto", KEY_DISCARD),
@@ -74,12 +55,23 @@ static const struct fuse_opt hlsfs_opts[] = {
 	FUSE_OPT_KEY("nouser", KEY_DISCARD),
 	FUSE_OPT_KEY("defaults", KEY_DISCARD),
 	FUSE_OPT_KEY("comment=", KEY_DISCARD),
+	/* mount(8) adds rw to every mount not marked ro, fstab lines included */
 	FUSE_OPT_KEY("rw", KEY_RW),
 	FUSE_OPT_END
 };
+#undef HLSFS_OPT
 
-static void usage(const char *prog)
+_Static_assert(CONFIG_MAX_RUNGS <= PLAN_MAX_RUNGS, "config.h allows more rungs than a plan holds");
+
+/* The option lines come from config.h's table; the rest is written here. */
+static int usage(const char *prog)
 {
+	char *opts;
+
+	if (config_help(&opts) < 0) {
+		fprintf(stderr, "hlsfs: %s\n", strerror(ENOMEM));
+		return -ENOMEM;
+	}
 	printf("usage: %s [options] SOURCE MOUNTPOINT\n"
 	       "\n"
 	       "Mounts SOURCE, a folder of MP4/MOV videos, read-only at MOUNTPOINT, where every video\n"
@@ -92,39 +84,10 @@ static void usage(const char *prog)
 	       "    -V   --version         print version and exit\n"
 	       "    -f                     stay in the foreground\n"
 	       "    -d                     debug output (implies -f)\n"
-	       "    -o cache_dir=DIR       folder for the persistent index and segment cache\n"
-	       "                           (created if missing; without it nothing is kept)\n"
-	       "    -o segment=SECONDS     target segment duration (default " CONFIG_DEFAULT_SEGMENT ", 1 to 60)\n"
-	       "    -o cache_max=SIZE      size cap of cache_dir, e.g. 512M, 20G (default: none)\n"
-	       "    -o cache_ttl=DURATION  drop cache entries unused this long, e.g. 12h, 7d\n"
-	       "                           (default: none)\n"
-	       "    -o cache_passthrough=yes|no  also cache remuxed segments (default " CONFIG_DEFAULT_CACHE_PASSTHROUGH ")\n"
-	       "    -o prefetch=N          segments prepared ahead of a reader (default " CONFIG_DEFAULT_PREFETCH ", 0 to 16)\n"
-	       "    -o workers=N           segment generations at once (default " CONFIG_DEFAULT_WORKERS ", 1 to 64)\n"
-	       "    -o ladder=H:KBPS/...   transcoded rungs below the source, or none\n"
-	       "                           (default " CONFIG_DEFAULT_LADDER ")\n"
-	       "    -o encoder=NAME        H.264 encoder of the rungs (default " CONFIG_DEFAULT_ENCODER ")\n"
-	       "    -o preset=NAME         its speed preset (default " CONFIG_DEFAULT_PRESET ")\n"
-	       "    -o profile=NAME        baseline, main or high (default " CONFIG_DEFAULT_PROFILE ")\n"
-	       "    -o base_url=URL        public https URL of the mount root; adds cytube.json\n"
-	       "                           to every video (default: none)\n"
-	       "    -o remote_timeout=SECONDS  remote sources: connect timeout and longest\n"
-	       "                           stall of a read (default " REMOTE_DEFAULT_TIMEOUT ")\n"
-	       "    -o remote_retries=N    tries after the first on 5xx, 429, timeouts and\n"
-	       "                           resets (default " REMOTE_DEFAULT_RETRIES ", 0 to 10)\n"
-	       "    -o remote_revalidate=SECONDS  how long what an archive said of a file\n"
-	       "                           (size, ETag) is trusted (default " CONFIG_DEFAULT_REMOTE_REVALIDATE ")\n"
-	       "    -o remote_ttl=DURATION drop cached blocks of remote files unused this\n"
-	       "                           long (default " CONFIG_DEFAULT_REMOTE_TTL ")\n"
-	       "    -o remote_prefetch=none|whole  fetch the rest of a played remote file\n"
-	       "                           in the background (default " CONFIG_DEFAULT_REMOTE_PREFETCH ")\n"
-	       "    -o s3_endpoint=URL     S3-compatible service of s3:// sources\n"
-	       "    -o s3_region=NAME      its region (SigV4 signing)\n"
-	       "    -o s3_access_key=KEY   its access key\n"
-	       "    -o s3_secret_key=KEY   its secret key (put it in the config file: -o\n"
-	       "                           options are visible to every user in ps)\n"
-	       "    -o config=FILE         read settings from an INI file (same keys; -o wins)\n"
-	       "\n", prog);
+	       "%s"
+	       "\n", prog, opts);
+	free(opts);
+	return 0;
 }
 
 static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
@@ -151,9 +114,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_DISCARD:
 		return 0;
 	case KEY_RW:
-		fprintf(stderr, "hlsfs: the mount is read-only; option 'rw' is not supported\n");
-		o->bad = 1;
-		return -1;
+		o->rw = 1;
+		return 0;
 	default:
 		return 1;
 	}
@@ -219,131 +181,62 @@ static int make_dirs(const char *path)
 	return access(buf, W_OK | X_OK) < 0 ? -errno : 0;
 }
 
-/* Checks the transcoding settings; one line on stderr for the first bad one. */
-static int parse_ladder_options(const struct config *c, struct plan_config *pc, struct transcode_config *tc)
+/* Checks every option by its kind (config.h's table), then what one option asks of another and
+ * what only the modules can tell; one line on stderr for the first problem. */
+static int check_options(const struct config *c, struct config_values *v, struct plan_config *pc,
+			 struct cache_config *cc, struct segment_config *gc, struct transcode_config *tc,
+			 struct remote_config *rc, struct source_config *sc)
 {
-	const char *v = c->ladder ? c->ladder : CONFIG_DEFAULT_LADDER;
-	unsigned heights[PLAN_MAX_RUNGS];
-	uint32_t kbps[PLAN_MAX_RUNGS];
-	int n = config_ladder(v, PLAN_MAX_RUNGS, heights, kbps);
+	char why[512];
 
-	if (n < 0) {
-		fprintf(stderr, "hlsfs: ladder=%s: expected none or up to %d HEIGHT:KBPS pairs separated by '/', "
-				"for example 720:2800/360:800\n", v, PLAN_MAX_RUNGS);
+	if (config_check(c, v, why, sizeof(why)) < 0) {
+		fprintf(stderr, "hlsfs: %s\n", why);
 		return -1;
 	}
-	pc->nb_rungs = (unsigned)n;
-	for (int i = 0; i < n; i++) {
-		pc->rungs[i].height = heights[i];
-		pc->rungs[i].kbps = kbps[i];
-	}
-	tc->encoder = c->encoder ? c->encoder : CONFIG_DEFAULT_ENCODER;
-	tc->preset = c->preset ? c->preset : CONFIG_DEFAULT_PRESET;
-	tc->profile = c->profile ? c->profile : CONFIG_DEFAULT_PROFILE;
-	if (!strcmp(tc->profile, "baseline"))
-		pc->profile_idc = 66;
-	else if (!strcmp(tc->profile, "main"))
-		pc->profile_idc = 77;
-	else if (!strcmp(tc->profile, "high"))
-		pc->profile_idc = 100;
-	else {
-		fprintf(stderr, "hlsfs: profile=%s: expected baseline, main or high\n", tc->profile);
-		return -1;
-	}
-	if (!transcode_encoder_exists(tc->encoder)) {
-		fprintf(stderr, "hlsfs: encoder=%s: no such H.264 encoder in this FFmpeg\n", tc->encoder);
-		return -1;
-	}
-	return 0;
-}
+	pc->target = v->segment;
 
-/* Checks every cache setting; one line on stderr for the first bad one. */
-static int parse_cache_options(const struct config *c, struct cache_config *cc, struct segment_config *gc)
-{
-	const char *v;
-	bool b;
-
-	cc->dir = c->cache_dir;
-	if (c->cache_max && config_size(c->cache_max, &cc->max_bytes) < 0) {
-		fprintf(stderr, "hlsfs: cache_max=%s: expected a size such as 512M or 20G\n", c->cache_max);
-		return -1;
-	}
-	if (c->cache_ttl && config_duration(c->cache_ttl, &cc->ttl_seconds) < 0) {
-		fprintf(stderr, "hlsfs: cache_ttl=%s: expected a duration such as 12h or 7d\n", c->cache_ttl);
-		return -1;
-	}
-	v = c->cache_passthrough ? c->cache_passthrough : CONFIG_DEFAULT_CACHE_PASSTHROUGH;
-	if (config_bool(v, &b) < 0) {
-		fprintf(stderr, "hlsfs: cache_passthrough=%s: expected yes or no\n", v);
-		return -1;
-	}
-	gc->cache_passthrough = b;
-	v = c->prefetch ? c->prefetch : CONFIG_DEFAULT_PREFETCH;
-	if (config_uint(v, 0, 16, &gc->prefetch) < 0) {
-		fprintf(stderr, "hlsfs: prefetch=%s: expected a whole number from 0 to 16\n", v);
-		return -1;
-	}
-	v = c->workers ? c->workers : CONFIG_DEFAULT_WORKERS;
-	if (config_uint(v, 1, 64, &gc->workers) < 0) {
-		fprintf(stderr, "hlsfs: workers=%s: expected a whole number from 1 to 64\n", v);
-		return -1;
-	}
+	cc->dir = v->cache_dir;
+	cc->max_bytes = v->cache_max;
+	cc->ttl_seconds = v->cache_ttl;
+	gc->cache_passthrough = v->cache_passthrough;
+	gc->prefetch = v->prefetch;
+	gc->workers = v->workers;
 	if ((c->cache_max || c->cache_ttl || c->cache_passthrough) && !c->cache_dir) {
 		fprintf(stderr, "hlsfs: cache_max, cache_ttl and cache_passthrough need cache_dir\n");
 		return -1;
 	}
-	return 0;
-}
 
-/* Checks the remote settings; one line on stderr for the first bad one. */
-static int parse_remote_options(const struct config *c, struct remote_config *rc, struct source_config *sc,
-				struct cache_config *cc)
-{
-	const char *v;
-	uint64_t secs;
+	pc->nb_rungs = v->ladder.nb_rungs;
+	for (unsigned i = 0; i < v->ladder.nb_rungs; i++) {
+		pc->rungs[i].height = v->ladder.height[i];
+		pc->rungs[i].kbps = v->ladder.kbps[i];
+	}
+	tc->encoder = v->encoder;
+	tc->preset = v->preset;
+	tc->profile = v->profile;
+	/* profile_idc of the SPS; the table lets through only these three names */
+	pc->profile_idc = !strcmp(v->profile, "baseline") ? 66 : !strcmp(v->profile, "high") ? 100 : 77;
+	if (!transcode_encoder_exists(tc->encoder)) {
+		fprintf(stderr, "hlsfs: encoder=%s: no such H.264 encoder in this FFmpeg\n", tc->encoder);
+		return -1;
+	}
 
-	v = c->remote_timeout ? c->remote_timeout : REMOTE_DEFAULT_TIMEOUT;
-	if (config_uint(v, 1, 600, &rc->timeout_s) < 0) {
-		fprintf(stderr, "hlsfs: remote_timeout=%s: expected whole seconds from 1 to 600\n", v);
-		return -1;
-	}
-	v = c->remote_retries ? c->remote_retries : REMOTE_DEFAULT_RETRIES;
-	if (config_uint(v, 0, 10, &rc->retries) < 0) {
-		fprintf(stderr, "hlsfs: remote_retries=%s: expected a whole number from 0 to 10\n", v);
-		return -1;
-	}
-	v = c->remote_revalidate ? c->remote_revalidate : CONFIG_DEFAULT_REMOTE_REVALIDATE;
-	if (config_duration(v, &secs) < 0 || secs > 86400 * 365) {
-		fprintf(stderr, "hlsfs: remote_revalidate=%s: expected a duration such as 60, 10m or 1d\n", v);
-		return -1;
-	}
-	sc->revalidate_s = (unsigned)secs;
-	v = c->remote_ttl ? c->remote_ttl : CONFIG_DEFAULT_REMOTE_TTL;
-	if (config_duration(v, &cc->block_ttl_seconds) < 0) {
-		fprintf(stderr, "hlsfs: remote_ttl=%s: expected a duration such as 12h or 7d\n", v);
-		return -1;
-	}
-	v = c->remote_prefetch ? c->remote_prefetch : CONFIG_DEFAULT_REMOTE_PREFETCH;
-	if (strcmp(v, "none") && strcmp(v, "whole")) {
-		fprintf(stderr, "hlsfs: remote_prefetch=%s: expected none or whole\n", v);
-		return -1;
-	}
-	sc->prefetch_whole = !strcmp(v, "whole");
+	rc->timeout_s = v->remote_timeout;
+	rc->retries = v->remote_retries;
+	sc->revalidate_s = (unsigned)v->remote_revalidate;
+	cc->block_ttl_seconds = v->remote_ttl;
+	sc->prefetch_whole = !strcmp(v->remote_prefetch, "whole");
 	if (sc->prefetch_whole && !c->cache_dir) {
 		fprintf(stderr, "hlsfs: remote_prefetch=whole needs cache_dir (the fetched blocks are kept there)\n");
 		return -1;
 	}
-	rc->s3_endpoint = c->s3_endpoint;
-	rc->s3_region = c->s3_region;
-	rc->s3_access_key = c->s3_access_key;
-	rc->s3_secret_key = c->s3_secret_key;
+	rc->s3_endpoint = v->s3_endpoint;
+	rc->s3_region = v->s3_region;
+	rc->s3_access_key = v->s3_access_key;
+	rc->s3_secret_key = v->s3_secret_key;
 	if ((c->s3_endpoint || c->s3_region || c->s3_access_key || c->s3_secret_key) &&
 	    !(c->s3_endpoint && c->s3_region && c->s3_access_key && c->s3_secret_key)) {
 		fprintf(stderr, "hlsfs: s3 sources need all of s3_endpoint, s3_region, s3_access_key and s3_secret_key\n");
-		return -1;
-	}
-	if (c->s3_endpoint && strncmp(c->s3_endpoint, "http://", 7) && strncmp(c->s3_endpoint, "https://", 8)) {
-		fprintf(stderr, "hlsfs: s3_endpoint=%s: expected an http or https URL\n", c->s3_endpoint);
 		return -1;
 	}
 	return 0;
@@ -355,6 +248,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts copts = { 0 };
 	struct fuse_loop_config *loop = NULL;
 	struct opts o = { 0 };
+	struct config_values v;
 	struct fs_ctx fctx = { 0 };
 	struct plan_config pcfg = { 0 };
 	struct cache_config ccfg = { 0 };
@@ -374,7 +268,8 @@ int main(int argc, char *argv[])
 	if (fuse_parse_cmdline(&args, &copts) < 0)
 		goto out_args;
 	if (copts.show_help) {
-		usage(argv[0]);
+		if (usage(argv[0]) < 0)
+			goto out_args;
 		fuse_cmdline_help();
 		fuse_lib_help(&args);
 		ret = 0;
@@ -383,6 +278,9 @@ int main(int argc, char *argv[])
 	if (copts.show_version) {
 		printf("hlsfs version %s\n", HLSFS_VERSION);
 		printf("FUSE library version %s\n", fuse_pkgversion());
+		/* fuse_lowlevel_version() runs fusermount3, whose line would overtake ours still in
+		 * stdio's buffer when stdout is a pipe or a file */
+		fflush(stdout);
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
@@ -423,12 +321,7 @@ int main(int argc, char *argv[])
 		if (fctx.root_len == 1)
 			fctx.root_len = 0;  /* "/": children are "/x", not "//x" */
 	}
-	if (config_seconds(o.conf.segment ? o.conf.segment : CONFIG_DEFAULT_SEGMENT, 1, 60, &pcfg.target) < 0) {
-		fprintf(stderr, "hlsfs: segment=%s: expected a duration in seconds from 1 to 60\n", o.conf.segment);
-		goto out_args;
-	}
-	if (parse_cache_options(&o.conf, &ccfg, &gcfg) < 0 || parse_ladder_options(&o.conf, &pcfg, &tcfg) < 0 ||
-	    parse_remote_options(&o.conf, &rcfg, &scfg, &ccfg) < 0)
+	if (check_options(&o.conf, &v, &pcfg, &ccfg, &gcfg, &tcfg, &rcfg, &scfg) < 0)
 		goto out_args;
 	if (remote_init(&rcfg) < 0) {
 		fprintf(stderr, "hlsfs: cannot start libcurl\n");
@@ -489,6 +382,8 @@ int main(int argc, char *argv[])
 
 	/* Read-only always; name the mount after its source so mount(8) and df show it (a URL
 	 * without its credentials). */
+	if (o.rw)
+		fprintf(stderr, "hlsfs: %s: mounting read-only (hlsfs is a read-only file system)\n", copts.mountpoint);
 	if (fctx.catalog)
 		remote_redact(o.source, fsname_url, sizeof(fsname_url));
 	if (fuse_opt_add_arg(&args, "-oro,subtype=hlsfs") < 0 ||

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# t-cli: the command line: --help and -V answer on stdout with status 0 and mount nothing; --help names
-# every -o option of the interface; without -f the daemon mounts and then detaches; fstab's options are
-# accepted; -d implies -f.
+# t-cli: the command line: --help and -V answer on stdout with status 0 and mount nothing, -V with hlsfs's
+# own version on its first line; --help names every -o option of the interface; without -f the daemon
+# mounts and then detaches; fstab's options are accepted; -d implies -f.
 source "$(dirname "$0")/lib.sh"
 
 need_hlsfs
@@ -19,6 +19,9 @@ for v in -V --version; do
     rc=0; timeout 10 "$HLSFS" "$v" > "$T/out" 2> "$T/err" || rc=$?
     [ "$rc" = 0 ] || fail "hlsfs $v exited $rc"
     grep -Eq '[0-9]+\.[0-9]+' "$T/out" || fail "hlsfs $v prints no version number: $(head -n 1 "$T/out")"
+    # hlsfs's own line first, also when stdout is a file: libfuse runs fusermount3 for its line
+    first=$(head -n 1 "$T/out")
+    [[ $first == "hlsfs version "* ]] || fail "hlsfs $v: the first line is '$first', want 'hlsfs version ...'"
 done
 
 # Without -f: returns once mounted, with status 0; the mount works; fusermount3 -u ends the daemon.

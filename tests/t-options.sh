@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # t-options: -o segment=SECONDS moves the grid the segment plan is cut on (4 s and 10 s targets give the
-# keyframe plans of those grids); -o config=FILE reads the same keys (INI, -o wins), accepts an empty file
-# and refuses a missing one; cache_dir is created when missing.
+# keyframe plans of those grids); -o config=FILE reads the same keys (INI, -o wins), accepts an empty file,
+# refuses a missing one, checks its values as -o's and cannot name another; cache_dir is created when
+# missing.
 source "$(dirname "$0")/lib.sh"
 
 setup_library
@@ -38,11 +39,25 @@ mount_hlsfs "$SRC" "$MNT" -o "cache_dir=$T/not/yet/there"
 cat "$MNT/bframes.mp4/master.m3u8" > /dev/null
 umount_hlsfs "$MNT"
 
-# A config file that does not exist is a bad argument: one line, status 1, nothing mounted.
-rc=0
-timeout 10 "$HLSFS" -f -o "config=$T/no-such.conf" "$SRC" "$MNT" > "$T/out" 2> "$T/err" || rc=$?
-if mountpoint -q "$MNT"; then fusermount3 -uz "$MNT"; fail "hlsfs mounted with a missing config file"; fi
-[ "$rc" = 1 ] || fail "hlsfs with a missing config file exited $rc, want 1 (stderr: $(head -n 2 "$T/err" | tr '\n' ' '))"
-[ "$(grep -c . "$T/err" || true)" = 1 ] || fail "hlsfs with a missing config file printed $(grep -c . "$T/err" || true) lines on stderr, want 1: $(head -n 3 "$T/err" | tr '\n' '|')"
+# refused WHAT WANT ARGS...: hlsfs ARGS is a bad argument: one stderr line matching the extended regex
+# WANT, status 1, nothing mounted.
+refused() {
+    local what=$1 want=$2 rc=0 n; shift 2
+    timeout 10 "$HLSFS" -f "$@" "$SRC" "$MNT" > "$T/out" 2> "$T/err" || rc=$?
+    if mountpoint -q "$MNT"; then fusermount3 -uz "$MNT"; fail "hlsfs mounted with $what"; fi
+    [ "$rc" = 1 ] || fail "hlsfs with $what exited $rc, want 1 (stderr: $(head -n 2 "$T/err" | tr '\n' ' '))"
+    n=$(grep -c . "$T/err" || true)
+    [ "$n" = 1 ] || fail "hlsfs with $what printed $n lines on stderr, want 1: $(head -n 3 "$T/err" | tr '\n' '|')"
+    grep -Eq -- "$want" "$T/err" || fail "hlsfs with $what said '$(cat "$T/err")', want /$want/"
+}
+
+# A config file that does not exist is a bad argument.
+refused "a missing config file" "no-such\.conf" -o "config=$T/no-such.conf"
+# A value from the file is checked as one from -o, and named with its key; the file cannot name another.
+printf 'workers = 0\n' > "$T/bad.conf"
+refused "workers = 0 in the config file" "^hlsfs: workers=0: .*1 to 64" -o "config=$T/bad.conf"
+refused "-o workers=0" "^hlsfs: workers=0: .*1 to 64" -o workers=0
+printf 'config = %s\n' "$T/four.conf" > "$T/nested.conf"
+refused "config = in the config file" "unknown key 'config'" -o "config=$T/nested.conf"
 
 pass

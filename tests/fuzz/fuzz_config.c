@@ -1,7 +1,8 @@
 /* Fuzzes the value parsers of the settings (-o options and the config file), the ladder
  * included, against small reference parsers of the documented grammars, and config_set_default
- * against a model where the first value given for a key wins. The input is split into strings
- * at newlines; "key=value" strings also go to config_set_default. */
+ * against a model where the first value given for a key wins, and config_check over what was
+ * set. The input is split into strings at newlines; "key=value" strings also go to
+ * config_set_default. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -135,25 +136,20 @@ static void check_value(const char *s, unsigned lo, unsigned hi)
 	}
 }
 
-/* Every key config_set_default knows, with its field. "config" is -o only: the file cannot
- * name itself. */
-#define KEY(name) { #name, offsetof(struct config, name) }
-static const struct {
-	const char *name;
-	size_t off;
-} keys[] = {
-	KEY(cache_dir), KEY(segment), KEY(cache_max), KEY(cache_ttl), KEY(cache_passthrough), KEY(prefetch),
-	KEY(workers), KEY(ladder), KEY(encoder), KEY(preset), KEY(profile), KEY(base_url),
-	KEY(remote_timeout), KEY(remote_retries), KEY(remote_revalidate), KEY(remote_ttl), KEY(remote_prefetch),
-	KEY(s3_endpoint), KEY(s3_region), KEY(s3_access_key), KEY(s3_secret_key),
-};
-#define NB_KEYS (sizeof(keys) / sizeof(keys[0]))
-/* A setting added to struct config must be added to keys[] above too. */
-_Static_assert(sizeof(struct config) == (NB_KEYS + 1) * sizeof(char *), "fuzz_config.c: keys[] is out of date");
+/* The keys config_set_default must know are the rows of the option table (config.h) but those
+ * that are -o only: a config file cannot name itself. */
+#define NB_KEYS CONFIG_NB_OPTIONS
+_Static_assert(sizeof(struct config) == CONFIG_NB_OPTIONS * sizeof(char *),
+	       "fuzz_config.c: struct config holds something besides the table's texts");
+
+static bool is_key(size_t i)
+{
+	return !(config_options[i].flags & CONFIG_CMDLINE);
+}
 
 static char **field(struct config *c, size_t i)
 {
-	return (char **)((char *)c + keys[i].off);
+	return (char **)((char *)c + config_options[i].text_off);
 }
 
 /* Ladder grammar: "none", or HEIGHT:KBPS pairs separated by '/' or ',' (no empty pair),
@@ -250,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			continue;
 		*eq = '\0';
 		for (k = 0; k < NB_KEYS; k++)
-			if (!strcmp(strs[i], keys[k].name))
+			if (is_key(k) && !strcmp(strs[i], config_options[k].name))
 				break;
 		ret = config_set_default(&c, strs[i], eq + 1);
 		if (k == NB_KEYS) {
@@ -267,6 +263,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(!v || !strcmp(v, model[k]));
 	}
 	FUZZ_CHECK(c.config == NULL);
+	/* Whatever was set, the check gives 0 or one line that names an option given or defaulted. */
+	{
+		struct config_values v;
+		char why[512];
+		int ret;
+		why[0] = '\0';
+		ret = config_check(&c, &v, why, sizeof(why));
+		FUZZ_CHECK(ret == 0 || ret == -EINVAL);
+		if (ret < 0) {
+			size_t k;
+			for (k = 0; k < NB_KEYS; k++) {
+				size_t len = strlen(config_options[k].name);
+				if (!strncmp(why, config_options[k].name, len) && why[len] == '=')
+					break;
+			}
+			FUZZ_CHECK(k < NB_KEYS && !strchr(why, '\n'));
+		}
+	}
 	config_release(&c);
 	for (size_t k = 0; k < NB_KEYS; k++)
 		FUZZ_CHECK(*field(&c, k) == NULL);
