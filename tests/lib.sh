@@ -265,6 +265,22 @@ check_daemon_log() {
     done < "$log"
 }
 
+# logged_once LOG TEXT: exactly one line of daemon log LOG contains TEXT ("log a failure once"), or the test
+# fails quoting what it found.
+logged_once() {
+    local log=$1 text=$2 n
+    n=$(grep -cF -- "$text" "$log" || true)
+    [ "$n" = 1 ] || fail "the daemon logged $n lines naming '$text', want exactly one: $(grep -F -- "$text" "$log" | head -n 2 | tr '\n' '|')"
+}
+
+# stat_of MNT NAME: the value of counter or gauge NAME in MNT/.hlsfs/stats; the test fails if it is not there.
+stat_of() {
+    local v
+    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
+        fail "no '$2' in $1/.hlsfs/stats"
+    printf '%s\n' "$v"
+}
+
 # ere_quote TEXT: TEXT as an extended regex matching itself.
 ere_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 
@@ -280,6 +296,13 @@ setup_library() {
     while IFS= read -r rel; do
         EXPECT_LOG+=("^hlsfs: .*$(ere_quote "$(basename "$rel")")")
     done < <(media_bad_list "$MEDIA"; media_transcode_list "$MEDIA")
+}
+
+# make_video OUT FFMPEG-ARGS...: OUT becomes what `ffmpeg FFMPEG-ARGS OUT` writes (quietly, overwriting), or
+# the test fails naming OUT.
+make_video() {
+    local out=$1; shift
+    ffmpeg -nostdin -hide_banner -v error -y "$@" "$out" || fail "ffmpeg could not generate $(basename "$out")"
 }
 
 # mount_library [OPTIONS...]: setup_library into $SRC and mount it on $MNT.

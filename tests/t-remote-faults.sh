@@ -13,14 +13,6 @@ TIMEOUT=2
 RETRIES=2
 COMMON=ladder=none,segment=4,prefetch=0,remote_timeout=$TIMEOUT,remote_retries=$RETRIES
 
-# stat_of MNT NAME: the value of counter NAME in MNT/.hlsfs/stats.
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 # start_httpfault ROOT: serve ROOT with tests/tools/httpfault.py on 127.0.0.1; sets HTTP_PORT, FAULT_LOG.
 FAULT_LOG=$T/httpfault.log
 start_httpfault() {
