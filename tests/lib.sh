@@ -418,10 +418,25 @@ _server_wait() {
     fail "HTTP server did not answer on port $port within 10 s: $(tail -n 2 "$log" | tr '\n' ' ' | cut -c1-300)"
 }
 
-# start_caddy ROOT: serve ROOT with Caddy on 127.0.0.1; sets HTTP_PORT.
+# start_server PORT OUT LOG CMD...: CMD in the background as a server of this test (stdout and stderr in OUT,
+# ended by stop_servers); 0 once PORT answers, 1 if it lost PORT to another process (try another port);
+# the test fails, quoting LOG, if it died otherwise or did not answer within 10 s.
+start_server() {
+    local port=$1 out=$2 log=$3 pid
+    shift 3
+    "$@" > "$out" 2>&1 < /dev/null &
+    pid=$!
+    _track_pid "$pid"
+    _SERVERS+=("$pid")
+    _server_wait "$pid" "$port" "$log"
+}
+
+# start_caddy ROOT [DIRECTIVES]: serve ROOT with Caddy on 127.0.0.1, DIRECTIVES (Caddyfile lines) placed in
+# the site block before its file_server; sets HTTP_PORT.
 start_caddy() {
     need caddy curl
-    local root=$1 try pid port
+    local root=$1 site=${2:-} try port
+    site=$site${site:+$'\n'}
     mkdir -p "$T/caddy/data" "$T/caddy/config"
     for try in 1 2 3; do
         port=$(free_port)
@@ -433,15 +448,15 @@ start_caddy() {
 }
 http://127.0.0.1:$port {
 	root * $root
-	file_server
+${site}	file_server
 }
 EOF
-        HOME=$T/caddy XDG_DATA_HOME=$T/caddy/data XDG_CONFIG_HOME=$T/caddy/config \
-            caddy run --config "$T/caddy/Caddyfile" --adapter caddyfile >"$T/caddy.log" 2>&1 </dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$T/caddy.log"; then HTTP_PORT=$port; return 0; fi
+        if start_server "$port" "$T/caddy.log" "$T/caddy.log" \
+            env HOME="$T/caddy" XDG_DATA_HOME="$T/caddy/data" XDG_CONFIG_HOME="$T/caddy/config" \
+            caddy run --config "$T/caddy/Caddyfile" --adapter caddyfile; then
+            HTTP_PORT=$port
+            return 0
+        fi
     done
     fail "caddy did not start: $(tail -n 3 "$T/caddy.log" | tr '\n' ' ')"
 }
@@ -449,7 +464,7 @@ EOF
 # start_nginx ROOT: serve ROOT with nginx on 127.0.0.1 (sendfile on, HLS MIME types); sets HTTP_PORT.
 start_nginx() {
     need nginx curl
-    local root=$1 try pid port d=$T/nginx
+    local root=$1 try port d=$T/nginx
     mkdir -p "$d/tmp"
     for try in 1 2 3; do
         port=$(free_port)
@@ -482,11 +497,10 @@ http {
     }
 }
 EOF
-        nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stdout.log" 2>&1 </dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$d/error.log"; then HTTP_PORT=$port; return 0; fi
+        if start_server "$port" "$d/stdout.log" "$d/error.log" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"; then
+            HTTP_PORT=$port
+            return 0
+        fi
     done
     fail "nginx did not start: $(tail -n 3 "$d/error.log" | tr '\n' ' ')"
 }

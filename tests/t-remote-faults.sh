@@ -16,15 +16,14 @@ COMMON=ladder=none,segment=4,prefetch=0,remote_timeout=$TIMEOUT,remote_retries=$
 # start_httpfault ROOT: serve ROOT with tests/tools/httpfault.py on 127.0.0.1; sets HTTP_PORT, FAULT_LOG.
 FAULT_LOG=$T/httpfault.log
 start_httpfault() {
-    local root=$1 pid port
+    local root=$1 port
     for _ in 1 2 3; do
         port=$(free_port)
-        python3 "$TESTS_DIR/tools/httpfault.py" --root "$root" --port "$port" --log "$FAULT_LOG" \
-            > "$T/httpfault.out" 2>&1 < /dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$T/httpfault.out"; then HTTP_PORT=$port; return 0; fi
+        if start_server "$port" "$T/httpfault.out" "$T/httpfault.out" \
+            python3 "$TESTS_DIR/tools/httpfault.py" --root "$root" --port "$port" --log "$FAULT_LOG"; then
+            HTTP_PORT=$port
+            return 0
+        fi
     done
     fail "httpfault.py did not start: $(tail -n 3 "$T/httpfault.out" | tr '\n' ' ')"
 }
