@@ -357,6 +357,10 @@ tree_sums() {
         fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
 }
 
+# differing_files SUMS-A SUMS-B: the paths (without ./) whose lines in two tree_sums listings differ, as
+# SUMS-A has them, one a line.
+differing_files() { diff "$1" "$2" | sed -n 's/^< [0-9a-f]*  \.\///p' || true; }
+
 # read_all DIR: read every file under DIR once; a file that cannot be read fails the test naming it.
 read_all() {
     local err=$T/.read.err
