@@ -265,6 +265,22 @@ check_daemon_log() {
     done < "$log"
 }
 
+# logged_once LOG TEXT: exactly one line of daemon log LOG contains TEXT ("log a failure once"), or the test
+# fails quoting what it found.
+logged_once() {
+    local log=$1 text=$2 n
+    n=$(grep -cF -- "$text" "$log" || true)
+    [ "$n" = 1 ] || fail "the daemon logged $n lines naming '$text', want exactly one: $(grep -F -- "$text" "$log" | head -n 2 | tr '\n' '|')"
+}
+
+# stat_of MNT NAME: the value of counter or gauge NAME in MNT/.hlsfs/stats; the test fails if it is not there.
+stat_of() {
+    local v
+    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
+        fail "no '$2' in $1/.hlsfs/stats"
+    printf '%s\n' "$v"
+}
+
 # ere_quote TEXT: TEXT as an extended regex matching itself.
 ere_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 
@@ -280,6 +296,13 @@ setup_library() {
     while IFS= read -r rel; do
         EXPECT_LOG+=("^hlsfs: .*$(ere_quote "$(basename "$rel")")")
     done < <(media_bad_list "$MEDIA"; media_transcode_list "$MEDIA")
+}
+
+# make_video OUT FFMPEG-ARGS...: OUT becomes what `ffmpeg FFMPEG-ARGS OUT` writes (quietly, overwriting), or
+# the test fails naming OUT.
+make_video() {
+    local out=$1; shift
+    ffmpeg -nostdin -hide_banner -v error -y "$@" "$out" || fail "ffmpeg could not generate $(basename "$out")"
 }
 
 # mount_library [OPTIONS...]: setup_library into $SRC and mount it on $MNT.
@@ -333,6 +356,10 @@ tree_sums() {
     (cd "$dir" && find . -type f -print0 | sort -z ${REVERSE:+-r} | xargs -0 sha256sum | sort -k2) 2> "$err" ||
         fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
 }
+
+# differing_files SUMS-A SUMS-B: the paths (without ./) whose lines in two tree_sums listings differ, as
+# SUMS-A has them, one a line.
+differing_files() { diff "$1" "$2" | sed -n 's/^< [0-9a-f]*  \.\///p' || true; }
 
 # read_all DIR: read every file under DIR once; a file that cannot be read fails the test naming it.
 read_all() {
@@ -395,10 +422,25 @@ _server_wait() {
     fail "HTTP server did not answer on port $port within 10 s: $(tail -n 2 "$log" | tr '\n' ' ' | cut -c1-300)"
 }
 
-# start_caddy ROOT: serve ROOT with Caddy on 127.0.0.1; sets HTTP_PORT.
+# start_server PORT OUT LOG CMD...: CMD in the background as a server of this test (stdout and stderr in OUT,
+# ended by stop_servers); 0 once PORT answers, 1 if it lost PORT to another process (try another port);
+# the test fails, quoting LOG, if it died otherwise or did not answer within 10 s.
+start_server() {
+    local port=$1 out=$2 log=$3 pid
+    shift 3
+    "$@" > "$out" 2>&1 < /dev/null &
+    pid=$!
+    _track_pid "$pid"
+    _SERVERS+=("$pid")
+    _server_wait "$pid" "$port" "$log"
+}
+
+# start_caddy ROOT [DIRECTIVES]: serve ROOT with Caddy on 127.0.0.1, DIRECTIVES (Caddyfile lines) placed in
+# the site block before its file_server; sets HTTP_PORT.
 start_caddy() {
     need caddy curl
-    local root=$1 try pid port
+    local root=$1 site=${2:-} try port
+    site=$site${site:+$'\n'}
     mkdir -p "$T/caddy/data" "$T/caddy/config"
     for try in 1 2 3; do
         port=$(free_port)
@@ -410,15 +452,15 @@ start_caddy() {
 }
 http://127.0.0.1:$port {
 	root * $root
-	file_server
+${site}	file_server
 }
 EOF
-        HOME=$T/caddy XDG_DATA_HOME=$T/caddy/data XDG_CONFIG_HOME=$T/caddy/config \
-            caddy run --config "$T/caddy/Caddyfile" --adapter caddyfile >"$T/caddy.log" 2>&1 </dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$T/caddy.log"; then HTTP_PORT=$port; return 0; fi
+        if start_server "$port" "$T/caddy.log" "$T/caddy.log" \
+            env HOME="$T/caddy" XDG_DATA_HOME="$T/caddy/data" XDG_CONFIG_HOME="$T/caddy/config" \
+            caddy run --config "$T/caddy/Caddyfile" --adapter caddyfile; then
+            HTTP_PORT=$port
+            return 0
+        fi
     done
     fail "caddy did not start: $(tail -n 3 "$T/caddy.log" | tr '\n' ' ')"
 }
@@ -426,7 +468,7 @@ EOF
 # start_nginx ROOT: serve ROOT with nginx on 127.0.0.1 (sendfile on, HLS MIME types); sets HTTP_PORT.
 start_nginx() {
     need nginx curl
-    local root=$1 try pid port d=$T/nginx
+    local root=$1 try port d=$T/nginx
     mkdir -p "$d/tmp"
     for try in 1 2 3; do
         port=$(free_port)
@@ -459,11 +501,10 @@ http {
     }
 }
 EOF
-        nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log" >"$d/stdout.log" 2>&1 </dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$d/error.log"; then HTTP_PORT=$port; return 0; fi
+        if start_server "$port" "$d/stdout.log" "$d/error.log" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"; then
+            HTTP_PORT=$port
+            return 0
+        fi
     done
     fail "nginx did not start: $(tail -n 3 "$d/error.log" | tr '\n' ' ')"
 }

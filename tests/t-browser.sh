@@ -77,17 +77,7 @@ mkdir -p "$T/player"
 cp "$REPO_DIR/contrib/player/index.html" "$BROWSER_DIR/node_modules/hls.js/dist/hls.min.js" "$T/player/"
 
 # Caddy with the HLS MIME types of contrib/Caddyfile, the mount at / and the player at /player/.
-mkdir -p "$T/caddy/data" "$T/caddy/config"
-for _ in 1 2 3; do
-    port=$(free_port)
-    cat > "$T/caddy/Caddyfile" <<EOF
-{
-	admin off
-	auto_https off
-	storage file_system $T/caddy/data
-}
-http://127.0.0.1:$port {
-	root * $MNT
+site=$(cat <<EOF
 	@playlist {
 		path *.m3u8
 		file
@@ -103,17 +93,9 @@ http://127.0.0.1:$port {
 		root * $T/player
 		file_server
 	}
-	file_server
-}
 EOF
-    HOME=$T/caddy XDG_DATA_HOME=$T/caddy/data XDG_CONFIG_HOME=$T/caddy/config \
-        caddy run --config "$T/caddy/Caddyfile" --adapter caddyfile >"$T/caddy.log" 2>&1 </dev/null &
-    pid=$!
-    _track_pid "$pid"
-    _SERVERS+=("$pid")
-    if _server_wait "$pid" "$port" "$T/caddy.log"; then HTTP_PORT=$port; break; fi
-done
-[ -n "${HTTP_PORT:-}" ] || fail "caddy did not start: $(tail -n 3 "$T/caddy.log" | tr '\n' ' ')"
+)
+start_caddy "$MNT" "$site"
 
 url="http://127.0.0.1:$HTTP_PORT/player/?v=$(urlpath "$VIDEO")"
 mkdir -p "$PROFILE"

@@ -12,19 +12,12 @@ need_hlsfs
 CAP=4194304   # 4M
 OPTS=(-o "ladder=none,cache_passthrough=yes,cache_max=4M,cache_dir=$CACHE")
 
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 # One 60 s 640x360 video at about 2 Mbit/s (segments of about 1.5 MB), and seven copies of it: each copy is
 # another source (path and inode), so another set of cache entries.
 mkdir -p "$SRC/more"
-ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i testsrc2=size=640x360:rate=30:duration=60 \
+make_video "$SRC/v0.mp4" -f lavfi -i testsrc2=size=640x360:rate=30:duration=60 \
     -f lavfi -i sine=f=440:d=60 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 30 \
-    -b:v 2M -maxrate 2M -bufsize 2M -c:a aac -b:a 64k "$SRC/v0.mp4" || fail "ffmpeg could not generate v0.mp4"
+    -b:v 2M -maxrate 2M -bufsize 2M -c:a aac -b:a 64k
 for i in 1 2 3; do cp "$SRC/v0.mp4" "$SRC/v$i.mp4"; done
 for i in 4 5 6 7; do cp "$SRC/v0.mp4" "$SRC/more/v$i.mp4"; done
 

@@ -12,24 +12,15 @@ need_hlsfs
 
 N=16
 
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 # One 6 s 1280x720 segment of several MB: its generation (remux, write, fdatasync) takes long enough that
 # the readers overlap it.
-ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30:duration=6 \
-    -f lavfi -i sine=f=440:d=6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -qp 14 -g 180 \
-    -c:a aac -b:a 64k "$SRC/big.mp4" || fail "ffmpeg could not generate big.mp4"
+make_video "$SRC/big.mp4" -f lavfi -i testsrc2=size=1280x720:rate=30:duration=6 \
+    -f lavfi -i sine=f=440:d=6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -qp 14 -g 180 -c:a aac -b:a 64k
 SEG=big.mp4/720p/seg-00000.ts
 # Phase 2: a 20 s video with one keyframe, whose single 360p segment (transcoded) keeps the only worker busy.
 mkdir -p "$T/src-2"
-ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30:duration=20 \
-    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -qp 30 -g 600 -an "$T/src-2/slow.mp4" ||
-    fail "ffmpeg could not generate slow.mp4"
+make_video "$T/src-2/slow.mp4" -f lavfi -i testsrc2=size=1280x720:rate=30:duration=20 \
+    -c:v libx264 -preset ultrafast -pix_fmt yuv420p -qp 30 -g 600 -an
 cp "$SRC/big.mp4" "$T/src-2/big.mp4"
 OTHER=slow.mp4/360p/seg-00000.ts
 

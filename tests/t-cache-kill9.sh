@@ -10,24 +10,12 @@ need_hlsfs
 
 OPTS=(-o "ladder=none,cache_passthrough=yes,segment=2,cache_dir=$CACHE")
 
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
-gen() {
-    local out=$1; shift
-    ffmpeg -nostdin -hide_banner -v error -y "$@" "$out" || fail "ffmpeg could not generate $(basename "$out")"
-}
-
 # Three videos of 20 s with 1 s GOPs: 10 segments of about 0.7 MB each.
 x264=(-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 30 -b:v 3M -maxrate 3M -bufsize 3M -c:a aac -b:a 64k)
 mkdir -p "$SRC/a/b"
-gen "$SRC/one.mp4" -f lavfi -i testsrc2=size=640x360:rate=30:duration=20 -f lavfi -i sine=f=440:d=20 "${x264[@]}"
-gen "$SRC/a/two.mp4" -f lavfi -i testsrc=size=640x360:rate=30:duration=20 -f lavfi -i sine=f=550:d=20 "${x264[@]}"
-gen "$SRC/a/b/three.mov" -f lavfi -i smptehdbars=size=640x360:rate=30:duration=20 -f lavfi -i sine=f=660:d=20 \
+make_video "$SRC/one.mp4" -f lavfi -i testsrc2=size=640x360:rate=30:duration=20 -f lavfi -i sine=f=440:d=20 "${x264[@]}"
+make_video "$SRC/a/two.mp4" -f lavfi -i testsrc=size=640x360:rate=30:duration=20 -f lavfi -i sine=f=550:d=20 "${x264[@]}"
+make_video "$SRC/a/b/three.mov" -f lavfi -i smptehdbars=size=640x360:rate=30:duration=20 -f lavfi -i sine=f=660:d=20 \
     "${x264[@]}" -f mov
 
 # Reference: remuxed without the cache, on a fresh cache folder.

@@ -11,26 +11,13 @@ need_hlsfs
 
 OPTS=(-o "ladder=none,cache_passthrough=yes,cache_dir=$CACHE")
 
-# stat_of MNT NAME: the value of counter or gauge NAME in MNT/.hlsfs/stats.
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
-gen() {
-    local out=$1; shift
-    ffmpeg -nostdin -hide_banner -v error -y "$@" "$out" || fail "ffmpeg could not generate $(basename "$out")"
-}
-
 # Six videos in nested folders (three recipes, each also copied: a copy is another source), a folder without
 # videos and a text file that is not shown.
 mkdir -p "$SRC/one" "$SRC/one/two deep" "$SRC/three/four" "$SRC/empty"
 x264=(-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 30 -c:a aac -b:a 48k)
-gen "$SRC/a.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=4 -f lavfi -i sine=f=440:d=4 "${x264[@]}"
-gen "$SRC/one/b.mp4" -f lavfi -i testsrc=size=256x144:rate=25:duration=7 -f lavfi -i sine=f=660:d=7 "${x264[@]}"
-gen "$SRC/one/two deep/c.mov" -f lavfi -i smptebars=size=320x240:rate=30:duration=9 -f lavfi -i sine=f=880:d=9 \
+make_video "$SRC/a.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=4 -f lavfi -i sine=f=440:d=4 "${x264[@]}"
+make_video "$SRC/one/b.mp4" -f lavfi -i testsrc=size=256x144:rate=25:duration=7 -f lavfi -i sine=f=660:d=7 "${x264[@]}"
+make_video "$SRC/one/two deep/c.mov" -f lavfi -i smptebars=size=320x240:rate=30:duration=9 -f lavfi -i sine=f=880:d=9 \
     "${x264[@]}" -f mov
 cp "$SRC/a.mp4" "$SRC/three/four/a copy.mp4"
 cp "$SRC/one/b.mp4" "$SRC/three/b.m4v"

@@ -10,11 +10,6 @@ need_hlsfs
 
 OPTS=(-o "ladder=none,cache_passthrough=yes,segment=2")
 
-gen() {
-    local out=$1; shift
-    ffmpeg -nostdin -hide_banner -v error -y "$@" "$out" || fail "ffmpeg could not generate $(basename "$out")"
-}
-
 # sizes_sums DIR: "PATH SIZE SHA256" for every file under DIR, sorted by path.
 sizes_sums() {
     local dir=$1 f
@@ -26,9 +21,9 @@ sizes_sums() {
 x264=(-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 30 -c:a aac -b:a 48k)
 mkdir -p "$SRC/sub" "$T/new" "$T/ref-src/sub"
 # Old: 8 s of testsrc2. New: 13 s of another picture and tone, same size and rate.
-gen "$SRC/sub/clip.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=8 -f lavfi -i sine=f=440:d=8 "${x264[@]}"
-gen "$SRC/other.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=3 -f lavfi -i sine=f=330:d=3 "${x264[@]}"
-gen "$T/new/clip.mp4" -f lavfi -i smptebars=size=320x180:rate=30:duration=13 -f lavfi -i sine=f=880:d=13 "${x264[@]}"
+make_video "$SRC/sub/clip.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=8 -f lavfi -i sine=f=440:d=8 "${x264[@]}"
+make_video "$SRC/other.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=3 -f lavfi -i sine=f=330:d=3 "${x264[@]}"
+make_video "$T/new/clip.mp4" -f lavfi -i smptebars=size=320x180:rate=30:duration=13 -f lavfi -i sine=f=880:d=13 "${x264[@]}"
 cp "$T/new/clip.mp4" "$T/ref-src/sub/clip.mp4"
 
 # Reference for the new file: a fresh cache folder, remuxed segments not cached.

@@ -10,19 +10,10 @@ need_hlsfs
 
 OPTS=(-o "ladder=none,cache_passthrough=yes,cache_dir=$CACHE")
 
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 x264=(-c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 30 -b:v 1M -c:a aac -b:a 64k)
 mkdir -p "$SRC/sub"
-ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 \
-    -f lavfi -i sine=f=440:d=20 "${x264[@]}" "$SRC/one.mp4" || fail "ffmpeg could not generate one.mp4"
-ffmpeg -nostdin -hide_banner -v error -y -f lavfi -i testsrc=size=480x270:rate=30:duration=13 \
-    -f lavfi -i sine=f=660:d=13 "${x264[@]}" "$SRC/sub/two.mp4" || fail "ffmpeg could not generate two.mp4"
+make_video "$SRC/one.mp4" -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 -f lavfi -i sine=f=440:d=20 "${x264[@]}"
+make_video "$SRC/sub/two.mp4" -f lavfi -i testsrc=size=480x270:rate=30:duration=13 -f lavfi -i sine=f=660:d=13 "${x264[@]}"
 
 # Reference: remuxed without the cache.
 mkdir -p "$T/mnt-ref"

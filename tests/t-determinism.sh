@@ -19,7 +19,7 @@ diff -q "$T/list-a" "$T/list-b" > /dev/null ||
 tree_sums "$MNT" > "$T/sum-a"
 REVERSE=1 tree_sums "$T/mnt-b" > "$T/sum-b"
 if ! diff -q "$T/sum-a" "$T/sum-b" > /dev/null; then
-    f=$(diff "$T/sum-a" "$T/sum-b" | sed -n 's/^< [0-9a-f]*  \.\///p' | sed -n 1p || true)
+    f=$(differing_files "$T/sum-a" "$T/sum-b" | sed -n 1p)
     fail "'$f' differs between two mounts of the same source ($(diff "$T/sum-a" "$T/sum-b" | grep -c '^<' || true) files differ)"
 fi
 

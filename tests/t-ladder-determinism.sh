@@ -27,8 +27,6 @@ done
 # Mount A front to back, mount B back to front: segment N must not depend on what was made before it.
 tree_sums "$MNT" > "$T/sum-a"
 REVERSE=1 tree_sums "$T/mnt-b" > "$T/sum-b"
-# differing_files SUMS-A SUMS-B: the paths whose sums differ, one a line.
-differing_files() { diff "$1" "$2" | sed -n 's/^< [0-9a-f]*  \.\///p' || true; }
 if ! diff -q "$T/sum-a" "$T/sum-b" > /dev/null; then
     f=$(differing_files "$T/sum-a" "$T/sum-b")
     fail "$(wc -l <<<"$f") files differ between two mounts of the same source with separate caches (workers=2,prefetch=2 read forward vs workers=1,prefetch=0 read backward): $(head -n 4 <<<"$f" | tr '\n' ' ')"

@@ -13,26 +13,17 @@ TIMEOUT=2
 RETRIES=2
 COMMON=ladder=none,segment=4,prefetch=0,remote_timeout=$TIMEOUT,remote_retries=$RETRIES
 
-# stat_of MNT NAME: the value of counter NAME in MNT/.hlsfs/stats.
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 # start_httpfault ROOT: serve ROOT with tests/tools/httpfault.py on 127.0.0.1; sets HTTP_PORT, FAULT_LOG.
 FAULT_LOG=$T/httpfault.log
 start_httpfault() {
-    local root=$1 pid port
+    local root=$1 port
     for _ in 1 2 3; do
         port=$(free_port)
-        python3 "$TESTS_DIR/tools/httpfault.py" --root "$root" --port "$port" --log "$FAULT_LOG" \
-            > "$T/httpfault.out" 2>&1 < /dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$T/httpfault.out"; then HTTP_PORT=$port; return 0; fi
+        if start_server "$port" "$T/httpfault.out" "$T/httpfault.out" \
+            python3 "$TESTS_DIR/tools/httpfault.py" --root "$root" --port "$port" --log "$FAULT_LOG"; then
+            HTTP_PORT=$port
+            return 0
+        fi
     done
     fail "httpfault.py did not start: $(tail -n 3 "$T/httpfault.out" | tr '\n' ' ')"
 }
@@ -103,6 +94,16 @@ expect_eio() {
     grep -q 'Input/output error' "$T/got.err" ||
         fail "$3: reading ${1#"$T"/}/${SEGS[$2]} failed, but not with EIO: $(grep -v records "$T/got.err" | head -n 1)"
     ftrue "$SECS <= $4" || fail "$3: reading ${1#"$T"/}/${SEGS[$2]} took ${SECS}s to fail, want at most $4 s"
+}
+# expect_ok_or_eio DIR K WHAT: reading segment K gives the local mount's bytes or fails with EIO, never
+# other bytes.
+expect_ok_or_eio() {
+    read_seg "$1" "$2"
+    if [ "$RC" = 0 ]; then
+        cmp -s "$T/got" "$T/ref/${SEGS[$2]}" || fail "$3: ${1#"$T"/}/${SEGS[$2]} read without error but with WRONG bytes"
+    else
+        grep -q 'Input/output error' "$T/got.err" || fail "$3: the read of ${1#"$T"/}/${SEGS[$2]} failed, but not with EIO: $(grep -v records "$T/got.err" | head -n 1)"
+    fi
 }
 # expect_tree DIR WHAT: every file of the video folder DIR equals the local mount's.
 expect_tree() {
@@ -187,12 +188,7 @@ expect_ok "$MNT/hang.mp4" 1 "after the hang ended"
 # --- bodies cut short: a failure or (after a retry) the right bytes; never wrong ones; nothing wrong kept -----
 cat "$MNT/closemid.mp4/master.m3u8" "$MNT/closemid.mp4/$PL" > /dev/null || fail "closemid.mp4: reading the playlists failed"
 fault "mode=close_mid_body&count=1&path=/closemid.mp4"
-read_seg "$MNT/closemid.mp4" 1
-if [ "$RC" = 0 ]; then
-    cmp -s "$T/got" "$T/ref/${SEGS[1]}" || fail "one body cut short: closemid.mp4/${SEGS[1]} read without error but with WRONG bytes"
-else
-    grep -q 'Input/output error' "$T/got.err" || fail "one body cut short: the read failed, but not with EIO: $(grep -v records "$T/got.err" | head -n 1)"
-fi
+expect_ok_or_eio "$MNT/closemid.mp4" 1 "one body cut short"
 [ "$(requests_for /closemid.mp4 206)$(requests_for /closemid.mp4 200)" != 00 ] || fail "test bug: no GET of /closemid.mp4 reached the server"
 # Every body cut short: segment 4 lies in blocks nobody fetched yet, so the read must fail.
 fault "mode=short&path=/closemid.mp4"
@@ -203,12 +199,7 @@ expect_tree "$MNT/closemid.mp4" "after bodies were cut short"
 # --- a server that ignores Range (200 with the whole file): never taken as a block, never wrong bytes -------
 cat "$MNT/norange.mp4/master.m3u8" "$MNT/norange.mp4/$PL" > /dev/null || fail "norange.mp4: reading the playlists failed"
 fault "mode=norange&path=/norange.mp4"
-read_seg "$MNT/norange.mp4" 3
-if [ "$RC" = 0 ]; then
-    cmp -s "$T/got" "$T/ref/${SEGS[3]}" || fail "Range ignored (200, whole file): norange.mp4/${SEGS[3]} read without error but with WRONG bytes"
-else
-    grep -q 'Input/output error' "$T/got.err" || fail "Range ignored: the read failed, but not with EIO: $(grep -v records "$T/got.err" | head -n 1)"
-fi
+expect_ok_or_eio "$MNT/norange.mp4" 3 "Range ignored (200, whole file)"
 [ "$(requests_for /norange.mp4 200)" -ge 1 ] || fail "test bug: no request of /norange.mp4 was answered 200 while Range was ignored"
 recovered
 expect_tree "$MNT/norange.mp4" "after Range was ignored"

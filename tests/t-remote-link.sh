@@ -13,14 +13,6 @@ need_hlsfs
 # (so reading segment 0 fetches segment 0 only), identities trusted for an hour (no revalidation here).
 COMMON=ladder=none,segment=4,prefetch=0,remote_revalidate=3600
 
-# stat_of MNT NAME: the value of counter NAME in MNT/.hlsfs/stats.
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 # --- media on the archive -----------------------------------------------------------------------------
 # A 32 s 640x360 video with grain (about 16 MB: 16 blocks of 1 MiB, 8 segments of 4 s), written by ffmpeg
 # with its moov at the end, and the same remuxed with +faststart; plus the library's bframes.mp4 (B-frames,
@@ -158,12 +150,7 @@ if grep -aF -f "$T/passwd-lines" "$MNT_LOG" > /dev/null; then fail "bytes of /et
 
 umount_hlsfs "$MNT"
 # One log line per refused link, however often it was looked at.
-logged_once() {
-    local n
-    n=$(grep -cF -- "$1" "$MNT_LOG" || true)
-    [ "$n" = 1 ] || fail "the daemon logged $n lines naming '$1', want exactly one: $(grep -F -- "$1" "$MNT_LOG" | head -n 2 | tr '\n' '|')"
-}
-for v in "${REFUSED[@]}"; do soft logged_once "$v"; done
+for v in "${REFUSED[@]}"; do soft logged_once "$MNT_LOG" "$v"; done
 
 # --- (5) a remount on the same cache_dir reads every segment again without fetching a media byte ----------
 n0=$(log_lines)

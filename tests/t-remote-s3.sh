@@ -32,16 +32,15 @@ fi
 
 # start_s3rver: s3rver on 127.0.0.1 with bucket 'vids', data in $T/s3data; sets S3_PORT.
 start_s3rver() {
-    local pid port
+    local port
     mkdir -p "$T/s3data"
     for _ in 1 2 3; do
         port=$(free_port)
-        node "$S3RVER_JS" -d "$T/s3data" -a 127.0.0.1 -p "$port" --configure-bucket vids --no-vhost-buckets \
-            > "$T/s3rver.log" 2>&1 < /dev/null &
-        pid=$!
-        _track_pid "$pid"
-        _SERVERS+=("$pid")
-        if _server_wait "$pid" "$port" "$T/s3rver.log"; then S3_PORT=$port; return 0; fi
+        if start_server "$port" "$T/s3rver.log" "$T/s3rver.log" \
+            node "$S3RVER_JS" -d "$T/s3data" -a 127.0.0.1 -p "$port" --configure-bucket vids --no-vhost-buckets; then
+            S3_PORT=$port
+            return 0
+        fi
     done
     fail "s3rver did not start: $(tail -n 3 "$T/s3rver.log" | tr '\n' ' ')"
 }
