@@ -24,13 +24,6 @@ trap _full_cleanup EXIT
 
 mount -t tmpfs -o size=2M,mode=0755 hlsfs-test-full "$FULL" || fail "cannot mount a tmpfs on $FULL"
 
-stat_of() {
-    local v
-    v=$(awk -v k="$2" '$1 == k { print $2; f = 1 } END { exit !f }' "$1/.hlsfs/stats") ||
-        fail "no '$2' in $1/.hlsfs/stats"
-    printf '%s\n' "$v"
-}
-
 # fill: write zeros until the tmpfs has no free block.
 fill() {
     dd if=/dev/zero of="$FULL/filler-$1" bs=4096 2>/dev/null || true
