@@ -181,7 +181,11 @@ int config_check(const struct config *c, struct config_values *v, char *why, siz
 		if (!text)
 			continue;  /* unset: zero */
 		if (config_check_one(opt, text, (char *)v + opt->value_off, reason, sizeof(reason)) < 0) {
-			snprintf(why, why_len, "%s=%s: %s", opt->name, text, reason);
+			int n = snprintf(why, why_len, "%s=%s: %s", opt->name, text, reason);
+			/* One line whatever the value held (a config file or -o may carry control bytes). */
+			for (size_t k = strlen(opt->name) + 1; why_len && k < (size_t)n && k < why_len - 1; k++)
+				if ((unsigned char)why[k] < 0x20 || why[k] == 0x7f)
+					why[k] = '?';
 			return -EINVAL;
 		}
 	}
