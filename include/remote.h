@@ -49,8 +49,10 @@ struct remote_info {
  * -EIO (transient failures after the retries, other statuses), with why filled. */
 int remote_probe(const char *url, struct remote_info *info, bool quick, char *why, size_t why_len);
 
-/* Reads exactly n bytes at off of the object info describes. Returns 0; -ESTALE when the
- * object changed (another ETag or Last-Modified, or size); other errors as remote_probe. */
+/* Reads exactly n bytes at off of the object info describes, in retries + 1 requests at most
+ * whatever mix of failures they meet (a body cut short is retried like a 503). Returns 0;
+ * -ESTALE when the object changed (another ETag or Last-Modified, or size); other errors as
+ * remote_probe. */
 int remote_read(const char *url, const struct remote_info *info, uint64_t off, size_t n, void *buf, char *why,
 		size_t why_len);
 

@@ -35,6 +35,15 @@ struct source_blocks {
 /* Call once before any source is opened; store (may be NULL) keeps what archives last said
  * of each remote source, for when they are away. blocks may be NULL: nothing is kept. */
 void source_init(const struct source_config *cfg, struct store *store, const struct source_blocks *blocks);
+/* Confines local sources to the folder dir (absolute and free of symlinks, as realpath gives
+ * it; "/" too): from then on source_open, source_stat and link files reach a local path only
+ * through a descriptor of dir held open, resolving it beneath dir, so that a symlink put on the
+ * path after it was checked (the file, or a folder on its way) cannot lead outside. Symlinks that
+ * stay inside dir are followed. A path not beneath dir, or leading out of it, answers -ENOENT.
+ * Without this call local paths are opened as given. Call once before any source is opened;
+ * source_shutdown undoes it. Returns 0, or a negative errno (dir cannot be opened: every local
+ * open then fails with it). */
+int source_set_root(const char *dir);
 /* Starts background fetching (remote_prefetch=whole): after daemonizing (fork). */
 void source_start(void);
 /* Stops it, and forgets what archives said. */
@@ -43,9 +52,10 @@ void source_shutdown(void);
 struct source;
 
 /* Opens the source at path read-only. Returns 0, or a negative errno (the file cannot be
- * opened or is not a regular file; a link is refused; the archive answered 404 (-ENOENT), 403
- * (-EACCES), or could not be reached (-EIO)), with why filled when why_len > 0. *out is freed
- * with source_close. */
+ * opened or is not a regular file (-EINVAL); it leads outside the root (-ENOENT, see
+ * source_set_root); a link file's URL is refused (-EPROTONOSUPPORT); the archive answered 404
+ * (-ENOENT), 403 (-EACCES), or could not be reached (-EIO)), with why filled when why_len > 0.
+ * *out is freed with source_close. */
 int source_open(const char *path, struct source **out, char *why, size_t why_len);
 void source_close(struct source *s);
 

@@ -600,6 +600,14 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 1.0;
 	/* Page cache survives across opens while size and mtime (the source's) stay the same. */
 	cfg->auto_cache = 1;
+	/* stat_inside judges a path by name, before its source is opened: sources are opened
+	 * beneath the root, so that a link swapped in after that check still cannot lead out. */
+	if (!ctx()->catalog) {
+		int ret = source_set_root(ctx()->root);
+		if (ret < 0)
+			log_error("%s: cannot hold the source folder open (%s); no video can be read", ctx()->root,
+				  strerror(-ret));
+	}
 	cache_start();
 	segment_start();
 	source_start();

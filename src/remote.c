@@ -419,9 +419,16 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-/* Runs one request with retries. Returns 0 when the answer is a 2xx (the caller checks the
- * rest), else a negative errno with why filled. */
-static int perform(const char *url, struct xfer *x, const char *range, unsigned retries, char *why, size_t why_len)
+/* Judges a 2xx answer for its caller: 0 when it is the one wanted, 1 when asking again may
+ * mend it (a body cut short), or a negative errno to fail at once; why filled unless 0. */
+typedef int (*answer_check)(const struct xfer *x, const void *arg, char *why, size_t why_len);
+
+/* Runs one request with retries: at most retries + 1 tries in all, whether a try fails in
+ * transfer, by its status, or by check (NULL: every 2xx will do), so that one read costs one
+ * budget of tries however its failures mix. Returns 0 when an answer passed, else a negative
+ * errno with why filled. */
+static int perform(const char *url, struct xfer *x, const char *range, unsigned retries, answer_check check,
+		   const void *arg, char *why, size_t why_len)
 {
 	char real[4096];
 	bool s3 = has_scheme(url, "s3");
@@ -449,7 +456,10 @@ static int perform(const char *url, struct xfer *x, const char *range, unsigned 
 
 		transient = true;
 		if ((rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x->stopped)) && x->status >= 200 && x->status <= 299) {
-			return 0;
+			if (!check || (ret = check(x, arg, why, why_len)) == 0)
+				return 0;
+			transient = ret > 0;
+			ret = ret > 0 ? -EIO : ret;
 		} else if (rc == CURLE_OK || (rc == CURLE_WRITE_ERROR && x->status && (x->status < 200 || x->status > 299))) {
 			snprintf(why, why_len, "the archive answered %ld", x->status);
 			if (x->status == 404 || x->status == 410)
@@ -514,7 +524,7 @@ int remote_probe(const char *url, struct remote_info *info, bool quick, char *wh
 	 * that the archive answers ranges, which every later read needs. When a server sends more
 	 * than the one byte, only its headers are read. */
 	memset(info, 0, sizeof(*info));
-	if ((ret = perform(url, &x, "0-0", quick ? 0 : R.retries, why, why_len)) < 0)
+	if ((ret = perform(url, &x, "0-0", quick ? 0 : R.retries, NULL, NULL, why, why_len)) < 0)
 		return ret;
 	if (x.status != 206 || !x.has_range) {
 		snprintf(why, why_len, "the archive does not answer range requests");
@@ -526,52 +536,56 @@ int remote_probe(const char *url, struct remote_info *info, bool quick, char *wh
 	return 0;
 }
 
+/* What remote_read asked for, for read_check. */
+struct read_want {
+	const struct remote_info *info;
+	uint64_t off;
+	size_t n;
+};
+
+/* A range answer is the bytes asked for, of the version read so far. Another version or another
+ * range fails at once; only a body cut short is worth asking again. */
+static int read_check(const struct xfer *x, const void *arg, char *why, size_t why_len)
+{
+	const struct read_want *w = arg;
+
+	if (!same_version(w->info, x)) {
+		snprintf(why, why_len, "it changed on the archive while being read (ETag %s, was %s)",
+			 x->etag[0] ? x->etag : "none", w->info->etag[0] ? w->info->etag : "none");
+		return -ESTALE;
+	}
+	if (x->status == 200 && w->off != 0) {
+		snprintf(why, why_len, "the archive does not answer range requests");
+		return -EIO;
+	}
+	if (x->status == 206 && (!x->has_range || x->r_first != w->off || x->r_last != w->off + w->n - 1 ||
+				 x->r_total != w->info->size)) {
+		if (x->has_range && x->r_total != w->info->size) {
+			snprintf(why, why_len, "it changed on the archive while being read (size %" PRIu64 ", was %" PRIu64 ")",
+				 x->r_total, w->info->size);
+			return -ESTALE;
+		}
+		snprintf(why, why_len, "the archive answered another range than asked for");
+		return -EIO;
+	}
+	if (x->len != w->n) {
+		snprintf(why, why_len, "the archive sent %zu of %zu bytes", x->len, w->n);
+		return 1;
+	}
+	return 0;
+}
+
 int remote_read(const char *url, const struct remote_info *info, uint64_t off, size_t n, void *buf, char *why,
 		size_t why_len)
 {
 	struct xfer x = { .kind = REQ_RANGE, .buf = buf, .cap = n, .max = n };
+	struct read_want want = { info, off, n };
 	char range[64];
-	int ret;
 
 	if (n == 0)
 		return 0;
 	snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, off, off + n - 1);
-	/* A short body is retried like any transient failure; the checks after it are not. */
-	for (unsigned attempt = 0;; attempt++) {
-		if ((ret = perform(url, &x, range, R.retries, why, why_len)) < 0)
-			return ret;
-		if (!same_version(info, &x)) {
-			snprintf(why, why_len, "it changed on the archive while being read (ETag %s, was %s)",
-				 x.etag[0] ? x.etag : "none", info->etag[0] ? info->etag : "none");
-			stats_add(STATS_REMOTE_ERRORS, 1);
-			return -ESTALE;
-		}
-		if (x.status == 200 && off != 0) {
-			snprintf(why, why_len, "the archive does not answer range requests");
-			stats_add(STATS_REMOTE_ERRORS, 1);
-			return -EIO;
-		}
-		if (x.status == 206 && (!x.has_range || x.r_first != off || x.r_last != off + n - 1 ||
-					x.r_total != info->size)) {
-			if (x.has_range && x.r_total != info->size) {
-				snprintf(why, why_len, "it changed on the archive while being read (size %" PRIu64
-					 ", was %" PRIu64 ")", x.r_total, info->size);
-				stats_add(STATS_REMOTE_ERRORS, 1);
-				return -ESTALE;
-			}
-			snprintf(why, why_len, "the archive answered another range than asked for");
-			stats_add(STATS_REMOTE_ERRORS, 1);
-			return -EIO;
-		}
-		if (x.len == n)
-			return 0;
-		snprintf(why, why_len, "the archive sent %zu of %zu bytes", x.len, n);
-		if (attempt >= R.retries) {
-			stats_add(STATS_REMOTE_ERRORS, 1);
-			return -EIO;
-		}
-		stats_add(STATS_REMOTE_RETRIES, 1);
-	}
+	return perform(url, &x, range, R.retries, read_check, &want, why, why_len);
 }
 
 int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *why, size_t why_len)
@@ -580,7 +594,7 @@ int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *wh
 	int ret;
 
 	*body = NULL;
-	if ((ret = perform(url, &x, NULL, R.retries, why, why_len)) < 0) {
+	if ((ret = perform(url, &x, NULL, R.retries, NULL, NULL, why, why_len)) < 0) {
 		free(x.buf);
 		return ret;
 	}

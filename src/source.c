@@ -1,8 +1,8 @@
 /* Sources: local files and remote objects behind one pread.
  *
- * Local: pread on a descriptor opened once, with the identity from fstat. Reads never follow a
- * replaced path: the open descriptor keeps the bytes of its identity, and a file rewritten in
- * place is caught by checking the identity after every read.
+ * Local: pread on a descriptor opened once, beneath the source root, with the identity from
+ * fstat. Reads never follow a replaced path: the open descriptor keeps the bytes of its
+ * identity, and a file rewritten in place is caught by checking the identity after every read.
  *
  * Remote: the identity is what the archive says (size, ETag, Last-Modified), asked at most
  * every revalidate seconds and kept in the store, so a remote whose archive is away keeps the
@@ -14,13 +14,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>  /* glibc 2.36 has no openat2 wrapper: called through syscall() */
+#endif
 
 #include "flight.h"
 #include "hash.h"
@@ -56,6 +61,15 @@ struct known {
 	double checked;              /* monotonic seconds; 0: ask again at the next stat */
 	bool warned;                 /* "archive away" was said for this outage */
 };
+
+/* The source tree (source_set_root): local paths are opened beneath fd. */
+static struct {
+	char *path;                  /* without its trailing slash: "" for "/" */
+	size_t len;
+	int fd;                      /* O_PATH; -1 when paths are opened as given */
+	int err;                     /* why the root could not be held: every local open fails */
+	bool openat2;                /* the kernel resolves beneath for us */
+} root = { .fd = -1 };
 
 static struct source_config cfg = { .revalidate_s = 60 };
 static struct store *store;
@@ -112,6 +126,13 @@ void source_shutdown(void)
 	for (unsigned i = 0; i < P.nb_done; i++)
 		free(P.done[i]);
 	P.n = P.nb_done = P.done_next = 0;
+	if (root.fd >= 0)
+		close(root.fd);
+	free(root.path);
+	root.path = NULL;
+	root.len = 0;
+	root.fd = -1;
+	root.err = 0;
 	pthread_mutex_lock(&known_lock);
 	for (unsigned h = 0; h < KNOWN_BUCKETS; h++) {
 		while (known[h]) {
@@ -128,6 +149,174 @@ int source_is_link(const char *path)
 {
 	size_t n = strlen(path), s = strlen(SOURCE_LINK_SUFFIX);
 	return n > s && !strcmp(path + n - s, SOURCE_LINK_SUFFIX);
+}
+
+/* --- local paths, held inside the source tree ---------------------------------------------
+ *
+ * fs.c checks a path before media and synth open it by name; in between, the owner of the tree
+ * may swap the file, or a folder on its path, for a symlink that leads out. So the check that
+ * counts is made by the open itself: every local path is resolved beneath a descriptor of the
+ * root, by the kernel (openat2 with RESOLVE_BENEATH) or, where it lacks that, one component at
+ * a time with O_NOFOLLOW. Either refuses whatever leaves the root, however it got there.
+ *
+ * Both also refuse links that fs.c serves: an absolute target inside the tree, or a relative
+ * one that climbs out and back in ("../src/x.mp4"); the walk refuses every link. Those are
+ * tried once more the way fs.c judges them, by realpath against the root, and the resolved path
+ * is opened beneath the root with no symlink allowed on it at all: a swap after realpath meets
+ * a refusal, never the outside. */
+
+int source_set_root(const char *dir)
+{
+	size_t len = strlen(dir);
+	int fd;
+
+	while (len && dir[len - 1] == '/')
+		len--;
+	if (root.fd >= 0)
+		close(root.fd);
+	free(root.path);
+	root.path = NULL;
+	root.fd = -1;
+	if ((fd = open(len ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return root.err = -errno;
+	if (!(root.path = strndup(dir, len))) {
+		close(fd);
+		return root.err = -ENOMEM;
+	}
+	root.len = len;
+	root.fd = fd;
+	root.err = 0;
+#ifdef RESOLVE_BENEATH
+	{
+		/* Kernels before 5.6, and sandboxes that filter the call, refuse it: ask once. */
+		struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_BENEATH };
+		int probe = (int)syscall(SYS_openat2, root.fd, ".", &how, sizeof(how));
+		root.openat2 = probe >= 0;
+		if (probe >= 0)
+			close(probe);
+	}
+#endif
+	return 0;
+}
+
+/* path relative to the root ("" for the root itself), or NULL when it is not beneath it. */
+static const char *beneath(const char *path)
+{
+	if (strncmp(path, root.path, root.len) || (path[root.len] != '/' && path[root.len] != '\0'))
+		return NULL;
+	path += root.len;
+	while (*path == '/')
+		path++;
+	return path;
+}
+
+/* Opens rel beneath the root one component at a time: folders as O_PATH without following a
+ * link, the last one with O_NOFOLLOW. Returns the descriptor; a symlink anywhere is -ELOOP,
+ * ".." is -EXDEV. */
+static int walk_beneath(const char *rel, int flags)
+{
+	int dfd = root.fd, fd;
+	const char *p = rel;
+
+	for (;;) {
+		char name[NAME_MAX + 1];
+		const char *end;
+		size_t n;
+		struct stat st;
+		bool last;
+
+		while (*p == '/')
+			p++;
+		end = strchrnul(p, '/');
+		n = (size_t)(end - p);
+		while (*end == '/')
+			end++;
+		last = !*end;
+		if (n > NAME_MAX) {
+			fd = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, n ? p : ".", n ? n : 1);
+		name[n ? n : 1] = '\0';
+		if (!strcmp(name, "..")) {
+			fd = -EXDEV;
+			break;
+		}
+		/* O_PATH for a folder on the way: it needs search permission only, as a path walk does. */
+		if ((fd = openat(dfd, name, (last ? flags : O_PATH) | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+			fd = -errno;
+			break;
+		}
+		if (!last || (flags & O_PATH)) {
+			/* O_PATH | O_NOFOLLOW opens a link itself rather than failing. */
+			int err = fstat(fd, &st) < 0 ? -errno : S_ISLNK(st.st_mode) ? -ELOOP
+							: !last && !S_ISDIR(st.st_mode) ? -ENOTDIR : 0;
+			if (err < 0) {
+				close(fd);
+				fd = err;
+				break;
+			}
+		}
+		if (dfd != root.fd)
+			close(dfd);
+		if (last)
+			return fd;
+		dfd = fd;
+		p = end;
+	}
+	if (dfd != root.fd)
+		close(dfd);
+	return fd;
+}
+
+/* Opens rel beneath the root, following the symlinks that stay beneath it when follow is set
+ * (the walk follows none: open_local's realpath retry does that). */
+static int open_beneath(const char *rel, int flags, bool follow)
+{
+#ifdef RESOLVE_BENEATH
+	if (root.openat2) {
+		struct open_how how = {
+			.flags = (uint64_t)(flags | O_CLOEXEC),
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | (follow ? 0 : RESOLVE_NO_SYMLINKS),
+		};
+		int fd;
+		/* EAGAIN: a rename raced a ".." inside the tree; the kernel asks us to try again. */
+		for (int i = 0; i < 8; i++)
+			if ((fd = (int)syscall(SYS_openat2, root.fd, *rel ? rel : ".", &how, sizeof(how))) >= 0 ||
+			    errno != EAGAIN)
+				break;
+		return fd < 0 ? -errno : fd;
+	}
+#endif
+	(void)follow;
+	return walk_beneath(rel, flags);
+}
+
+/* Opens the local path with flags (O_CLOEXEC added) where source_set_root allows. Returns the
+ * descriptor, or a negative errno: -ENOENT for a path not beneath the root or one that leads
+ * out of it, as fs.c answers for a link that leaves the tree. */
+static int open_local(const char *path, int flags)
+{
+	const char *rel;
+	char *real;
+	int fd;
+
+	if (root.err)
+		return root.err;
+	if (root.fd < 0) {
+		fd = open(path, flags | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	if (!(rel = beneath(path)))
+		return -ENOENT;
+	fd = open_beneath(rel, flags, true);
+	if (fd != -EXDEV && fd != -ELOOP)
+		return fd;
+	if (!(real = realpath(path, NULL)))
+		return -errno;
+	fd = (rel = beneath(real)) ? open_beneath(rel, flags, false) : -ENOENT;
+	free(real);
+	return fd == -EXDEV || fd == -ELOOP ? -ENOENT : fd;
 }
 
 static void identity_from_stat(const struct stat *st, struct source_identity *id)
@@ -167,8 +356,8 @@ static int url_of(const char *path, char *url, size_t size, char *why, size_t wh
 	}
 	if (!source_is_link(path))
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
-		return -errno;
+	if ((fd = open_local(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)) < 0)
+		return fd;
 	n = read(fd, buf, LINK_MAX_BYTES);
 	ret = n < 0 ? -errno : 0;
 	close(fd);
@@ -330,8 +519,14 @@ int source_stat(const char *path, struct source_identity *out)
 	int kind, ret;
 
 	if (!remote_is_url(path)) {
-		if (stat(path, &st) < 0)
-			return -errno;
+		/* fstat of what the contained open reached: stat by name would follow a swapped link. */
+		int fd = open_local(path, O_PATH);
+		if (fd < 0)
+			return fd;
+		ret = fstat(fd, &st) < 0 ? -errno : 0;
+		close(fd);
+		if (ret < 0)
+			return ret;
 		identity_from_stat(&st, out);
 	}
 	kind = url_of(path, url, sizeof(url), why, sizeof(why));
@@ -381,10 +576,11 @@ int source_open(const char *path, struct source **out, char *why, size_t why_len
 		return 0;
 	}
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
+	/* O_NONBLOCK: a FIFO put where the video was must not hang the open; a regular file's
+	 * reads then go back to blocking. */
+	if ((fd = open_local(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)) < 0)
+		return fd;
+	if (fstat(fd, &st) < 0 || (S_ISREG(st.st_mode) && fcntl(fd, F_SETFL, 0) < 0)) {
 		err = -errno;
 		close(fd);
 		return err;

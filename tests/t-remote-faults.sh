@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # t-remote-faults: link files to an archive that misbehaves (tests/tools/httpfault.py): a few 500s or 429s
 # are retried into the right bytes; persistent 500s, a hanging server and bodies cut short fail the read
-# with EIO within a bound and cache nothing wrong; 404/403 become error.txt naming the status; a replaced
-# object (new ETag) fails reads until revalidation makes it a new identity; a server ignoring Range never
-# yields wrong bytes; credentials never reach logs.
+# with EIO within a bound and cache nothing wrong; one read costs at most remote_retries+1 requests, whatever
+# mix of 503s, broken transfers and short bodies it meets; 404/403 become error.txt naming the status; a
+# replaced object (new ETag) fails reads until revalidation makes it a new identity; a server ignoring Range
+# never yields wrong bytes; credentials never reach logs.
 source "$(dirname "$0")/lib.sh"
 
 need python3 curl ffmpeg cmp dd
@@ -39,7 +40,7 @@ mkdir -p "$WWW" "$T/local"
 _ff -f lavfi -i "testsrc2=size=640x360:rate=30:duration=24,noise=alls=20:allf=t" -f lavfi -i "sine=f=440:d=24" \
     -c:v libx264 -preset ultrafast -crf 30 -g 30 -keyint_min 30 -sc_threshold 0 -pix_fmt yuv420p \
     -c:a aac -b:a 64k "$T/local/v.mp4" || fail "ffmpeg could not generate the test video"
-SCEN=(retry500 persist500 retry429 hang closemid norange forbidden etag)
+SCEN=(retry500 persist500 retry429 hang closemid budget norange forbidden etag)
 # Each scenario its own URL (its own identity and cached blocks); hard links share the bytes.
 for s in "${SCEN[@]}"; do ln "$T/local/v.mp4" "$WWW/$s.mp4"; done
 
@@ -62,7 +63,7 @@ mkdir -p "$T/src-etag"
 mv "$SRC/etag.mp4.url" "$T/src-etag/"
 
 # Failures these scenarios provoke, one log line each naming the file.
-for s in persist500 hang closemid norange forbidden missing creds etag; do EXPECT_LOG+=("^hlsfs: .*$s\\.mp4"); done
+for s in persist500 hang closemid budget norange forbidden missing creds etag; do EXPECT_LOG+=("^hlsfs: .*$s\\.mp4"); done
 
 # read_seg DIR K: read segment K of the video folder DIR into $T/got (stderr in $T/got.err); sets RC and
 # SECS (elapsed seconds).
@@ -195,6 +196,28 @@ fault "mode=short&path=/closemid.mp4"
 expect_eio "$MNT/closemid.mp4" 4 "every body cut short" 15
 recovered
 expect_tree "$MNT/closemid.mp4" "after bodies were cut short"
+
+# --- one retry budget per read: remote_retries+1 requests at most for one range, whatever the mix of -------
+# failures. A short body (a Content-Length below the range, the connection fine) met after a 503 or a
+# broken transfer used to start a fresh round of retries: up to (retries+1)^2 requests.
+cat "$MNT/budget.mp4/master.m3u8" "$MNT/budget.mp4/$PL" > /dev/null || fail "budget.mp4: reading the playlists failed"
+k=1
+for mix in status503,short_length close_mid_body,short_length; do
+    mark=$(wc -l < "$FAULT_LOG")
+    fault "mode=$mix&path=/budget.mp4"
+    expect_eio "$MNT/budget.mp4" "$k" "faults in turn ($mix)" 15
+    # Requests per range since the mark; the identity probe (bytes=0-0) is not a read.
+    read -r most range < <(tail -n +"$((mark + 1))" "$FAULT_LOG" |
+        awk '$1 == "GET" && $2 == "/budget.mp4" && $3 != "bytes=0-0" { n[$3]++ }
+             END { m = 0; r = "-"; for (x in n) if (n[x] > m) { m = n[x]; r = x } print m, r }')
+    [ "$most" -ge 1 ] || fail "test bug: no read of /budget.mp4 reached the server under $mix"
+    [ "$most" -le $((RETRIES + 1)) ] ||
+        fail "faults in turn ($mix): one read asked the archive for $range $most times, want at most $((RETRIES + 1)) (remote_retries=$RETRIES)"
+    say "remote-faults: $mix: $most requests for $range, EIO after ${SECS}s"
+    recovered
+    k=4
+done
+expect_tree "$MNT/budget.mp4" "after the faults in turn"
 
 # --- a server that ignores Range (200 with the whole file): never taken as a block, never wrong bytes -------
 cat "$MNT/norange.mp4/master.m3u8" "$MNT/norange.mp4/$PL" > /dev/null || fail "norange.mp4: reading the playlists failed"

@@ -20,10 +20,14 @@ Control (never logged, never counted, never faulted):
       status500, status503 (with Retry-After: 1), status429, status404, status403,
       hang (read the request, answer nothing, keep the socket open 300 s or until the server stops),
       slow (headers, then one body byte a second), close_mid_body and short (headers with the right
-      Content-Length, half the body, then close the connection), norange (Range is ignored: 200 with the
+      Content-Length, half the body, then close the connection), short_length (a Content-Range naming
+      the whole range asked, but a Content-Length of half of it and that half: a short body on a
+      connection that stays good), norange (Range is ignored: 200 with the
       whole file, as a server without range support), etag (files whose path contains SUBSTR are served
       with ETag X from now on, whatever count says: a replaced object).
-      The body modes (slow, close_mid_body, short) leave a HEAD alone and do not count it.
+      The body modes (slow, close_mid_body, short, short_length) leave a HEAD alone and do not count it.
+      M may be a comma-separated list of these faults (mode=status503,short_length): the matching
+      requests get them in turn, the first again after the last.
   GET /__stats -> {"requests": N, "bytes": B}: media requests answered so far and body bytes sent.
 
 SIGTERM or SIGINT: stops listening, wakes hanging and slow requests, exits 0.
@@ -44,7 +48,7 @@ import urllib.parse
 STOP = threading.Event()
 LOCK = threading.Lock()
 STATE = {
-    "rule": None,      # dict(mode, count (None: forever), path, method) or None
+    "rule": None,      # dict(modes, next, count (None: forever), path, method) or None
     "etags": [],       # [(path substring, etag)], the last matching one wins
     "requests": 0,
     "bytes": 0,
@@ -59,7 +63,7 @@ STATUS_MODES = {
     "status404": (404, "Not Found"),
     "status403": (403, "Forbidden"),
 }
-BODY_MODES = {"slow", "close_mid_body", "short"}
+BODY_MODES = {"slow", "close_mid_body", "short", "short_length"}
 MODES = set(STATUS_MODES) | BODY_MODES | {"none", "reset", "hang", "etag", "norange"}
 
 
@@ -81,9 +85,10 @@ def take_fault(method, path):
             return "none"
         if r["method"] and r["method"] != method:
             return "none"
-        if r["mode"] in BODY_MODES and method == "HEAD":
+        mode = r["modes"][r["next"] % len(r["modes"])]
+        if mode in BODY_MODES and method == "HEAD":
             return "none"
-        mode = r["mode"]
+        r["next"] += 1
         if r["count"] is not None:
             r["count"] -= 1
             if r["count"] <= 0:
@@ -177,7 +182,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self._simple(200, body, ctype="application/json")
             return
         mode = q.get("mode", [""])[0]
-        if mode not in MODES:
+        modes = mode.split(",")
+        if mode not in MODES and (len(modes) < 2 or any(m not in MODES - {"none", "reset", "etag"} for m in modes)):
             self._simple(400, "unknown mode '%s'\n" % mode)
             return
         count = q.get("count", [None])[0]
@@ -203,7 +209,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     tag = '"%s"' % tag
                 STATE["etags"].append((sub, tag))
             else:
-                STATE["rule"] = {"mode": mode, "count": count, "path": sub, "method": method}
+                STATE["rule"] = {"modes": modes, "next": 0, "count": count, "path": sub, "method": method}
         self._simple(200, "ok\n")
 
     # --- media --------------------------------------------------------------------------------------
@@ -290,6 +296,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 code = 206
             length = end - start + 1 if size > 0 else 0
 
+            if fault == "short_length":
+                length //= 2  # Content-Range below still names the whole range
             self.send_response(code)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(length))
