@@ -182,19 +182,19 @@ static bool is_mp4_family(struct source *src, uint64_t size)
 					 "uuid", "moof", "styp", "sidx", "pdin", "junk" };
 	const AVInputFormat *f;
 	AVProbeData pd = { .filename = "" };
-	uint8_t *head;
+	uint8_t box[8], *head;
 	size_t n = size < SNIFF_SIZE ? (size_t)size : SNIFF_SIZE;
 	bool mp4 = true;
 
-	if (n < 8)
+	if (n < 8 || source_pread(src, box, 8, 0) < 0)
 		return true;
+	for (size_t i = 0; i < sizeof(boxes) / sizeof(boxes[0]); i++)
+		if (!memcmp(box + 4, boxes[i], 4))
+			return true;
 	if (!(head = calloc(1, n + AVPROBE_PADDING_SIZE)))
 		return true;
 	if (source_pread(src, head, n, 0) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(boxes) / sizeof(boxes[0]); i++)
-		if (!memcmp(head + 4, boxes[i], 4))
-			goto out;
 	pd.buf = head;
 	pd.buf_size = (int)n;
 	f = av_probe_input_format(&pd, 1);
@@ -439,6 +439,7 @@ int scan_build(struct source *src, struct media_index **out, char **why)
 	bool generic, derive[2 + INDEX_MAX_RENDITIONS] = { false };
 	struct locate lc = { 0 };
 	struct lace { int64_t pkt_pos; uint64_t end; } *lace = NULL;  /* per stream: the last frame found */
+	bool video_no_pts = false;
 
 	*out = NULL;
 	*why = NULL;
@@ -597,8 +598,10 @@ int scan_build(struct source *src, struct media_index **out, char **why)
 		slot = t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (unsigned)(t - ix->renditions);
 		if (pkt->size <= 0 || (!generic && pkt->pos < 0))
 			goto next;
-		if (pts == AV_NOPTS_VALUE)
+		if (pts == AV_NOPTS_VALUE) {
 			pts = dts;
+			video_no_pts |= is_video;
+		}
 		if (dts == AV_NOPTS_VALUE) {
 			dts = pts;
 			derive[slot] = generic;
@@ -691,6 +694,13 @@ next:
 			ret = -EINVAL;
 			*why = why_printf("its sample tables are damaged.");
 		}
+		goto fail;
+	}
+	/* AVI says when a frame is decoded, not when it is shown: right only without reordering. */
+	if (generic && video_no_pts && fc->streams[vi]->codecpar->video_delay > 0) {
+		ret = -ENOTSUP;
+		*why = why_printf("its container (%s) does not say when each frame is shown, and its video reorders frames (B-frames), which hlsfs cannot serve yet.",
+				  container_label(fc->iformat));
 		goto fail;
 	}
 	for (unsigned k = 0; generic && k < 2 + ix->nb_renditions; k++) {
