@@ -16,7 +16,8 @@
 #define NAMING_POSTER "poster.jpg"
 #define NAMING_MAX 64  /* longest name we make, NUL included */
 
-/* True when a source file name is a video we serve (.mp4, .m4v, .mov, any case). */
+/* True when a source file name ends in one of the video extensions (any case): .mp4 .m4v .mov
+ * .3gp .3g2 .mkv .webm .ts .m2ts .mts .mpg .mpeg .avi .flv .ogv .wmv. */
 bool naming_is_video(const char *name);
 
 /* "seg-00042.ts" for 42 (at least five digits). */

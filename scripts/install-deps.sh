@@ -13,7 +13,7 @@ build_pkgs=(
 # Run-time tools used by the tests, the demo and the benchmark: "package:command". A tool that is already
 # on PATH counts as present even when it came from elsewhere (for example Node.js from another
 # repository, whose nodejs package ships npm itself and conflicts with Debian's npm package).
-tool_pkgs=(ffmpeg:ffmpeg caddy:caddy nginx-light:nginx nodejs:node npm:npm curl:curl fuse3:fusermount3)
+tool_pkgs=(ffmpeg:ffmpeg caddy:caddy nginx-light:nginx nodejs:node npm:npm curl:curl fuse3:fusermount3 mkvtoolnix:mkvmerge)
 
 # One dpkg-query for all packages keeps the common "all present" case fast.
 declare -A have=()

@@ -7,14 +7,22 @@
 #include <string.h>
 #include <strings.h>
 
+/* The one list of video extensions: local folders, link files and remote listings all ask here.
+ * Whether a file of the list can be served is the indexer's question, answered in error.txt. */
+static const char *const video_ext[] = {
+	".mp4", ".m4v", ".mov", ".3gp", ".3g2",          /* MP4/MOV family */
+	".mkv", ".webm",                                 /* Matroska */
+	".ts", ".m2ts", ".mts", ".mpg", ".mpeg",         /* MPEG transport and program streams */
+	".avi", ".flv", ".ogv", ".wmv",
+};
+
 bool naming_is_video(const char *name)
 {
-	static const char *const ext[] = { ".mp4", ".m4v", ".mov" };
 	size_t n = strlen(name);
 
-	for (size_t i = 0; i < sizeof(ext) / sizeof(ext[0]); i++) {
-		size_t e = strlen(ext[i]);
-		if (n > e && !strcasecmp(name + n - e, ext[i]))
+	for (size_t i = 0; i < sizeof(video_ext) / sizeof(video_ext[0]); i++) {
+		size_t e = strlen(video_ext[i]);
+		if (n > e && !strcasecmp(name + n - e, video_ext[i]))
 			return true;
 	}
 	return false;

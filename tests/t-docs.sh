@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t-docs: the options of the table in include/config.h (CONFIG_OPTIONS, the one list the code is made
+# t-docs: the video extensions of src/naming.c are named in man/hlsfs.1 and README.md; the options of the table in include/config.h (CONFIG_OPTIONS, the one list the code is made
 # from) are the options the documentation lists, no more and no fewer, with the same defaults: against
 # `hlsfs --help`, man/hlsfs.1 and README.md's table; its config-file keys (all but the -o only ones, that
 # is config) against man/hlsfs.conf.5. Each option's entry in each of them must state the table's default
@@ -14,7 +14,7 @@ source "$(dirname "$0")/lib.sh"
 
 DOCS_ROOT=${HLSFS_DOCS_ROOT:-$REPO_DIR}
 SHORT_OPTS=(-f -d -h --help -V --version)
-FILES=(include/config.h include/remote.h src/main.c man/hlsfs.1 man/hlsfs.conf.5 README.md)
+FILES=(include/config.h include/remote.h src/main.c src/naming.c man/hlsfs.1 man/hlsfs.conf.5 README.md)
 
 # --- extraction: each prints one name a line, sorted, without duplicates --------------------------------
 
@@ -181,6 +181,11 @@ compare_defaults() {
 }
 
 # check_docs ROOT HELPFILE: prints every mismatch, one a line; nothing when all agree.
+# The video extensions of the table in src/naming.c (video_ext), one a line.
+video_exts() {
+    awk '/video_ext\[\] = \{/ { f = 1; next } f && /^\};/ { exit } f' "$1" | grep -oE '"\.[A-Za-z0-9]+"' | tr -d '"' | sort -u
+}
+
 check_docs() {
     local root=$1 help=$2 d f o n
     d=$(mktemp -d "$T/sets.XXXXXX")
@@ -219,6 +224,15 @@ check_docs() {
     compare_defaults "man/hlsfs.1" "$d/defaults" "$d/man1-entries"
     compare_defaults "man/hlsfs.conf.5" "$d/defaults" "$d/conf5-entries"
     compare_defaults "README.md" "$d/defaults" "$d/readme-entries"
+
+    # Every video extension of src/naming.c is named (as a word of its own) in man/hlsfs.1 and README.md.
+    video_exts "$root/src/naming.c" > "$d/exts" 2>/dev/null || true
+    [ -s "$d/exts" ] || echo "src/naming.c: found no video extensions in its video_ext table"
+    while IFS= read -r o; do
+        for f in man/hlsfs.1 README.md; do
+            grep -qE "(^|[^A-Za-z0-9.])\\$o([^A-Za-z0-9]|\$)" "$root/$f" 2>/dev/null || echo "$f does not name the video extension $o"
+        done
+    done < "$d/exts"
 
     # Short options: in the hlsfs block of --help and among the OPTIONS entries of the man page.
     local hb mt
@@ -346,6 +360,16 @@ for o in -V --version; do
     cp "$C/help.txt.orig" "$C/help.txt"
 done
 cp "$C/man/hlsfs.1.orig" "$C/man/hlsfs.1"
+
+# A video extension added to the table in src/naming.c only is reported for both documents.
+sed -i 's/"\.wmv",/".wmv", ".zzprobe",/' "$C/src/naming.c"
+added=$(new_lines "$base" "$(check_docs "$C" "$C/help.txt")")
+for f in man/hlsfs.1 README.md; do
+    grep -qxF -- "$f does not name the video extension .zzprobe" <<<"$added" ||
+        fail "a video extension missing from $f is not reported (test bug); reported: $(head -n 3 <<<"$added" | tr '\n' ';')"
+done
+cp "$C/src/naming.c.orig" "$C/src/naming.c"
+
 sed -i -E '/^\.B[IR]?[[:space:]].*\\-V/d' "$C/man/hlsfs.1"
 added=$(new_lines "$base" "$(check_docs "$C" "$C/help.txt")")
 grep -qxF -- "man/hlsfs.1 lacks -V" <<<"$added" || fail "man/hlsfs.1 without -V is not reported (test bug)"

@@ -16,6 +16,24 @@ int main(void)
 	CHECK(!naming_is_video(".mp4"));
 	CHECK(!naming_is_video("notes.txt"));
 	CHECK(!naming_is_video("a.mp4.url"));
+	{
+		const char *want[] = { ".mkv", ".webm", ".ts", ".m2ts", ".mts", ".avi", ".mpg", ".mpeg", ".flv",
+				       ".3gp", ".3g2", ".ogv", ".wmv", ".mp4", ".m4v", ".mov" };
+		char n[32];
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			snprintf(n, sizeof(n), "talk%s", want[i]);
+			CHECK(naming_is_video(n));
+			for (char *c = n; *c; c++)
+				*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+			CHECK(naming_is_video(n));
+			snprintf(n, sizeof(n), "talk%s.url", want[i]);
+			CHECK(!naming_is_video(n));
+			CHECK(!naming_is_video(want[i]));
+		}
+	}
+	CHECK(!naming_is_video("a.mkv.part"));
+	CHECK(!naming_is_video("seg.tsx"));
+	CHECK(!naming_is_video("a.srt"));
 
 	for (uint32_t n = 0; n < 200000; n += 997) {
 		naming_segment(n, name);
