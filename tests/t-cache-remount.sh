@@ -41,16 +41,18 @@ REAL_HLSFS=$HLSFS
 HLSFS=$T/hlsfs-strace
 export STRACE_LOG
 
-# source_opens LOG: the source videos LOG shows an open call of (whatever its result), one path a line.
-source_opens() {
-    { grep -E '^[0-9]+ +(open|openat|openat2|creat)\(' "$1" || true; } | sed -E 's/^[^"]*"([^"]*)".*/\1/' |
-        { grep -F "$srcreal/" || true; } | { grep -iE '\.(mp4|m4v|mov)$' || true; } | sort -u
+# _source_open_paths LOG: the path of every call in LOG that opens a source video to read it (whatever its
+# result), one a line. Sources are opened beneath a descriptor of the source root, so a relative path is
+# taken as relative to it; O_PATH opens (the identity's fstat, no byte read) are not opens of the video.
+_source_open_paths() {
+    { grep -E '^[0-9]+ +(open|openat|openat2|creat)\(' "$1" || true; } | { grep -v 'O_PATH' || true; } |
+        sed -E 's/^[^"]*"([^"]*)".*/\1/' | sed -E "s|^([^/])|$srcreal/\\1|" |
+        { grep -F "$srcreal/" || true; } | { grep -iE '\.(mp4|m4v|mov)$' || true; }
 }
+# source_opens LOG: the source videos LOG shows an open call of, one path a line.
+source_opens() { _source_open_paths "$1" | sort -u; }
 # source_open_calls LOG: how many open calls of source videos LOG shows.
-source_open_calls() {
-    { grep -E '^[0-9]+ +(open|openat|openat2|creat)\(' "$1" || true; } | sed -E 's/^[^"]*"([^"]*)".*/\1/' |
-        { grep -F "$srcreal/" || true; } | { grep -ciE '\.(mp4|m4v|mov)$' || true; }
-}
+source_open_calls() { _source_open_paths "$1" | wc -l; }
 
 # --- First mount: a cold cache. List, then read everything.
 STRACE_LOG=$T/strace-1.log
