@@ -26,107 +26,37 @@
 # made (mounts, scratch folder) is removed on exit, Ctrl-C included.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-repo=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 copies=${BENCH_COPIES:-200}
 duration=${BENCH_DURATION:-60}
 repeat=${BENCH_REPEAT:-3}
-cache=${BENCH_CACHE:-$repo/bench/cache}
-hlsfs=${HLSFS:-$repo/build/hlsfs}
-for v in copies duration repeat; do
-	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
-		echo "bench: BENCH_${v^^} must be a whole number above 0" >&2
-		exit 1
-	fi
-done
-if [ -z "${HLSFS:-}" ]; then
-	[ -f build/build.ninja ] || meson setup build >/dev/null
-	ninja -C build >/dev/null
-fi
-[ -x "$hlsfs" ] || { echo "bench: $hlsfs is not executable" >&2; exit 1; }
-for c in ffmpeg fusermount3 dd awk sha256sum; do
-	command -v "$c" >/dev/null || { echo "bench: needs $c" >&2; exit 1; }
-done
+need_whole copies duration repeat
+ensure_hlsfs
+need_cmds ffmpeg fusermount3 dd awk sha256sum
 
-mkdir -p "$cache"
-cache=$(realpath "$cache")
+use_cache
 media=$cache/cache-bench
 mkdir -p "$media"
 small=$media/small-640x360-10s.mp4
 big=$media/testsrc2-1080p30-${duration}s.mp4
-if [ ! -f "$small" ]; then
-	echo "bench: generating $small (done once)" >&2
-	ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=640x360:rate=30:duration=10 \
-		-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:v libx264 -preset veryfast \
-		-pix_fmt yuv420p -g 60 -b:v 800k -c:a aac -b:a 96k -f mp4 "$small.part"
-	mv "$small.part" "$small"
-fi
-if [ ! -f "$big" ]; then
-	echo "bench: generating $big ($duration s of 1920x1080 30 fps H.264 + AAC; done once)" >&2
-	ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
-		-f lavfi -i sine=frequency=440:sample_rate=48000 -t "$duration" -c:v libx264 -preset veryfast \
-		-profile:v high -pix_fmt yuv420p -g 60 -b:v 6M -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2 \
-		-movflags +faststart -f mp4 "$big.part"
-	mv "$big.part" "$big"
-fi
+gen "$small" -f lavfi -i testsrc2=size=640x360:rate=30:duration=10 \
+	-f lavfi -i sine=frequency=440:sample_rate=48000:duration=10 -c:v libx264 -preset veryfast \
+	-pix_fmt yuv420p -g 60 -b:v 800k -c:a aac -b:a 96k
+gen_testsrc "$big" "$duration" veryfast 6 -movflags +faststart
 
-run=$(mktemp -d "$cache/cache-run.XXXXXX")
-mnt=$run/mnt
-mkdir -p "$mnt" "$run/lib" "$run/one"
-pid=''
-status=0
-
-unmount() {
-	[ -n "$pid" ] || return 0
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	kill "$pid" 2>/dev/null || true
-	local rc=0
-	wait "$pid" 2>/dev/null || rc=$?
-	pid=''
-	return $rc
-}
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-	set +e
-	unmount
-	mountpoint -q "$mnt" || rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch cache-run
+mkdir -p "$run/lib" "$run/one"
 
 # mount_it SOURCE CACHE_DIR OPTIONS: start the daemon in the foreground, wait until it answers.
-mount_it() {
-	"$hlsfs" -f -o "cache_dir=$2,ladder=none,$3" "$1" "$mnt" 2>>"$run/hlsfs.log" &
-	pid=$!
-	until mountpoint -q "$mnt"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			pid=''
-			cat "$run/hlsfs.log" >&2
-			echo "bench: hlsfs exited before mounting" >&2
-			exit 1
-		fi
-		sleep 0.005
-	done
-}
-unmount_checked() {
-	if ! unmount; then
-		echo "bench: hlsfs did not exit cleanly after unmounting" >&2
-		status=1
-	fi
-}
+mount_it() { mount_hlsfs "$hlsfs" "$1" "cache_dir=$2,ladder=none,$3"; }
 
-since() { local end=$EPOCHREALTIME; awk -v a="$1" -v b="$end" 'BEGIN { printf "%.3f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # drop_pages FILE...: the kernel forgets the (clean) cached pages of these files.
 drop_pages() {
 	local f
 	sync "$@" 2>/dev/null || sync
 	for f in "$@"; do dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true; done
 }
-hwm_kb() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$1/status"; }
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$mnt/.hlsfs/stats"; }
 
 # --- The library of (a): one short video, copied.
 for ((i = 0; i < copies; i++)); do
@@ -177,7 +107,7 @@ for ((round = 1; round <= repeat; round++)); do
 		drop_pages "$big_src"
 		mount_it "$run/one" "$run/bcache" "cache_passthrough=$mode"
 		mapfile -t segs < <(find "$mnt" -name '*.ts' | sort)
-		seg_bytes=$(stat -c %s -- "${segs[@]}" | awk '{ s += $1 } END { print s }')
+		seg_bytes=$(sizes "${segs[@]}")
 		t=$EPOCHREALTIME
 		cat -- "${segs[@]}" >/dev/null
 		cold=$(since "$t")
@@ -207,7 +137,7 @@ for ((round = 1; round <= repeat; round++)); do
 		unmount_checked
 		if [ "$mode" = yes ]; then
 			mapfile -t cfiles < <(find "$run/bcache/seg" -type f -name '*.ts' | sort)
-			cache_bytes=$(stat -c %s -- "${cfiles[@]}" | awk '{ s += $1 } END { print s }')
+			cache_bytes=$(sizes "${cfiles[@]}")
 			if [ "$cache_bytes" != "$seg_bytes" ]; then
 				echo "bench: the cache holds $cache_bytes bytes of segments, the mount $seg_bytes" >&2
 				status=1
@@ -232,14 +162,9 @@ for ((round = 1; round <= repeat; round++)); do
 done
 nseg=${#segs[@]}
 
-if grep -qv '^$' "$run/hlsfs.log"; then
-	echo "bench: hlsfs logged:" >&2
-	sed 's/^/  /' "$run/hlsfs.log" | head -n 20 >&2
-	status=1
-fi
+show_log "$log" || status=1
 
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+cpu=$(cpu_model)
 echo
 echo "hlsfs cache benchmark: median of $repeat rounds"
 echo "machine: $cpu, $(nproc) CPUs; page cache dropped per file (fadvise), not system-wide"

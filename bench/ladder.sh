@@ -28,177 +28,56 @@
 #              HLSFS          the binary to measure (default build/hlsfs, built if missing)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-repo=$PWD
-cache=${BENCH_CACHE:-$repo/bench/cache}
-hlsfs=${HLSFS:-$repo/build/hlsfs}
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 repeat=${BENCH_REPEAT:-3}
 sustain=${BENCH_SUSTAIN:-60}
 corpus=${BENCH_CORPUS:-}
-for v in repeat sustain; do
-	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
-		echo "bench: BENCH_${v^^} must be a whole number above 0" >&2
-		exit 1
-	fi
-done
-for c in ffmpeg ffprobe python3 fusermount3; do
-	command -v "$c" >/dev/null || { echo "bench: $c is not installed" >&2; exit 1; }
-done
-if [ -z "${HLSFS:-}" ]; then
-	if [ ! -f build/build.ninja ]; then
-		meson setup build >/dev/null
-	fi
-	ninja -C build >/dev/null
-fi
-[ -x "$hlsfs" ] || { echo "bench: $hlsfs is not executable" >&2; exit 1; }
+need_whole repeat sustain
+need_cmds ffmpeg ffprobe python3 fusermount3
+ensure_hlsfs
 
-mkdir -p "$cache"
-cache=$(realpath "$cache")
+use_cache
 src_root=$cache/ladder-source
 # Each video in its own folder: a mount shows only the video it measures.
 moving=$src_root/moving/testsrc2-1080p30-60s.mp4
 static=$src_root/static/smptebars-1080p30-60s.mp4
 grain=$src_root/grain/grain-1080p30-30s.mp4
 slides=$src_root/slides/slides-1080p30-60s.mp4
-gen() { # gen OUT FFMPEG-ARGS...
-	local out=$1
-	shift
-	[ -f "$out" ] && return 0
-	echo "bench: generating $out (done once)" >&2
-	mkdir -p "$(dirname "$out")"
-	ffmpeg -nostdin -hide_banner -loglevel error -y "$@" -movflags +faststart -f mp4 "$out.part"
-	mv "$out.part" "$out"
-}
-gen "$moving" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
-	-t 60 -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
-	-b:v 6M -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2
+gen_testsrc "$moving" 60 veryfast 6 -movflags +faststart
 gen "$static" -f lavfi -i smptehdbars=size=1920x1080:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
 	-t 60 -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
-	-crf 23 -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2
+	-crf 23 -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2 -movflags +faststart
 
 # For the padding figures only: film-grain-like noise over moving content (hard to compress, the rate
 # control's worst case), and a lecture's slides (a new picture every 10 s, nothing moving in between).
 gen "$grain" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine=frequency=440:sample_rate=48000 \
 	-t 30 -vf noise=alls=12:allf=t+u -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
-	-crf 20 -maxrate 12M -bufsize 24M -c:a aac -b:a 128k -ac 2
+	-crf 20 -maxrate 12M -bufsize 24M -c:a aac -b:a 128k -ac 2 -movflags +faststart
 gen "$slides" -f lavfi -i testsrc2=size=1920x1080:rate=0.1 -f lavfi -i sine=frequency=440:sample_rate=48000 \
 	-t 60 -vf fps=30 -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
-	-crf 23 -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2
+	-crf 23 -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2 -movflags +faststart
 if [ -n "$corpus" ] && [ ! -d "$corpus" ]; then
 	echo "bench: BENCH_CORPUS=$corpus is not a folder" >&2
 	exit 1
 fi
 
-run=$(mktemp -d "$cache/ladder-run.XXXXXX")
-mnt=$run/mnt
-mkdir -p "$mnt"
-pid=''
-status=0
-log=''
-exit_wait=0 # longest wait from fusermount3 -u to the daemon's exit
-load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-unmount() {
-	[ -n "$pid" ] || return 0
-	local t=$EPOCHREALTIME
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
-	# The daemon may finish generations in flight before it exits: allow two minutes.
-	for _ in $(seq 1200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill "$pid" 2>/dev/null || true
-	local rc=0
-	wait "$pid" 2>/dev/null || rc=$?
-	pid=''
-	exit_wait=$(awk -v a="$t" -v b="$EPOCHREALTIME" -v m="$exit_wait" 'BEGIN { d = b - a; printf "%.1f", (d > m ? d : m) }')
-	if [ "$rc" != 0 ]; then
-		echo "bench: hlsfs exited with status $rc after unmounting" >&2
-		status=1
-	fi
-	if grep -q . "$log"; then
-		echo "bench: hlsfs logged:" >&2
-		sed 's/^/  /' "$log" | head -n 20 >&2
-		status=1
-	fi
-}
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-	set +e
-	unmount
-	mountpoint -q "$mnt" || rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch ladder-run
+each_log=1        # every mount logs to a file of its own, which must stay empty
+unmount_wait=120  # the daemon may finish generations in flight before it exits
+load_start=$(loadavg)
 
 # mount_fresh SRC_DIR NAME OPTIONS: mount SRC_DIR on $mnt with a new cache folder $run/NAME and OPTIONS.
 mount_fresh() {
 	local src=$1 name=$2 opts=$3
 	rm -rf "${run:?}/$name"
 	log=$run/$name.log
-	"$hlsfs" -f -o "cache_dir=$run/$name,$opts" "$src" "$mnt" 2>"$log" </dev/null &
-	pid=$!
-	until mountpoint -q "$mnt"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			pid=''
-			cat "$log" >&2
-			echo "bench: hlsfs exited before mounting" >&2
-			exit 1
-		fi
-		sleep 0.01
-	done
+	mount_hlsfs "$hlsfs" "$src" "cache_dir=$run/$name,$opts"
 }
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # segs_of PLAYLIST: its segment paths, one a line.
 segs_of() { local d; d=$(dirname "$1"); grep -v '^#' "$1" | tr -d '\r' | sed '/^$/d' | sed "s|^|$d/|"; }
 # extinf_of PLAYLIST: its EXTINF durations, one a line.
 extinf_of() { sed -n 's/^#EXTINF:\([^,]*\),.*/\1/p' "$1"; }
-# check_size FILE BYTES: a read must return what stat said.
-check_size() {
-	local want
-	want=$(stat -c %s "$1")
-	if [ "$2" != "$want" ]; then
-		echo "bench: reading ${1#"$mnt"/} returned $2 bytes, stat said $want" >&2
-		status=1
-	fi
-}
-
-# time_file FILE: "SECONDS_TO_FIRST_BYTE SECONDS_TO_LAST_BYTE BYTES" of reading FILE (open included).
-time_file() {
-	python3 - "$1" <<'PY'
-import os, sys, time
-t0 = time.monotonic()
-fd = os.open(sys.argv[1], os.O_RDONLY)
-b = os.read(fd, 1 << 16)
-t1 = time.monotonic()
-n = len(b)
-while b:
-    b = os.read(fd, 1 << 20)
-    n += len(b)
-t2 = time.monotonic()
-os.close(fd)
-print("%.3f %.3f %d" % (t1 - t0, t2 - t0, n))
-PY
-}
-# time_cmd CMD...: "SECONDS_TO_FIRST_BYTE SECONDS_TO_LAST_BYTE BYTES CPU_SECONDS" of CMD's stdout.
-time_cmd() {
-	python3 - "$@" <<'PY'
-import os, resource, subprocess, sys, time
-t0 = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-fd = p.stdout.fileno()
-b = os.read(fd, 1 << 16)
-t1 = time.monotonic()
-n = len(b)
-while b:
-    b = os.read(fd, 1 << 20)
-    n += len(b)
-t2 = time.monotonic()
-rc = p.wait()
-ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-if rc != 0 or n == 0:
-    sys.exit("command failed (status %d, %d bytes): %s" % (rc, n, " ".join(sys.argv[1:])))
-print("%.3f %.3f %d %.3f" % (t1 - t0, t2 - t0, n, ru.ru_utime + ru.ru_stime))
-PY
-}
 
 name=$(basename "$moving")
 video=$mnt/$name
@@ -221,18 +100,18 @@ for ((round = 1; round <= repeat; round++)); do
 	seg_dur=${durs[$mid]}
 	cpu0=$(cpu_of "$pid")
 	read -r a b n < <(time_file "$seg")
-	h_cpu+=("$(awk -v a="$cpu0" -v b="$(cpu_of "$pid")" 'BEGIN { printf "%.3f", b - a }')")
+	h_cpu+=("$(cpu_since "$pid" "$cpu0")")
 	check_size "$seg" "$n"
 	h_first+=("$a") h_all+=("$b")
 	seg_bytes=$n
-	unmount
+	unmount_checked
 
 	ff=(ffmpeg -nostdin -hide_banner -loglevel error -ss "$seg_start" -t "$seg_dur" -i "$moving"
 		-c:v libx264 -preset veryfast -b:v 2800k -maxrate 2800k -bufsize 2800k -bf 0)
-	read -r a b n c < <(time_cmd "${ff[@]}" -threads 1 -vf scale=1280:720 -c:a copy -f mpegts -)
+	read -r a b n c < <(time_cmd 1 "${ff[@]}" -threads 1 -vf scale=1280:720 -c:a copy -f mpegts -)
 	f1_first+=("$a") f1_all+=("$b") f1_cpu+=("$c")
 	ff1_bytes=$n
-	read -r a b n c < <(time_cmd "${ff[@]}" -vf scale=1280:720 -c:a copy -f mpegts -)
+	read -r a b n c < <(time_cmd 1 "${ff[@]}" -vf scale=1280:720 -c:a copy -f mpegts -)
 	fd_first+=("$a") fd_all+=("$b") fd_cpu+=("$c")
 done
 seg_name=${seg#"$mnt"/}
@@ -253,9 +132,9 @@ for s in "${segs[@]}"; do
 	elapsed=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
 	awk -v e="$elapsed" -v l="$sustain" 'BEGIN { exit !(e >= l) }' && break
 done
-sus_cpu=$(awk -v a="$cpu0" -v b="$(cpu_of "$pid")" 'BEGIN { printf "%.3f", b - a }')
+sus_cpu=$(cpu_since "$pid" "$cpu0")
 sus_total=${#segs[@]}
-unmount
+unmount_checked
 
 # 3. Padding of every rung, over every segment, for both videos (two readers at a time, workers=2).
 # null_bytes SEG...: "TOTAL NULL" bytes over the segments (null = packets on PID 0x1FFF).
@@ -294,7 +173,7 @@ pad_video() {
 for src in "$moving" "$static" "$grain" "$slides"; do
 	mount_fresh "$(dirname "$src")" "pad-$(basename "$(dirname "$src")")" "workers=2,prefetch=0"
 	pad_video "$(basename "$(dirname "$src")")" "$src" "$mnt/$(basename "$src")"
-	unmount
+	unmount_checked
 done
 # BENCH_CORPUS: every video of that folder (and below) too, named by its file (first 20 characters).
 if [ -n "$corpus" ]; then
@@ -305,14 +184,14 @@ if [ -n "$corpus" ]; then
 		name=$(basename "$rel" | tr ' ' '_' | cut -c1-20)
 		pad_video "$name" "$corpus/$rel" "$mnt/$rel"
 	done < <(find "$mnt" -name master.m3u8 -print0 | sort -z)
-	unmount
+	unmount_checked
 fi
 
 # 4. Report.
-cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+cpu=$(cpu_model)
 echo
 echo "hlsfs ladder benchmark: $(basename "$moving") (60 s, 1920x1080 30 fps, ~6 Mbit/s) and $(basename "$static")"
-echo "machine: $cpu, $(nproc) CPUs; load average $load_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "machine: $cpu, $(nproc) CPUs; load average $load_start at the start, $(loadavg) at the end"
 echo "default ladder; median of $repeat rounds; longest wait for a daemon to exit after fusermount3 -u: $exit_wait s"
 echo
 echo "1. cold 720p segment $seg_name (${seg_dur} s from ${seg_start} s; hlsfs: fresh cache_dir, prefetch=0; $seg_bytes bytes, ffmpeg -threads 1 wrote $ff1_bytes)"

@@ -18,17 +18,14 @@
 set -euo pipefail
 export LC_ALL=C.UTF-8
 
-cd "$(dirname "$0")/.."
-repo=$PWD
+bench_tag=load
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 seconds=${BENCH_SECONDS:-60}
-conns=${BENCH_CONNECTIONS:-200}
+connections=${BENCH_CONNECTIONS:-200}
 cpus=$(nproc)
 threads=${BENCH_THREADS:-$((cpus < 8 ? cpus : 8))}
-cache=${BENCH_CACHE:-$repo/bench/cache}
-hlsfs=${HLSFS:-$repo/build/hlsfs}
-for v in seconds conns threads; do
-    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "load: $v must be a whole number above 0" >&2; exit 1; }
-done
+need_whole seconds connections threads
 
 if ! command -v wrk > /dev/null; then
     if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
@@ -40,18 +37,11 @@ if ! command -v wrk > /dev/null; then
         exit 1
     fi
 fi
-for c in caddy curl ffmpeg fusermount3 wrk; do
-    command -v "$c" > /dev/null || { echo "load: $c is not installed" >&2; exit 1; }
-done
-if [ -z "${HLSFS:-}" ]; then
-    [ -f build/build.ninja ] || meson setup build > /dev/null
-    ninja -C build > /dev/null
-fi
-[ -x "$hlsfs" ] || { echo "load: $hlsfs is not executable" >&2; exit 1; }
+need_cmds caddy curl ffmpeg fusermount3 wrk
+ensure_hlsfs
 
 # --- media: 8 videos of 20 s, 640x360 at about 3 Mbit/s (2 MB segments), ~60 MB of segments in all -------
-mkdir -p "$cache"
-cache=$(realpath "$cache")
+use_cache
 media=$cache/load-media-v1
 if [ ! -f "$media/.complete" ]; then
     echo "load: generating the test videos in $media (done once)" >&2
@@ -67,66 +57,25 @@ if [ ! -f "$media/.complete" ]; then
     touch "$media/.complete"
 fi
 
-run=$(mktemp -d "$cache/load-run.XXXXXX")
-mnt=$run/mnt
-mkdir -p "$mnt"
-daemon_pid= caddy_pid=
-cleanup() {
-    local rc=$?
-    set +e
-    [ -n "$caddy_pid" ] && { kill "$caddy_pid" 2>/dev/null; wait "$caddy_pid" 2>/dev/null; }
-    if awk -v m="$mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; then
-        fusermount3 -uz "$mnt" 2>/dev/null
-    fi
-    if [ -n "$daemon_pid" ] && kill -0 "$daemon_pid" 2>/dev/null; then
-        kill "$daemon_pid" 2>/dev/null
-        sleep 1
-        kill -KILL "$daemon_pid" 2>/dev/null
-    fi
-    if [ "$rc" = 0 ]; then rm -rf "$run"; else echo "load: scratch kept in $run" >&2; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+scratch load-run
+keep_failed=1     # a failed run keeps its scratch folder: logs, wrk output, samples
+unmount_wait=15
+caddy_pid=
+cleanup_hooks=(stop_caddy)
 
-mounted() { awk -v m="$mnt" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo; }
-
-# mount_phase NAME OPTIONS...: hlsfs on $mnt with its own cache folder; sets daemon_pid.
+# mount_phase NAME [OPTIONS]: hlsfs on $mnt with its own cache folder and log, OPTIONS (a,b=c) added.
 mount_phase() {
-    local name=$1; shift
-    "$hlsfs" -f "$media" "$mnt" -o ladder=none -o "cache_dir=$run/cache-$name" "$@" 2> "$run/daemon-$name.log" < /dev/null &
-    daemon_pid=$!
-    local end=$((SECONDS + 15))
-    until mounted; do
-        kill -0 "$daemon_pid" 2>/dev/null || { echo "load: hlsfs exited at start: $(tail -n 2 "$run/daemon-$name.log")" >&2; exit 1; }
-        [ "$SECONDS" -lt "$end" ] || { echo "load: hlsfs did not mount within 15 s" >&2; exit 1; }
-        sleep 0.05
-    done
+    local name=$1
+    log=$run/daemon-$name.log
+    mount_hlsfs "$hlsfs" "$media" "ladder=none,cache_dir=$run/cache-$name${2:+,$2}"
     ls -lR "$mnt" > /dev/null  # every file's size: indexes built, as a server's first stat would
 }
 
+# unmount_phase NAME: unmount; the daemon's exit status goes to daemon_rc[NAME].
 unmount_phase() {
-    local name=$1 rc=0
-    fusermount3 -u "$mnt" || { echo "load: fusermount3 -u failed" >&2; exit 1; }
-    local end=$((SECONDS + 15))
-    while kill -0 "$daemon_pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$daemon_pid/stat" 2>/dev/null)" != Z ]; do
-        [ "$SECONDS" -lt "$end" ] || { echo "load: hlsfs still running 15 s after unmount" >&2; exit 1; }
-        sleep 0.05
-    done
-    wait "$daemon_pid" || rc=$?
-    daemon_pid=
-    daemon_rc[$name]=$rc
-}
-
-free_port() {
-    local p used
-    used=$(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
-    while :; do
-        p=$((20000 + RANDOM % 40000))
-        grep -qx "$(printf '%04X' "$p")" <<<"$used" || break
-    done
-    echo "$p"
+    local rc=0
+    unmount || rc=$?
+    daemon_rc[$1]=$rc
 }
 
 start_caddy() {
@@ -166,13 +115,12 @@ EOF
 }
 
 stop_caddy() {
+    [ -n "$caddy_pid" ] || return 0
     kill "$caddy_pid" 2>/dev/null || true
     wait "$caddy_pid" 2>/dev/null || true
     caddy_pid=
 }
 
-hwm_kib() { awk '$1 == "VmHWM:" { print $2 }' "/proc/$daemon_pid/status"; }
-stat_value() { awk -v k="$1" '$1 == k { print $2 }' "$mnt/.hlsfs/stats"; }
 
 # --- the working set and the wrk script (built from the first mount; both phases plan the same files) ----
 declare -A daemon_rc=()
@@ -264,26 +212,26 @@ phase() {
     local name=$1
     start_caddy
     local hwm0 ev0
-    hwm0=$(hwm_kib)
-    ev0=$(stat_value hlsfs_cache_evictions_total)
-    echo "load: $name: wrk -t$threads -c$conns -d${seconds}s over $(wc -l < "$run/files") files ($working_set MB) on 127.0.0.1:$port" >&2
+    hwm0=$(hwm_kb "$pid")
+    ev0=$(stat_of hlsfs_cache_evictions_total)
+    echo "load: $name: wrk -t$threads -c$connections -d${seconds}s over $(wc -l < "$run/files") files ($working_set MB) on 127.0.0.1:$port" >&2
     # Sampled while the load runs: the cache folder's disk use and the daemon's own cache-bytes gauge.
     rm -f "$run/sampling"
     : > "$run/samples-$name"
     (
         while [ ! -e "$run/sampling" ]; do
-            printf '%s %s\n' "$(du -sk "$run/cache-$name" 2>/dev/null | cut -f1)" "$(stat_value hlsfs_cache_bytes 2>/dev/null)" >> "$run/samples-$name"
+            printf '%s %s\n' "$(du -sk "$run/cache-$name" 2>/dev/null | cut -f1)" "$(stat_of hlsfs_cache_bytes 2>/dev/null)" >> "$run/samples-$name"
             sleep 0.5
         done
     ) &
     local sampler=$!
-    wrk -t"$threads" -c"$conns" -d"${seconds}s" --timeout 30s -s "$run/load.lua" "http://127.0.0.1:$port" > "$run/wrk-$name.txt" 2>&1 ||
+    wrk -t"$threads" -c"$connections" -d"${seconds}s" --timeout 30s -s "$run/load.lua" "http://127.0.0.1:$port" > "$run/wrk-$name.txt" 2>&1 ||
         { echo "load: wrk failed: $(tail -n 3 "$run/wrk-$name.txt")" >&2; exit 1; }
     : > "$run/sampling"
     wait "$sampler" || true
     local hwm1 ev1 line
-    hwm1=$(hwm_kib)
-    ev1=$(stat_value hlsfs_cache_evictions_total)
+    hwm1=$(hwm_kb "$pid")
+    ev1=$(stat_of hlsfs_cache_evictions_total)
     line=$(grep '^RESULT ' "$run/wrk-$name.txt") || { echo "load: wrk printed no result: $(tail -n 5 "$run/wrk-$name.txt")" >&2; exit 1; }
     local sc
     sc=$(size_check "$name")
@@ -297,7 +245,7 @@ phase() {
 phase default
 unmount_phase default
 
-mount_phase evicting -o cache_max=8M -o cache_passthrough=yes
+mount_phase evicting cache_max=8M,cache_passthrough=yes
 phase evicting
 unmount_phase evicting
 
@@ -305,7 +253,7 @@ unmount_phase evicting
 field() { tr ' ' '\n' <<<"${res[$1]}" | awk -F= -v k="$2" '$1 == k { print $2 }'; }
 status=0
 printf '\nhlsfs load: %s, %s CPUs, %s; wrk %s threads, %s connections, %s s per phase; working set %s MB in %s files (8 videos)\n' \
-    "$(uname -r)" "$cpus" "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" "$threads" "$conns" "$seconds" \
+    "$(uname -r)" "$cpus" "$(cpu_model)" "$threads" "$connections" "$seconds" \
     "$working_set" "$(wc -l < "$run/files")"
 printf '%-36s %9s %9s %9s %9s %10s %8s %12s %12s %10s\n' phase 'req/s' 'MB/s' 'p50 ms' 'p99 ms' errors 'size chk' 'RSS before' 'RSS after' evictions
 for name in default evicting; do

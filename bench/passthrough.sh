@@ -8,72 +8,20 @@
 #              HLSFS           the binary to measure (default build/hlsfs, built if missing)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-repo=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 duration=${BENCH_DURATION:-600}
-cache=${BENCH_CACHE:-$repo/bench/cache}
-hlsfs=${HLSFS:-$repo/build/hlsfs}
 repeat=${BENCH_REPEAT:-3}
-if ! [[ $duration =~ ^[1-9][0-9]*$ ]]; then
-	echo "bench: BENCH_DURATION must be a whole number of seconds" >&2
-	exit 1
-fi
-if ! [[ $repeat =~ ^[1-9][0-9]*$ ]]; then
-	echo "bench: BENCH_REPEAT must be a whole number above 0" >&2
-	exit 1
-fi
+need_whole duration repeat
+ensure_hlsfs
 
-if [ -z "${HLSFS:-}" ]; then
-	if [ ! -f build/build.ninja ]; then
-		meson setup build >/dev/null
-	fi
-	ninja -C build >/dev/null
-fi
-[ -x "$hlsfs" ] || { echo "bench: $hlsfs is not executable" >&2; exit 1; }
-
-mkdir -p "$cache"
-cache=$(realpath "$cache")
+use_cache
 src_dir=$cache/source-${duration}s
 video=$src_dir/testsrc2-1080p30.mp4
-if [ ! -f "$video" ]; then
-	echo "bench: generating $video (${duration} s of 1920x1080 30 fps H.264 + AAC; done once)" >&2
-	mkdir -p "$src_dir"
-	ffmpeg -nostdin -hide_banner -loglevel error -y \
-		-f lavfi -i testsrc2=size=1920x1080:rate=30 \
-		-f lavfi -i sine=frequency=440:sample_rate=48000 \
-		-t "$duration" -c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 \
-		-b:v 6M -maxrate 6M -bufsize 12M -c:a aac -b:a 128k -ac 2 -movflags +faststart \
-		-f mp4 "$video.part"
-	mv "$video.part" "$video"
-fi
+gen_testsrc "$video" "$duration" veryfast 6 -movflags +faststart
 
-run=$(mktemp -d "$cache/run.XXXXXX")
-mnt=$run/mnt
-mkdir -p "$mnt" "$run/hlsfs-cache" "$run/ffmpeg"
-pid=''
-unmount() {
-	[ -n "$pid" ] || return 0
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-	kill "$pid" 2>/dev/null
-	local rc=0
-	wait "$pid" 2>/dev/null || rc=$?
-	pid=''
-	return $rc
-}
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-	set +e
-	unmount
-	mountpoint -q "$mnt" || rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Seconds since $1 (an $EPOCHREALTIME); no process is started between the two clock readings.
-since() { local end=$EPOCHREALTIME; awk -v a="$1" -v b="$end" 'BEGIN { printf "%.3f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+scratch run
+mkdir -p "$run/hlsfs-cache" "$run/ffmpeg"
 
 # "Cold" means the kernel page cache was dropped first (needs root); otherwise it only means "first read".
 can_drop=0
@@ -86,9 +34,6 @@ drop_caches() {
 		echo 3 >/proc/sys/vm/drop_caches
 	fi
 }
-# CPU seconds (user + system) used so far by a process, all its threads included.
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$1/stat"; }
-
 status=0
 src_bytes=$(stat -c %s "$video")
 declare -a t_mount=() t_ls=() t_cold=() t_warm=() cpu_cold=() t_cat_cold=() t_cat_warm=() t_ffmpeg=()
@@ -99,17 +44,7 @@ for ((round = 1; round <= repeat; round++)); do
 	# 1. Mount (the binary and its libraries load cold too) and list every file with its size.
 	drop_caches
 	t=$EPOCHREALTIME
-	"$hlsfs" -f -o "cache_dir=$run/hlsfs-cache" "$src_dir" "$mnt" 2>>"$run/hlsfs.log" &
-	pid=$!
-	until mountpoint -q "$mnt"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			pid=''
-			cat "$run/hlsfs.log" >&2
-			echo "bench: hlsfs exited before mounting" >&2
-			exit 1
-		fi
-		sleep 0.005
-	done
+	mount_hlsfs "$hlsfs" "$src_dir" "cache_dir=$run/hlsfs-cache"
 	t_mount+=("$(since "$t")")
 	t=$EPOCHREALTIME
 	ls -lR "$mnt" >"$run/ls.txt"
@@ -121,7 +56,7 @@ for ((round = 1; round <= repeat; round++)); do
 		echo "bench: no segments in the mount" >&2
 		exit 1
 	fi
-	seg_bytes=$(stat -c %s -- "${segs[@]}" | awk '{ s += $1 } END { print s }')
+	seg_bytes=$(sizes "${segs[@]}")
 
 	# 2. Every segment once, cold, then again, warm.
 	drop_caches
@@ -129,7 +64,7 @@ for ((round = 1; round <= repeat; round++)); do
 	t=$EPOCHREALTIME
 	cat -- "${segs[@]}" >/dev/null
 	t_cold+=("$(since "$t")")
-	cpu_cold+=("$(awk -v a="$cpu0" -v b="$(cpu_of "$pid")" 'BEGIN { printf "%.3f", b - a }')")
+	cpu_cold+=("$(cpu_since "$pid" "$cpu0")")
 	t=$EPOCHREALTIME
 	cat -- "${segs[@]}" >/dev/null
 	t_warm+=("$(since "$t")")
@@ -140,10 +75,7 @@ for ((round = 1; round <= repeat; round++)); do
 		echo "bench: read $got bytes of segments but stat said $seg_bytes" >&2
 		status=1
 	fi
-	if ! unmount; then
-		echo "bench: hlsfs did not exit cleanly after unmounting" >&2
-		status=1
-	fi
+	unmount_checked
 
 	# 3. The floor: the source file itself, cold then warm.
 	drop_caches
@@ -168,14 +100,10 @@ ff_nseg=$(find "$run/ffmpeg" -name '*.ts' | wc -l)
 ff_bytes=$(find "$run/ffmpeg" -name '*.ts' -printf '%s\n' | awk '{ s += $1 } END { print s }')
 
 # 5. Report.
-if grep -qv '^$' "$run/hlsfs.log"; then
-	echo "bench: hlsfs logged:" >&2
-	sed 's/^/  /' "$run/hlsfs.log" >&2
-fi
+show_log "$log" || true # reported, not failed
 cold_word=cold
 [ $can_drop = 1 ] || cold_word="first read after mounting (page cache not dropped: not permitted)"
-cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
+cpu=$(cpu_model)
 echo
 echo "hlsfs passthrough benchmark: $(basename "$video"), ${duration} s, $(mb "$src_bytes") MB"
 echo "machine: $cpu, $(nproc) CPUs; cold = $cold_word; median of $repeat rounds"

@@ -42,20 +42,13 @@
 # Ctrl-C included.
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-repo=$PWD
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 size_mb=${BENCH_SIZE_MB:-1100}
 rate=${BENCH_RATE:-}
 repeat=${BENCH_REPEAT:-3}
 seq_repeat=${BENCH_SEQ_REPEAT:-$repeat}
-cache=${BENCH_CACHE:-$repo/bench/cache}
-hlsfs=${HLSFS:-$repo/build/hlsfs}
-for v in size_mb repeat seq_repeat; do
-	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
-		echo "bench: BENCH_${v^^} must be a whole number above 0" >&2
-		exit 1
-	fi
-done
+need_whole size_mb repeat seq_repeat
 if [ -n "$rate" ] && ! [[ $rate =~ ^[1-9][0-9]*[kKmM]?$ ]]; then
 	echo "bench: BENCH_RATE must be an nginx rate such as 50m or 500k (bytes per second)" >&2
 	exit 1
@@ -72,29 +65,15 @@ if [ -n "$rate" ]; then
 	rate_rpm=$(((rate_bps * 60 + 524288) / 1048576))
 	[ "$rate_rpm" -ge 1 ] || rate_rpm=1
 fi
-if [ -z "${HLSFS:-}" ]; then
-	[ -f build/build.ninja ] || meson setup build >/dev/null
-	ninja -C build >/dev/null
-fi
-[ -x "$hlsfs" ] || { echo "bench: $hlsfs is not executable" >&2; exit 1; }
-for c in ffmpeg nginx curl fusermount3 mountpoint awk cmp; do
-	command -v "$c" >/dev/null || { echo "bench: needs $c" >&2; exit 1; }
-done
+ensure_hlsfs
+need_cmds ffmpeg nginx curl fusermount3 mountpoint awk cmp
 
 # --- The video: one clip, encoded once, repeated (no re-encoding) until the file has size_mb MB.
-mkdir -p "$cache"
-cache=$(realpath "$cache")
+use_cache
 media=$cache/remote-bench
 mkdir -p "$media"
 clip=$media/clip-1080p30-32s.mp4
-if [ ! -f "$clip" ]; then
-	echo "bench: generating $clip (32 s of 1920x1080 30 fps H.264 + AAC; done once)" >&2
-	ffmpeg -nostdin -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1920x1080:rate=30 \
-		-f lavfi -i sine=frequency=440:sample_rate=48000 -t 32 -c:v libx264 -preset ultrafast \
-		-profile:v high -pix_fmt yuv420p -g 60 -keyint_min 60 -sc_threshold 0 -b:v 20M -maxrate 20M \
-		-bufsize 40M -c:a aac -b:a 128k -ac 2 -f mp4 "$clip.part"
-	mv "$clip.part" "$clip"
-fi
+gen_testsrc "$clip" 32 ultrafast 20 -keyint_min 60 -sc_threshold 0
 clip_bytes=$(stat -c %s "$clip")
 copies=$(((size_mb * 1000000 + clip_bytes - 1) / clip_bytes))
 declare -A file=([fast]=$media/faststart-${size_mb}MB.mp4 [end]=$media/moovend-${size_mb}MB.mp4)
@@ -145,24 +124,12 @@ if [ "${moov_off[fast]}" = - ] || [ "${moov_off[end]}" = - ] ||
 fi
 
 # --- Scratch folder, servers, mounts, and their cleanup.
-run=$(mktemp -d "$cache/remote-run.XXXXXX")
-mnt=$run/mnt
+scratch remote-run
 ng=$run/nginx
-mkdir -p "$mnt" "$ng/tmp"
-pid=''
+mkdir -p "$ng/tmp"
 ngpid=''
-status=0
+cleanup_hooks=(stop_nginx)
 
-unmount() {
-	[ -n "$pid" ] || return 0
-	fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
-	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	kill "$pid" 2>/dev/null || true
-	local rc=0
-	wait "$pid" 2>/dev/null || rc=$?
-	pid=''
-	return $rc
-}
 stop_nginx() {
 	[ -n "$ngpid" ] || return 0
 	kill -TERM "$ngpid" 2>/dev/null || true
@@ -171,27 +138,7 @@ stop_nginx() {
 	wait "$ngpid" 2>/dev/null || true
 	ngpid=''
 }
-# shellcheck disable=SC2317  # called by the EXIT trap
-cleanup() {
-	set +e
-	unmount
-	stop_nginx
-	mountpoint -q "$mnt" || rm -rf "$run"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# nginx serving $media, every request logged with its body bytes; free port found like tests/lib.sh does.
-free_port() {
-	local p used
-	used=$(awk 'FNR > 1 { split($2, a, ":"); print a[2] }' /proc/net/tcp /proc/net/tcp6 2>/dev/null | sort -u)
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		grep -qx "$(printf '%04X' "$p")" <<<"$used" || break
-	done
-	printf '%s\n' "$p"
-}
+# nginx serving $media, every request logged with its body bytes.
 port=''
 for _ in 1 2 3; do
 	p=$(free_port)
@@ -253,31 +200,8 @@ for l in "${layouts[@]}"; do
 done
 
 # mount_it SOURCE CACHE_DIR: start the daemon in the foreground, wait until it answers.
-mount_it() {
-	"$hlsfs" -f -o "cache_dir=$2,ladder=none,cache_passthrough=no" "$1" "$mnt" 2>>"$run/hlsfs.log" &
-	pid=$!
-	until mountpoint -q "$mnt"; do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			pid=''
-			cat "$run/hlsfs.log" >&2
-			echo "bench: hlsfs exited before mounting" >&2
-			exit 1
-		fi
-		sleep 0.005
-	done
-}
-unmount_checked() {
-	if ! unmount; then
-		echo "bench: hlsfs did not exit cleanly after unmounting" >&2
-		status=1
-	fi
-}
+mount_it() { mount_hlsfs "$hlsfs" "$1" "cache_dir=$2,ladder=none,cache_passthrough=no"; }
 
-since() { local end=$EPOCHREALTIME; awk -v a="$1" -v b="$end" 'BEGIN { printf "%.3f", b - a }'; }
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-stat_of() { awk -v k="$1" '$1 == k { print $2 }' "$mnt/.hlsfs/stats"; }
-# CPU seconds (user + system) the daemon used since it started, all its threads included.
-cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat"; }
 # uris PLAYLIST: sets the array uri to the playlist's URI lines (no process started: this runs timed).
 uris() {
 	local line
@@ -339,7 +263,6 @@ every_segment() {
 	segs=("${uri[@]/#/${variant%/*}/}")
 	cat -- "${segs[@]}" >/dev/null
 }
-sizes() { stat -c %s -- "$@" | awk '{ s += $1 } END { print s }'; }
 # served_ok WHAT SERVED: the daemon served as many segment bytes as stat says the segments have.
 served_ok() {
 	local want
@@ -397,7 +320,10 @@ for ((round = 1; round <= rounds; round++)); do
 				echo "bench: curl downloaded $(stat -c %s "$copy") bytes of $src_bytes" >&2
 				status=1
 			fi
-			if [ "${seg0#"$mnt"/}" != "$seg0_rel" ] || ! cmp -s "$seg0" "$run/seg0-remote"; then
+			# Segment names carry a version of the source's identity (a remote's URL and ETag, a
+			# copy's mtime): the same segment is the same path less its version.
+			if [ "$(unversion_name "${seg0#"$mnt"/}")" != "$(unversion_name "$seg0_rel")" ] ||
+				! cmp -s "$seg0" "$run/seg0-remote"; then
 				echo "bench: ${what[$l]}: the first segment differs between the remote and the local mount" >&2
 				status=1
 			fi
@@ -413,7 +339,7 @@ for ((round = 1; round <= rounds; round++)); do
 			mount_it "$run/link-$l" "$rc"
 			every_segment "$mnt/video.mp4"
 			c_ours[$l]+=" $(since "$t")"
-			c_cpu[$l]+=" $(cpu_of)"
+			c_cpu[$l]+=" $(cpu_of "$pid" 2)"
 			read -r hreq hbytes served _ < <(counters)
 			read -r nreq nbytes probes < <(log_since "$m" "$hreq")
 			agree "${what[$l]}, sequential read" "$nreq" "$nbytes" "$probes" "$hreq" "$hbytes"
@@ -439,7 +365,7 @@ for ((round = 1; round <= rounds; round++)); do
 			mount_it "$run/link-$l" "$rc"
 			every_segment "$mnt/video.mp4"
 			d_ours[$l]+=" $(since "$t")"
-			d_cpu[$l]+=" $(cpu_of)"
+			d_cpu[$l]+=" $(cpu_of "$pid" 2)"
 			read -r hreq hbytes served misses < <(counters)
 			read -r nreq nbytes probes < <(log_since "$m" "$hreq")
 			agree "${what[$l]}, remount" "$nreq" "$nbytes" "$probes" "$hreq" "$hbytes"
@@ -469,11 +395,7 @@ for ((round = 1; round <= rounds; round++)); do
 	done
 done
 
-if grep -qv '^$' "$run/hlsfs.log"; then
-	echo "bench: hlsfs logged:" >&2
-	sed 's/^/  /' "$run/hlsfs.log" | head -n 20 >&2
-	status=1
-fi
+show_log "$log" || status=1
 if [ -s "$ng/error.log" ]; then
 	echo "bench: nginx logged:" >&2
 	sed 's/^/  /' "$ng/error.log" | head -n 20 >&2
@@ -481,8 +403,7 @@ fi
 
 # shellcheck disable=SC2086  # the lists are space-separated on purpose
 med() { median $1; }
-mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1e6 }'; }
-cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+cpu=$(cpu_model)
 ngv=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 if [ -n "$rate" ]; then
 	rate_word="$(awk -v b="$rate_bps" 'BEGIN { printf "%.1f MB/s", b / 1e6 }'): limit_rate $rate and limit_req"

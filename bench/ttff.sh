@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Benchmarks what a viewer sees in hls.js (headless Chromium, contrib/player) on a fresh mount: the time
+# from opening the page to the first frame playing, and to a picture of at least 720 lines, for each choice
+# of the variant a player starts with (hls.js, video.js and Safari start with the first one the master
+# lists): the master as hlsfs writes it, and the same master with the 720p or the 1080p rung listed first.
+# Then a cold seek to 60% of a 60 s video whose keyframes are 30 s apart. Everything through Caddy.
+#
+# How to run it, from a built tree (the script runs ninja itself unless HLSFS is set):
+#
+#     bench/ttff.sh
+#     BENCH_REPEAT=3 bench/ttff.sh
+#
+# Sources (generated once under bench/cache/, shared with first-byte.sh and seek.sh): 8 s of 1080p30
+# H.264 High 10, 1080p30 HEVC Main 10 and 2160p30 HEVC (transcode-only, so every variant is a rung), and
+# 60 s of 1080p30 HEVC Main 10 with a keyframe every 30 s. For each source and each first variant: a fresh
+# mount on an empty cache_dir (default options, as a user mounts it, with the ladder below), a fresh
+# browser profile; the variant lists are rewritten in a copy of the master beside the mount (its URIs
+# pointing into the mount), so the bytes served are hlsfs's own. Medians of BENCH_REPEAT rounds (default 1).
+# The machine may be shared: figures are reported, not asserted; a run that fails to play says so and the
+# script exits 1. Needs chromium (Debian's), node with tests/browser's npm packages (npm install --prefix
+# tests/browser), caddy, ffmpeg (with libx265), python3, fusermount3.
+#
+# Environment: BENCH_CACHE   where the sources and scratch folders go (default bench/cache)
+#              BENCH_REPEAT  rounds; the median is shown (default 1)
+#              HLSFS         the binary to measure (default build/hlsfs, built if missing)
+#              CHROMIUM      the browser (default /usr/bin/chromium)
+set -euo pipefail
+export LC_ALL=C.UTF-8
+
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+repeat=${BENCH_REPEAT:-1}
+ladder=1080:5000/720:2800/480:1400/360:800
+need_whole repeat
+need_cmds ffmpeg python3 fusermount3 caddy node curl
+chromium=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$chromium" ] || die "no $chromium (apt-get install chromium)"
+[ -f "$repo/tests/browser/node_modules/playwright-core/package.json" ] &&
+	[ -f "$repo/tests/browser/node_modules/hls.js/dist/hls.min.js" ] ||
+	die "tests/browser's npm packages are missing (npm install --prefix tests/browser)"
+ensure_hlsfs
+
+use_cache
+fb=$cache/first-byte-source
+gen_first_byte_sources "$fb"
+sk=$cache/seek-source
+gen_seek_sources "$sk"
+
+scratch ttff-run
+each_log=1
+unmount_wait=120
+
+# The web root: the player, the rewritten masters, and the mount (a link, the same path across remounts).
+www=$run/www
+mkdir -p "$www/player" "$www/alt"
+cp "$repo/contrib/player/index.html" "$repo/tests/browser/node_modules/hls.js/dist/hls.min.js" "$www/player/"
+ln -s "$mnt" "$www/m"
+port=$(free_port)
+cat > "$run/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:$port {
+	root * $www
+	file_server
+}
+EOF
+caddy run --config "$run/Caddyfile" --adapter caddyfile >"$run/caddy.log" 2>&1 &
+caddy_pid=$!
+stop_caddy() { kill "$caddy_pid" 2>/dev/null; wait "$caddy_pid" 2>/dev/null; }
+cleanup_hooks+=(stop_caddy)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/player/index.html" && break; sleep 0.05; done
+
+# rewrite MASTER VIDEO FIRST OUT: MASTER with the variant whose folder is FIRST listed first (as-is when
+# FIRST is "listed"), every URI pointing into the mount's VIDEO folder.
+rewrite() {
+	python3 - "$@" <<'PY'
+import re, sys
+master, video, first, out = sys.argv[1:5]
+lines = open(master).read().splitlines()
+head, variants, i = [], [], 0
+while i < len(lines):
+    l = lines[i]
+    if l.startswith('#EXT-X-STREAM-INF'):
+        variants.append((l, lines[i + 1]))
+        i += 2
+        continue
+    head.append(l)
+    i += 1
+pre = '../m/' + video + '/'
+head = [re.sub(r'URI="([^"]+)"', lambda m: 'URI="%s%s"' % (pre, m.group(1)), l) for l in head]
+if first != 'listed':
+    pick = [v for v in variants if v[1].split('/')[0] == first]
+    if not pick:
+        sys.exit(2)
+    variants = pick + [v for v in variants if v not in pick]
+with open(out, 'w') as f:
+    f.write('\n'.join(head + [x for v in variants for x in (v[0], pre + v[1])]) + '\n')
+PY
+}
+
+# play DIR FIRST [SEEK]: one cold start of DIR's video with FIRST listed first; prints the JSON line.
+play() {
+	local dir=$1 first=$2 seek=${3:-} video out name
+	rm -rf "$run/cache" "$run/profile" && mkdir -p "$run/profile"
+	log=$run/hlsfs-$(basename "$dir")-$first.log
+	mount_hlsfs "$hlsfs" "$dir" "cache_dir=$run/cache,ladder=$ladder"
+	video=$(ls "$mnt")
+	name=$(basename "$dir")-$first.m3u8
+	if ! rewrite "$mnt/$video/master.m3u8" "$video" "$first" "$www/alt/$name"; then
+		unmount_checked
+		echo '{"first": null}'
+		return
+	fi
+	out=$(node "$repo/bench/ttff.mjs" --chromium "$chromium" --profile "$run/profile" \
+		--url "http://127.0.0.1:$port/player/index.html?src=/alt/$name" ${seek:+--seek "$seek"}) ||
+		{ echo "bench: $(basename "$dir"), $first first: the player failed" >&2; status=1; out='{"first": null}'; }
+	unmount_checked
+	echo "$out"
+}
+
+field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("-" if v is None else v)' "$1" "$2"; }
+
+printf 'machine: %s, %s CPUs, load %s; hlsfs %s; %s round(s), medians; hls.js %s in %s\n' "$(uname -m)" "$(nproc)" \
+	"$(loadavg)" "$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +dirty)" "$repeat" \
+	"$(node -p "require('$repo/tests/browser/node_modules/hls.js/package.json').version")" "$("$chromium" --version 2>/dev/null | head -n 1)"
+printf '%-10s %-8s | %9s | %9s | %s\n' source first "frame s" "720p+ s" "first picture"
+for dir in "$fb"/h264-10 "$fb"/hevc-10 "$fb"/hevc-4k; do
+	for first in listed 720p 1080p; do
+		f=() g=() h=''
+		for _ in $(seq "$repeat"); do
+			out=$(play "$dir" "$first")
+			[ "$(field "$out" first)" != - ] || continue
+			f+=("$(field "$out" first)")
+			g+=("$(field "$out" good)")
+			h=$(field "$out" height)
+		done
+		[ "${#f[@]}" -gt 0 ] || { printf '%-10s %-8s | %9s | %9s |\n' "$(basename "$dir")" "$first" - -; continue; }
+		mg=$(median "${g[@]/#-/999}")  # a round without a 720p+ picture counts as slowest
+		[ "$mg" = 999 ] && mg=-
+		printf '%-10s %-8s | %9s | %9s | %sp\n' "$(basename "$dir")" "$first" "$(median "${f[@]}")" "$mg" "$h"
+	done
+done
+printf '\ncold seek to 60%% of %s (keyframes 30 s apart), the master as listed:\n' "$(ls "$sk/hevc-10")"
+s=()
+for _ in $(seq "$repeat"); do
+	out=$(play "$sk/hevc-10" listed 0.6)
+	[ "$(field "$out" seek)" != - ] && s+=("$(field "$out" seek)")
+done
+[ "${#s[@]}" -gt 0 ] && printf 'seek to playing: %s s (median of %d)\n' "$(median "${s[@]}")" "${#s[@]}"
+exit "$status"
