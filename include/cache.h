@@ -12,6 +12,9 @@ struct store;
 
 /* A key is CACHE_KEY_LEN hex digits (a 128-bit hash of what shapes the bytes). */
 #define CACHE_KEY_LEN 32
+/* A key starting with this instead of a hex digit is a preview sheet's (thumbs.h): kept like a
+ * segment, in a file named .jpg, so that the segment files stay countable as such. */
+#define CACHE_PREVIEW_MARK 'p'
 
 struct cache_config {
 	const char *dir;            /* cache_dir; NULL: no cache, every lookup misses */

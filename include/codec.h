@@ -19,7 +19,14 @@ struct avc_config {
 	size_t ps_size;
 };
 
-/* Parses an avcC record. On success *out owns ps (release with codec_avc_release).
+/* Parses Annex B parameter sets (SPS and PPS behind start codes, as FFmpeg gives the extradata
+ * of H.264 in MPEG-TS): ps gets every SPS then every PPS behind 4-byte start codes, the profile
+ * and level come from the first SPS, nal_length_size is 4 (the samples are not rewritten).
+ * Returns 0, -EINVAL without an SPS, -ENOMEM. */
+int codec_avc_parse_annexb(const uint8_t *p, size_t size, struct avc_config *out);
+
+/* Parses an avcC record, or Annex B parameter sets (codec_avc_parse_annexb) when the record
+ * begins with a zero byte. On success *out owns ps (release with codec_avc_release).
  * Returns 0, or -EINVAL for a malformed or unsupported record, -ENOMEM. */
 int codec_avc_parse(const uint8_t *avcc, size_t size, struct avc_config *out);
 void codec_avc_release(struct avc_config *c);

@@ -63,6 +63,10 @@
 	       "H.264 profile of the rungs") \
 	OPTION(base_url, TEXT, 0, 0, NULL, 0, "URL", \
 	       "public https URL of the mount root; adds cytube.json to every video") \
+	OPTION(thumbnails, BOOL, 0, 0, "yes", 0, "yes|no", \
+	       "offer thumbs/ scrubbing previews, made on the first stat of a sheet") \
+	OPTION(growing_idle, DURATION, 0, 3600, "15", 0, "DURATION", \
+	       "a local video written this recently and open for writing is a recording being written (EVENT playlists); 0: never") \
 	OPTION(remote_timeout, UINT, 1, 600, REMOTE_DEFAULT_TIMEOUT, 0, "SECONDS", \
 	       "remote sources: connect timeout and longest stall of a read") \
 	OPTION(remote_retries, UINT, 0, 10, REMOTE_DEFAULT_RETRIES, 0, "N", \
@@ -81,6 +85,8 @@
 	       "its access key") \
 	OPTION(s3_secret_key, TEXT, 0, 0, NULL, 0, "KEY", \
 	       "its secret key; put it in the config file, as -o options are visible to every user in ps") \
+	OPTION(shared_cache, TEXT, 0, 0, NULL, 0, "DIR|s3://BUCKET/PREFIX", \
+	       "segment store shared by several nodes (a folder they all mount, or a bucket): transcoded segments are looked for there first and put there once made; needs cache_dir") \
 	OPTION(config, TEXT, 0, 0, NULL, CONFIG_CMDLINE, "FILE", \
 	       "read settings from an INI file with the same keys; -o wins")
 

@@ -19,9 +19,16 @@ enum index_codec {
 };
 
 #define INDEX_SAMPLE_KEY 1u
+/* Annex B video (index_track.annexb): the sample holds its own SPS and PPS, so none are put
+ * before it. */
+#define INDEX_SAMPLE_PS 2u
 
 /* Times are 90 kHz ticks on the source's presentation timeline, edit lists applied: the first
  * presented video frame is at its edit's start (normally 0), and AAC priming lands before 0. */
+/* Sources with more streams than this are refused (scan.c): libavformat's sample walk costs grow
+ * with their square. */
+#define INDEX_MAX_TRACKS 64
+
 struct index_sample {
 	int64_t pts;
 	int64_t dts;
@@ -30,6 +37,11 @@ struct index_sample {
 	uint32_t duration;  /* 90 kHz */
 	uint32_t nals;      /* NAL units; counted only when the NAL length field is not 4 bytes */
 	uint32_t flags;     /* INDEX_SAMPLE_* */
+	uint32_t skip;      /* MPEG-TS (index_track.ts_stride): bytes of the PES payload before the
+	                       frame; pos is then the offset of the packet that starts the PES */
+	uint32_t check;     /* a demuxed track's (index_track.demuxed): CRC-32 of the sample's bytes
+	                       (demuxread.h); else zero. The record has no padding (index blobs hold
+	                       it as it is) */
 };
 
 struct index_track {
@@ -43,10 +55,45 @@ struct index_track {
 	                                  (0, 90, 180, 270); width, height and SAR are the coded picture's */
 	unsigned fps_num, fps_den;     /* video; 0/0 when unknown */
 	unsigned sample_rate, channels;/* audio */
+	uint32_t block_align, bit_rate;/* audio, as the container says; 0 when it does not (WMA needs them) */
 	char language[4];              /* ISO 639-2 from the track, "" when unknown */
 	uint32_t nb_samples;
 	struct index_sample *samples;  /* decode order */
+	/* MPEG-TS sources: a sample's bytes are put together from the transport packets of this
+	 * PID (tsread.h), packets ts_stride bytes apart; 0 when each sample is one range. */
+	uint16_t ts_pid, ts_stride;
+	/* H.264 whose samples are Annex B (start codes; an access unit delimiter they began with is
+	 * left out of the sample) and whose extradata is Annex B SPS/PPS, as MPEG-TS and AVI hold it. */
+	uint8_t annexb;
+	/* Containers that store a frame in pieces or altered (MPEG-PS, Ogg, ASF): each sample is
+	 * demuxed again (demuxread.h) from near pos, the offset the demuxer gave it, and found by
+	 * the demuxer's stream id demux_id, its size and its check. */
+	uint8_t demuxed;
+	int32_t demux_id;
 };
+
+/* A text subtitle track (embedded, or a sidecar file beside the video), its cues already WebVTT
+ * payload text in UTF-8 (line breaks, <i> and <b> kept; other styling dropped). Times are 90 kHz on
+ * the same presentation timeline as the samples. Small: kept whole in the index, so every
+ * WebVTT file's size is known at stat time. */
+#define INDEX_SUB_FORCED 1u   /* a forced track (NAME.LANG.forced.srt, or the container says so) */
+#define INDEX_SUB_SIDECAR 2u  /* from a file beside the video */
+
+struct index_cue {
+	int64_t start, end;
+	uint32_t text_off, text_len;   /* into index_subtitle.text */
+};
+
+struct index_subtitle {
+	char language[8];              /* BCP 47 primary tag ("en", "fr", "pt"), "und" when unknown */
+	uint32_t flags;                /* INDEX_SUB_* */
+	uint32_t nb_cues;
+	struct index_cue *cues;        /* by start time */
+	char *text;                    /* the cues' payloads, back to back (not NUL-terminated) */
+	uint32_t text_size;
+};
+
+#define INDEX_MAX_SUBTITLES 16
 
 /* Audio tracks offered as separate renditions: the first audio track when it cannot be muxed as
  * it is (AC-3, Opus, PCM, ...: transcoded to AAC), and every further audio track. */
@@ -62,6 +109,10 @@ struct media_index {
 	char *title;                   /* the file's title tag, or NULL */
 	uint8_t *poster;               /* poster.jpg, or NULL when no frame could be made */
 	size_t poster_size;
+	unsigned nb_subtitles;
+	struct index_subtitle subtitles[INDEX_MAX_SUBTITLES];
+	uint64_t sidecar_tag;          /* fingerprint of the sidecar files the subtitles came from */
+	unsigned subtitle_streams;     /* set by scan_build, not stored: subtitle tracks the container declares */
 };
 
 /* Frees an index and everything it points to; NULL is fine. */

@@ -5,16 +5,20 @@
 #ifndef HLSFS_MEDIA_H
 #define HLSFS_MEDIA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "index.h"
 #include "naming.h"
 #include "plan.h"
 #include "source.h"
+#include "thumbs.h"
+#include "webvtt.h"
 
 struct media {
 	char *path;                 /* source path */
 	struct source_identity id;
+	char version[NAMING_VERSION_LEN + 1];  /* of its segment names: naming_version(id, configuration) */
 	int error;                  /* 0, or why the video cannot be served (negative errno) */
 	char *error_text;           /* error.txt, when error */
 	size_t error_len;
@@ -30,6 +34,22 @@ struct media {
 	size_t iframes_len;
 	char *cytube;               /* cytube.json, when base_url is set */
 	size_t cytube_len;
+	uint64_t sidecars;          /* subtitle_sidecar_tag() when built: a change means a new media */
+	unsigned nb_subs;           /* subtitle renditions (subs-LANG/, subtitles/LANG.vtt) */
+	struct webvtt_rendition *subs;
+	struct thumbs *thumbs;      /* thumbs/: previews planned, sheets made on first stat or open */
+	/* A recording being written (a local file changed within growing_idle seconds whose writer
+	 * has not closed it): served from its complete part. id is then its growing identity
+	 * (identity_growing: stable while it grows), the plan holds only the segments whose end is
+	 * known, the playlists are EVENT without ENDLIST, and the master stays that of its first
+	 * part. Each growth is a new media; a segment listed by one keeps its bytes in the next. */
+	bool growing;
+	struct source_identity seen;  /* growing: the file as stat saw it when this was built */
+	uint32_t target_duration;     /* growing: EXT-X-TARGETDURATION, kept from the first part */
+	/* The identity that should name this source's segments (versioned segment names): id,
+	 * except for a recording seen growing in this mount, whose segments keep the names they
+	 * were listed under once it is finished: its growing identity. */
+	struct source_identity name_id;
 };
 
 struct store;
@@ -38,6 +58,12 @@ struct store;
  * that keeps indexes across restarts, the source root (paths in manifests are relative to it)
  * and the public base URL of the mount (NULL: no cytube.json). Call once before media_get. */
 void media_init(const struct plan_config *cfg, struct store *store, const char *root, const char *base_url);
+/* Whether videos offer thumbs/ (option thumbnails; on unless called with false). Call once before
+ * media_get. */
+void media_set_thumbnails(bool on);
+/* A local file written within idle_s seconds (0: never) is treated as a recording still being
+ * written. Call once before media_get. */
+void media_set_growing_idle(unsigned idle_s);
 /* Drops every cached media (at unmount). */
 void media_shutdown(void);
 
@@ -49,6 +75,10 @@ int media_get(const char *path, struct media **out);
 void media_put(struct media *m);
 /* The variant whose folder is called name, or -1. */
 int media_variant(const struct media *m, const char *name);
+
+/* The subtitle rendition whose folder (subs-LANG) or whole-track file (LANG.vtt) is called
+ * name, or NULL. */
+const struct webvtt_rendition *media_subtitle(const struct media *m, const char *name);
 
 /* Takes one more reference on a media already held. */
 void media_ref(struct media *m);

@@ -35,6 +35,11 @@ struct plan_config {
 	unsigned nb_rungs;   /* transcoded rungs on offer, tallest first; 0: passthrough only */
 	struct plan_rung_config rungs[PLAN_MAX_RUNGS];
 	uint8_t profile_idc; /* H.264 profile of the rungs: 66, 77 or 100 */
+	/* Where no variant passes the video through, a GOP longer than two targets is cut between
+	 * frames too (every rung's segment starts with its own IDR): segments stay near the target
+	 * and a seek decodes at most from the keyframe before it. Off for recordings being written,
+	 * whose listed segments must not move. */
+	bool split_gops;
 };
 
 struct plan_segment {
@@ -90,6 +95,8 @@ struct plan {
 	bool passthrough;           /* the source's H.264 is served as it is (the first variant) */
 	unsigned nal_length_size;
 	uint32_t ps_size;           /* SPS+PPS bytes put before every keyframe */
+	bool annexb;                /* samples are Annex B already (index_track.annexb): copied as they
+	                               are, parameter sets put only before keyframes without their own */
 	unsigned nb_rungs;          /* transcoded rungs, tallest first */
 	struct plan_rung rungs[PLAN_MAX_RUNGS];
 	unsigned nb_renditions;     /* one per media_index rendition */
@@ -105,6 +112,10 @@ struct plan {
  * Returns 0 with *out (plan_free), -EINVAL when the index cannot be planned (no keyframe),
  * -ENOTSUP when nothing can be offered (not H.264 and no rungs configured), -ENOMEM. */
 int plan_build(const struct media_index *ix, const struct plan_config *cfg, struct plan **out);
+/* plan_build with the rungs of ladder (an earlier plan of the same source) kept as they are,
+ * none chosen or left out: a recording being written keeps the ladder of its first part. */
+int plan_build_ladder(const struct media_index *ix, const struct plan_config *cfg, const struct plan *ladder,
+		      struct plan **out);
 void plan_free(struct plan *p);
 
 /* Milliseconds of a segment's EXTINF: differences of rounded boundaries, so the sum never
@@ -184,7 +195,7 @@ int plan_iframes(const struct plan *p, const struct media_index *ix, struct plan
 uint32_t plan_layout_find(const struct plan_layout *l, uint64_t off);
 
 /* Elementary-stream bytes of one passthrough video access unit: AUD, parameter sets before
- * keyframes, the sample with start codes. */
+ * keyframes (Annex B samples: keyframes without their own), the sample with start codes. */
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s);
 
 /* Bytes of the PES header of a video access unit (a DTS only when it differs from the PTS). */

@@ -19,4 +19,10 @@
  * the container left out: the picture size, and the sample aspect ratio from the bitstream. */
 int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size_t *size);
 
+struct AVFrame;
+/* Encodes a YUVJ420P picture as a baseline JPEG at quantizer qscale (2 best .. 31), bit-exact, so
+ * the same picture gives the same bytes on every machine: the poster and the preview sheets.
+ * Returns 0 with *jpeg (free() it), -ENOMEM, or -EIO. */
+int poster_jpeg(const struct AVFrame *pic, int qscale, uint8_t **jpeg, size_t *size);
+
 #endif

@@ -60,6 +60,10 @@ int remote_read(const char *url, const struct remote_info *info, uint64_t off, s
  * *body (NUL-terminated; free() it) and *len, or an error as remote_probe. */
 int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *why, size_t why_len);
 
+/* PUTs len bytes as the object url (an s3:// URL) if no object of that name exists yet
+ * (If-None-Match: *). Returns 0; -EEXIST when one exists (412); other errors as remote_probe. */
+int remote_put(const char *url, const void *data, size_t len, char *why, size_t why_len);
+
 /* S3 ListObjectsV2 of bucket under prefix (from an s3://bucket/prefix URL): calls fn with each
  * key (relative to the prefix) and its size. Returns 0 or an error as remote_probe. */
 int remote_s3_list(const char *url, void (*fn)(const char *key, uint64_t size, void *arg), void *arg, char *why,

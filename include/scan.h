@@ -15,4 +15,26 @@ void scan_init(void);
  * truncated or no decoder knows its video codec. */
 int scan_build(struct source *src, struct media_index **out, char **why);
 
+/* scan_build of the first size bytes of src alone (a recording being written: its complete
+ * part). */
+int scan_build_upto(struct source *src, uint64_t size, struct media_index **out, char **why);
+
+/* For a source that may still be being written (size bytes now): how many bytes from its start
+ * are complete (*end: a fragmented MP4 up to its last whole moof + mdat, an MPEG-TS up to its
+ * last whole packet; 0 before the first), and where the part that names the recording ends
+ * (*head: a fragmented MP4's first whole fragment, an MPEG-TS's first 512 packets; 0 before it).
+ * Returns 0, -EINPROGRESS for a plain MP4 (its sample tables come at its end: nothing can be
+ * served before it is finished), -EBUSY for another container (Matroska/WebM: see scan_complete_at; AVI, FLV, ...),
+ * which is served once finished, -ENOTSUP for an MP4 that is not one being written (indexed as
+ * any file), or a source error. Reads box headers, or the first 64 KiB of an MPEG-TS. An index
+ * of a growing source (identity_growing) by scan_build_upto leaves out the last PES of each
+ * MPEG-TS stream, which the end of the complete part may cut short. */
+int scan_complete(struct source *src, uint64_t size, uint64_t *end, uint64_t *head);
+
+/* scan_complete, and a Matroska/WebM recording: complete up to the end of its last whole Cluster
+ * of known size; the part that names it is its first Cluster, [*head_at, *head) (its muxer
+ * rewrites what comes before when it finishes). *head_at is 0 for every other container. A
+ * Matroska file whose Clusters have unknown sizes (a live muxer's) gives -EBUSY. */
+int scan_complete_at(struct source *src, uint64_t size, uint64_t *end, uint64_t *head, uint64_t *head_at);
+
 #endif

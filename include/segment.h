@@ -13,11 +13,19 @@
 
 struct synth;
 
+/* How far the kernel reads ahead of a reader through the mount (fs.c sets it): a web server's first
+ * read of a segment still being encoded waits for this many final bytes, which a transcoded
+ * segment's first GOP is made long enough to hold (transcode.c). */
+#define SEGMENT_READAHEAD (64u << 10)
+
 struct segment_config {
 	unsigned workers;        /* generations at once (at least 1) */
 	unsigned prefetch;       /* segments prepared ahead of a reader */
 	bool cache_passthrough;  /* keep remuxed (passthrough) segments in the cache too */
 };
+
+/* The format versions of the bytes segment writes (part of every segment name's version). */
+const char *segment_format(void);
 
 /* Sets the configuration; call before segment_open. */
 void segment_init(const struct segment_config *cfg);
@@ -27,10 +35,14 @@ void segment_start(void);
  * dropped. Safe to call twice. */
 void segment_shutdown(void);
 
-/* An open segment: a cache file (fd >= 0), direct remuxing (synth), or a transcoded segment
- * made for this open alone (mem, when the cache cannot keep it). */
+struct production;
+
+/* An open segment: a cache file (fd >= 0), direct remuxing (synth), a transcoded segment being
+ * made (prod: reads wait for the bytes they ask), or a transcoded segment made for this open
+ * alone (mem, when there is no cache). */
 struct segment_file {
 	int fd;
+	struct production *prod;
 	struct synth *synth;
 	struct media *m;     /* held while synth reads its index and plan */
 	uint8_t *mem;

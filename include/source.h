@@ -58,8 +58,17 @@ struct source;
  * *out is freed with source_close. */
 int source_open(const char *path, struct source **out, char *why, size_t why_len);
 void source_close(struct source *s);
+/* source_open for the version want of path: for a growing identity (identity_growing) the file
+ * opened must be the same one (device and inode) and is then given identity *want, its reads
+ * checked only against shrinking (a file being written grows under its readers); for any other
+ * identity it is source_open. Whether the opened identity is want stays the caller's check. */
+int source_open_as(const char *path, const struct source_identity *want, struct source **out, char *why,
+		   size_t why_len);
 
 const struct source_identity *source_identity(const struct source *s);
+/* Bytes of s that can be read: its identity's size, or for a file opened as growing
+ * (source_open_as) its size when it was opened, which it keeps. */
+uint64_t source_size(const struct source *s);
 
 /* Reads exactly n bytes at off. Returns 0, -EIO when the source is shorter than that or
  * changed under us (truncated or replaced, a new ETag), or another negative errno. */
@@ -75,6 +84,9 @@ const char *source_strerror(const struct source *s, int err);
  * said at most revalidate seconds ago). A remote that answers 404 or 403 still has an identity
  * (so its folder can hold error.txt); source_open then fails. Returns 0 or a negative errno. */
 int source_stat(const char *path, struct source_identity *out);
+/* Whether some process has the local file at path open for writing: 1 yes, 0 no, a negative errno
+ * when it cannot be told (a remote source or link, a file system or user without leases). */
+int source_open_for_writing(const char *path);
 
 /* 1 when path (a file name or path) is a link file: ends in SOURCE_LINK_SUFFIX. */
 int source_is_link(const char *path);

@@ -24,6 +24,12 @@ enum stats_counter {
 	STATS_REMOTE_ERRORS,       /* remote requests that failed for good */
 	STATS_BLOCK_HITS,          /* blocks of remote sources read from the block cache */
 	STATS_BLOCK_MISSES,        /* blocks fetched from the archive */
+	STATS_SHARED_HITS,         /* segments taken from the shared store instead of made here */
+	STATS_SHARED_MISSES,       /* looked for in the shared store and not there */
+	STATS_SHARED_UPLOADS,      /* segments made here and put into the shared store */
+	STATS_SHARED_ERRORS,       /* shared store reads and writes that failed (the segment was made here) */
+	STATS_SHARED_DAMAGED,      /* shared store objects found torn or foreign, and ignored */
+	STATS_SHARED_DROPPED,      /* uploads dropped because the upload queue was full */
 	STATS_NB_COUNTERS
 };
 

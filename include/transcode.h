@@ -22,6 +22,10 @@ bool transcode_encoder_exists(const char *name);
 /* Sets the encoder settings every transcode uses. */
 void transcode_init(const struct transcode_config *cfg);
 
+/* Decoder threads per transcode (frame and slice threads); 0, the default: one per core. The
+ * bytes are the same whatever the count. */
+void transcode_set_decoder_threads(unsigned n);
+
 /* Writes a fingerprint of the encoder settings (they shape the bytes; the cache key holds it). */
 void transcode_fingerprint(char *out, size_t size);
 
@@ -33,6 +37,14 @@ void transcode_stop(void);
  * plan->rungs[rung].sizes[seg] bytes; -EIO when the source cannot be read or no encode fits its
  * bound; -ENOMEM. */
 int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t **out);
+
+/* The same into buf (plan->rungs[rung].sizes[seg] bytes), telling progress(ctx, ready) each time
+ * the bytes [0, ready) are final (they never change after), last with the whole size. A GOP whose
+ * encode would leave the segment over its bound is encoded again at a lower rate before any of
+ * its bytes are reported, so the first encode's reported bytes are the segment's. progress may
+ * be NULL. Returns 0, -EIO, -ENOMEM, -ECANCELED (at unmount). */
+int transcode_segment_stream(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t *buf,
+			     void (*progress)(void *ctx, uint64_t ready), void *ctx);
 
 /* Makes segment seg of audio rendition rn of in: copied AAC (exact size) or AAC encoded on
  * the rendition's frame grid (padded to its bound). Returns 0 with *out (free() it), exactly

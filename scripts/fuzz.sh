@@ -29,7 +29,7 @@ case $seconds in
 	exit 2
 	;;
 esac
-all=(naming codec plan index_blob config)
+all=(naming codec plan index_blob config tsread webvtt)
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=("${all[@]}")
 out=${FUZZ_OUT:-build-fuzz}

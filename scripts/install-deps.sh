@@ -8,7 +8,7 @@ build_pkgs=(
 	build-essential meson ninja-build pkg-config
 	libfuse3-dev fuse3
 	libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libswresample-dev libavfilter-dev
-	liblmdb-dev libcurl4-openssl-dev libinih-dev
+	liblmdb-dev libcurl4-openssl-dev libinih-dev libuchardet-dev
 )
 # Run-time tools used by the tests, the demo and the benchmark: "package:command". A tool that is already
 # on PATH counts as present even when it came from elsewhere (for example Node.js from another

@@ -88,9 +88,15 @@ static bool is_block_key(const char *key)
 	return key[0] == BLOCK_KEY_MARK;
 }
 
+/* The file name's end: .blk for blocks, .jpg for preview sheets (CACHE_PREVIEW_MARK), .ts for segments. */
+static const char *entry_suffix(const char *key)
+{
+	return is_block_key(key) ? BLOCK_SUFFIX : key[0] == CACHE_PREVIEW_MARK ? ".jpg" : ".ts";
+}
+
 static void entry_path(const char *key, char *out, size_t size)
 {
-	snprintf(out, size, "%s/seg/%.2s/%s%s", C.dir, key, key, is_block_key(key) ? BLOCK_SUFFIX : ".ts");
+	snprintf(out, size, "%s/seg/%.2s/%s%s", C.dir, key, key, entry_suffix(key));
 }
 
 /* Removes an entry (file and record). With space held by the caller. */
@@ -254,12 +260,45 @@ damaged:
 	return -ENOENT;
 }
 
-static uint64_t index_file_size(void)
+/* The space a file takes as du counts it: its apparent size, or its blocks when more. */
+static uint64_t space_of(const char *path)
+{
+	struct stat st;
+	uint64_t blocks;
+
+	if (stat(path, &st) < 0)
+		return 0;
+	blocks = (uint64_t)st.st_blocks * 512;
+	return (uint64_t)st.st_size > blocks ? (uint64_t)st.st_size : blocks;
+}
+
+/* What the cache folder takes besides its entries: the index and its lock file, the folders
+ * (seg/XX ones included), and room for the one folder the next entry may create. */
+static uint64_t fixed_size(void)
 {
 	char path[4096];
-	struct stat st;
+	uint64_t n = 4096;
+	DIR *d;
+
 	snprintf(path, sizeof(path), "%s/index.lmdb", C.dir);
-	return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+	n += space_of(path);
+	snprintf(path, sizeof(path), "%s/index.lmdb-lock", C.dir);
+	n += space_of(path) + space_of(C.dir);
+	snprintf(path, sizeof(path), "%s/tmp", C.dir);
+	n += space_of(path);
+	snprintf(path, sizeof(path), "%s/seg", C.dir);
+	n += space_of(path);
+	if ((d = opendir(path))) {
+		struct dirent *de;
+		struct stat st;
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.' && fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISDIR(st.st_mode))
+				n += (uint64_t)st.st_size > (uint64_t)st.st_blocks * 512 ? (uint64_t)st.st_size
+											 : (uint64_t)st.st_blocks * 512;
+		closedir(d);
+	}
+	return n;
 }
 
 struct lru_item {
@@ -313,7 +352,7 @@ static bool make_room_locked(uint64_t need)
 
 	if (!max)
 		return true;
-	fixed = index_file_size();
+	fixed = fixed_size();
 	if (need + fixed > max)
 		return false;
 	if (C.total + C.reserved + need + fixed <= max)
@@ -574,7 +613,7 @@ static void sweep_disk(void)
 			if (strlen(se->d_name) < KEY_LEN)
 				want[0] = '\0';
 			else
-				snprintf(want, sizeof(want), "%s%s", key, is_block_key(key) ? BLOCK_SUFFIX : ".ts");
+				snprintf(want, sizeof(want), "%s%s", key, entry_suffix(key));
 			if (strcmp(se->d_name, want) || store_get_segment(C.store, key, &rec) < 0)
 				unlinkat(dirfd(sub), se->d_name, 0);
 		}

@@ -6,8 +6,63 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Start of the next start code prefix (00 00 01) at or after i, or size. */
+static size_t next_start_code(const uint8_t *p, size_t size, size_t i)
+{
+	for (; i + 3 <= size; i++)
+		if (!p[i] && !p[i + 1] && p[i + 2] == 1)
+			return i;
+	return size;
+}
+
+int codec_avc_parse_annexb(const uint8_t *p, size_t size, struct avc_config *out)
+{
+	size_t total = 0, i;
+	uint8_t *dst = NULL;
+
+	memset(out, 0, sizeof(*out));
+	out->nal_length_size = 4;
+	/* Two passes: count the SPS and PPS bytes, then copy them, SPS first. */
+	for (int pass = 0; pass < 3; pass++) {
+		for (i = next_start_code(p, size, 0); i < size;) {
+			size_t nal = i + 3, end = next_start_code(p, size, nal), len;
+			unsigned type;
+			i = end;
+			while (end > nal && !p[end - 1])
+				end--;  /* trailing zero bytes, or the first byte of a 4-byte start code */
+			if (end == nal)
+				continue;
+			len = end - nal;
+			type = p[nal] & 0x1f;
+			if (pass == 0 && (type == 7 || type == 8)) {
+				if (type == 7 && !out->profile && len >= 4) {
+					out->profile = p[nal + 1];
+					out->compat = p[nal + 2];
+					out->level = p[nal + 3];
+				}
+				total += 4 + len;
+			} else if (pass > 0 && type == (pass == 1 ? 7u : 8u)) {
+				memcpy(dst, "\0\0\0\1", 4);
+				memcpy(dst + 4, p + nal, len);
+				dst += 4 + len;
+			}
+		}
+		if (pass == 0) {
+			if (!out->profile)
+				return -EINVAL;  /* no SPS */
+			if (!(out->ps = malloc(total)))
+				return -ENOMEM;
+			out->ps_size = total;
+			dst = out->ps;
+		}
+	}
+	return 0;
+}
+
 int codec_avc_parse(const uint8_t *p, size_t size, struct avc_config *out)
 {
+	if (size >= 4 && p[0] == 0)
+		return codec_avc_parse_annexb(p, size, out);
 	/* avcC: version, profile, compat, level, lengthSizeMinusOne, then a list of SPS
 	 * (count in 5 bits) and a list of PPS (count in 8 bits), each a 16-bit length and bytes. */
 	struct { size_t off; unsigned len; } sets[31 + 255];

@@ -80,6 +80,25 @@ static unsigned quality(unsigned height)
 int cytube_manifest(const char *base_url, const char *rel_path, const char *title, unsigned long long duration_ms,
 		    unsigned top_height, char **text, size_t *len)
 {
+	return cytube_manifest_full(base_url, rel_path, title, duration_ms, top_height, false, NULL, 0, text, len);
+}
+
+/* base_url/rel_path/file as a JSON string. */
+static void json_url(struct strbuf *sb, const char *base_url, size_t blen, const char *rel_path, const char *file)
+{
+	strbuf_add(sb, "\"", 1);
+	strbuf_add(sb, base_url, blen);
+	strbuf_add(sb, "/", 1);
+	url_path(sb, rel_path);
+	strbuf_add(sb, "/", 1);
+	url_path(sb, file);
+	strbuf_add(sb, "\"", 1);
+}
+
+int cytube_manifest_full(const char *base_url, const char *rel_path, const char *title, unsigned long long duration_ms,
+			 unsigned top_height, bool poster, const struct cytube_text_track *tracks, unsigned n, char **text,
+			 size_t *len)
+{
 	struct strbuf sb;
 	size_t blen = strlen(base_url);
 
@@ -103,7 +122,23 @@ int cytube_manifest(const char *base_url, const char *rel_path, const char *titl
 	strbuf_add(&sb, "/", 1);
 	url_path(&sb, rel_path);
 	strbuf_printf(&sb, "/" NAMING_MASTER "\",\n      \"contentType\": \"application/x-mpegURL\",\n"
-			   "      \"quality\": %u\n    }\n  ]\n}\n", quality(top_height));
+			   "      \"quality\": %u\n    }\n  ]", quality(top_height));
+	if (poster) {
+		strbuf_printf(&sb, ",\n  \"thumbnail\": ");
+		json_url(&sb, base_url, blen, rel_path, NAMING_POSTER);
+	}
+	if (n) {
+		strbuf_printf(&sb, ",\n  \"textTracks\": [");
+		for (unsigned k = 0; k < n; k++) {
+			strbuf_printf(&sb, "%s\n    {\n      \"url\": ", k ? "," : "");
+			json_url(&sb, base_url, blen, rel_path, tracks[k].path);
+			strbuf_printf(&sb, ",\n      \"contentType\": \"text/vtt\",\n      \"name\": ");
+			json_string(&sb, tracks[k].name, strlen(tracks[k].name));
+			strbuf_printf(&sb, "\n    }");
+		}
+		strbuf_printf(&sb, "\n  ]");
+	}
+	strbuf_printf(&sb, "\n}\n");
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
 }

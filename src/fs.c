@@ -21,6 +21,7 @@
 #include "media.h"
 #include "naming.h"
 #include "segment.h"
+#include "shared_store.h"
 #include "source.h"
 #include "stats.h"
 #include "store.h"
@@ -47,12 +48,15 @@ struct node {
  *   synth.c     an open remux's lock, held while it reads the source (the remote and cache
  *               locks below, through source_pread)
  *   transcode.c a job's frame queue lock (a leaf: nothing is called while it is held)
+ *   thumbs.c    one video's preview lock, held while its sheets are made (reading the source, writing
+ *               the cache)
  *   catalog.c   a remote listing's lock, held while it keeps the listing in the store
  *   cache.c     C.space, then C.lock (the leaf of the cache), with LMDB's own locks under them
  * Leaves, each held only around its own data and calling out to nothing that locks: open_lock
  * below, media.c's registry lock, segment.c's queue lock, source.c's known, failed and prefetch
- * locks, remote.c's pool and share locks, and every flight set's lock (flight.h). Waiting for a
- * flight, a worker slot or a frame releases the waiter's lock. stats.c uses atomics only. */
+ * locks, remote.c's pool and share locks, subtitle.c's folder list lock, and every flight set's lock
+ * (flight.h). Waiting for a flight, a worker slot or a frame releases the waiter's lock. stats.c
+ * uses atomics only. */
 /* Every open file, so that those still open when the filesystem goes away (a lazy unmount
  * with reads in flight: libfuse never calls release for them) are freed at destroy. */
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -66,6 +70,9 @@ struct open_file {
 	char *owned;              /* text we made for this open (stats) */
 	struct segment_file seg; /* segments: a cache file or direct synthesis */
 	bool is_segment;
+	char *grow_src;           /* a text of a recording being written: its source, and which */
+	struct naming_inner grow_inner;
+	pthread_mutex_t grow_lock; /* held while its text is read or moved on (grow_read) */
 };
 
 static struct fs_ctx *ctx(void)
@@ -222,6 +229,56 @@ static void fill_file(struct stat *st, const struct stat *src, uint64_t size)
 	st->st_ctim = src->st_mtim;
 }
 
+/* The folders below a video folder besides the variants: subtitles and previews. */
+static bool extra_is_dir(enum naming_kind k)
+{
+	return k == NAMING_SUBS_DIR || k == NAMING_SUBTITLES_DIR || k == NAMING_THUMBS_DIR;
+}
+
+/* The text of a subtitle file (rendition playlist, WebVTT segment, whole track): held by the
+ * media, made at index time. Returns 0, or -ENOENT. Directories give "" when they exist. */
+static int extra_text(const struct media *m, const struct naming_inner *in, const char **text, size_t *len)
+{
+	const struct webvtt_rendition *r = NULL;
+
+	*text = "";
+	*len = 0;
+	if (in->kind == NAMING_SUBTITLES_DIR)
+		return m->nb_subs ? 0 : -ENOENT;
+	if (in->kind == NAMING_THUMBS_DIR || in->kind == NAMING_THUMBS_VTT_FILE || in->kind == NAMING_SPRITE_FILE) {
+		if (!m->thumbs || (in->kind == NAMING_SPRITE_FILE && in->segment >= thumbs_sheets(m->thumbs)))
+			return -ENOENT;
+		if (in->kind == NAMING_THUMBS_VTT_FILE)
+			thumbs_vtt(m->thumbs, text, len);
+		return 0;
+	}
+	if (in->kind == NAMING_SUBS_DIR || in->kind == NAMING_SUBS_PLAYLIST || in->kind == NAMING_SUBS_SEGMENT ||
+	    in->kind == NAMING_SUBTITLES_FILE)
+		r = media_subtitle(m, in->variant);
+	if (!r)
+		return -ENOENT;
+	switch (in->kind) {
+	case NAMING_SUBS_DIR:
+		return strcmp(r->folder, in->variant) ? -ENOENT : 0;
+	case NAMING_SUBS_PLAYLIST:
+		*text = r->playlist;
+		*len = r->playlist_len;
+		return strcmp(r->folder, in->variant) ? -ENOENT : 0;
+	case NAMING_SUBS_SEGMENT:
+		if (in->segment >= m->plan->nb_segments || strcmp(r->folder, in->variant))
+			return -ENOENT;
+		*text = r->segs + r->seg_off[in->segment];
+		*len = (size_t)(r->seg_off[in->segment + 1] - r->seg_off[in->segment]);
+		return 0;
+	case NAMING_SUBTITLES_FILE:
+		*text = r->whole;
+		*len = r->whole_len;
+		return strcmp(r->file, in->variant) ? -ENOENT : 0;
+	default:
+		return -ENOENT;
+	}
+}
+
 /* Size of the file a video-inner node names, or a negative errno; directories give 0. */
 static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 {
@@ -235,6 +292,18 @@ static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 		return m->cytube ? (int64_t)m->cytube_len : -ENOENT;
 	if (in->kind == NAMING_POSTER_FILE)
 		return m->ix->poster ? (int64_t)m->ix->poster_size : -ENOENT;
+	if (in->kind >= NAMING_SUBS_DIR) {
+		const char *text;
+		size_t len;
+		uint64_t size;
+		int ret = extra_text(m, in, &text, &len);
+		if (ret == 0 && in->kind == NAMING_SPRITE_FILE) {
+			/* Made on the first stat of a sheet (thumbs.h), never for a listing. */
+			ret = thumbs_size(m->thumbs, in->segment, &size);
+			return ret < 0 ? ret : (int64_t)size;
+		}
+		return ret < 0 ? ret : (int64_t)len;
+	}
 	if (in->kind == NAMING_ERROR_FILE || (v = media_variant(m, in->variant)) < 0)
 		return -ENOENT;
 	if (in->kind == NAMING_VARIANT_DIR)
@@ -243,24 +312,60 @@ static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 		return (int64_t)m->playlist_len;
 	if (in->kind == NAMING_IFRAMES_FILE)
 		return m->iframes && v == 0 ? (int64_t)m->iframes_len : -ENOENT;  /* variant 0: the passthrough */
-	if (in->kind == NAMING_SEGMENT_FILE && in->segment < m->plan->nb_segments)
+	/* A segment name of another version (a replaced source, another configuration) is no file. */
+	if (in->kind == NAMING_SEGMENT_FILE && in->segment < m->plan->nb_segments && !strcmp(in->version, m->version))
 		return (int64_t)plan_variant_size(m->plan, (unsigned)v, in->segment);
 	return -ENOENT;
 }
 
+/* Playlists of a recording being written (media.h: growing) change as it grows. An open one holds
+ * the version it got, as every file but a segment does (fs_open). Two files opened at once may
+ * still see one another's size (the kernel keeps one size per file name): versions only grow at
+ * their end, so a smaller size cuts a newer version exactly where an older one ends, and bytes past
+ * a version's end are read from the newest when it begins with it (grow_read). */
+static bool grow_text(const struct media *m, const struct naming_inner *in)
+{
+	/* A recording that ended in this mount too: its last growing version may still be known. */
+	if (!m->growing && !identity_growing(&m->name_id))
+		return false;
+	switch (in->kind) {
+	case NAMING_MASTER_FILE:
+	case NAMING_PLAYLIST_FILE:
+	case NAMING_IFRAMES_FILE:
+	case NAMING_CYTUBE_FILE:
+	case NAMING_POSTER_FILE:
+	case NAMING_ERROR_FILE:
+		return true;
+	default:
+		return false;  /* segments, folders, and what only a finished recording has (subtitles, previews) */
+	}
+}
+
+/* Drops the kernel's attributes and pages of path: the next stat of it asks again. */
+static void forget_attrs(const char *path)
+{
+	struct fuse_context *fc = fuse_get_context();
+	if (path && fc && fc->fuse)
+		fuse_invalidate_path(fc->fuse, path);
+}
+
 static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+	struct open_file *gof = fi && fi->fh ? (struct open_file *)(uintptr_t)fi->fh : NULL;
 	struct node n;
 	struct media *m;
 	int64_t size;
 	int ret;
 
-	(void)fi;
 	if ((ret = resolve(path, &n)) < 0)
 		return ret;
 	if (n.kind == NODE_STATS) {
 		char *text;
 		size_t len;
+		if (gof) {
+			fill_file(st, &n.st, gof->text_len);  /* an open one: the text it holds */
+			return 0;
+		}
 		if (stats_render(ctx()->store ? store_count_media(ctx()->store) : 0, &text, &len) < 0)
 			return -ENOMEM;
 		free(text);
@@ -271,19 +376,37 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		fill_dir(st, &n.st);
 		return 0;
 	}
-	if ((ret = media_get(n.src, &m)) < 0)
-		return ret;
-	size = inner_size(m, &n.inner);
-	/* A remote's files change when it does: their time is the archive's (auto_cache drops
-	 * pages on a change of size or time). */
+	if (gof && gof->m) {
+		/* A file opened on a version (fs_open) is answered with that version, not the newest. */
+		m = gof->m;
+		if (gof->is_segment) {
+			size = (int64_t)gof->seg.size;
+		} else if (gof->grow_src) {
+			pthread_mutex_lock(&gof->grow_lock);
+			size = (int64_t)gof->text_len;
+			pthread_mutex_unlock(&gof->grow_lock);
+		} else {
+			size = (int64_t)gof->text_len;
+		}
+	} else {
+		if ((ret = media_get(n.src, &m)) < 0)
+			return ret;
+		size = inner_size(m, &n.inner);
+	}
+	/* A remote's files change when it does: their time is the archive's. */
 	if (m->id.tag && m->id.mtime_ns) {
 		n.st.st_mtim.tv_sec = (time_t)(m->id.mtime_ns / 1000000000);
 		n.st.st_mtim.tv_nsec = (long)(m->id.mtime_ns % 1000000000);
 	}
-	media_put(m);
+	/* Last-Modified counts whole seconds: the nanoseconds carry the version, so that a web
+	 * server's ETag of a playlist changes with its segment names. */
+	if (m->id.tag && !m->error)
+		n.st.st_mtim.tv_nsec = (long)(strtoul(m->version, NULL, 16) % 1000000000);
+	if (!(gof && gof->m))
+		media_put(m);
 	if (size < 0)
 		return (int)size;
-	if (n.inner.kind == NAMING_VARIANT_DIR)
+	if (n.inner.kind == NAMING_VARIANT_DIR || extra_is_dir(n.inner.kind))
 		fill_dir(st, &n.st);
 	else
 		fill_file(st, &n.st, (uint64_t)size);
@@ -360,7 +483,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 	}
 	if (n.kind == NODE_DIR)
 		return list_source_dir(n.src, !strcmp(path, "/"), buf, filler);
-	if (n.inner.kind != NAMING_VIDEO_DIR && n.inner.kind != NAMING_VARIANT_DIR)
+	if (n.inner.kind != NAMING_VIDEO_DIR && n.inner.kind != NAMING_VARIANT_DIR && !extra_is_dir(n.inner.kind))
 		return -ENOTDIR;
 	if ((ret = media_get(n.src, &m)) < 0)
 		return ret;
@@ -375,6 +498,34 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 				filler(buf, NAMING_POSTER, NULL, 0, 0);
 			for (unsigned v = 0; v < m->nb_variants; v++)
 				filler(buf, m->variants[v], NULL, 0, 0);
+			for (unsigned k = 0; k < m->nb_subs; k++)
+				filler(buf, m->subs[k].folder, NULL, 0, 0);
+			if (m->nb_subs)
+				filler(buf, NAMING_SUBTITLES, NULL, 0, 0);
+			if (m->thumbs)
+				filler(buf, NAMING_THUMBS, NULL, 0, 0);
+		}
+	} else if (extra_is_dir(n.inner.kind)) {
+		const char *text;
+		size_t len;
+		char name[NAMING_MAX];
+		if (m->error || extra_text(m, &n.inner, &text, &len) < 0)
+			ret = -ENOENT;
+		else if (n.inner.kind == NAMING_SUBTITLES_DIR)
+			for (unsigned k = 0; k < m->nb_subs; k++)
+				filler(buf, m->subs[k].file, NULL, 0, 0);
+		else if (n.inner.kind == NAMING_THUMBS_DIR) {
+			filler(buf, NAMING_THUMBS_VTT, NULL, 0, 0);
+			for (uint32_t i = 0; i < thumbs_sheets(m->thumbs); i++) {
+				naming_sprite(i, name);
+				filler(buf, name, NULL, 0, 0);
+			}
+		} else if (n.inner.kind == NAMING_SUBS_DIR) {
+			filler(buf, NAMING_PLAYLIST, NULL, 0, 0);
+			for (uint32_t i = 0; i < m->plan->nb_segments; i++) {
+				naming_subtitle_segment(i, name);
+				filler(buf, name, NULL, 0, 0);
+			}
 		}
 	} else if (m->error || media_variant(m, n.inner.variant) < 0) {
 		ret = -ENOENT;
@@ -385,7 +536,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		if (m->iframes && v == 0)  /* the passthrough */
 			filler(buf, NAMING_IFRAMES, NULL, 0, 0);
 		for (uint32_t i = 0; i < m->plan->nb_segments; i++) {
-			naming_segment(i, name);
+			naming_segment(i, m->version, name);
 			filler(buf, name, NULL, 0, 0);
 		}
 	}
@@ -417,6 +568,9 @@ static void open_file_free(struct open_file *of)
 		segment_close(&of->seg);
 	media_put(of->m);
 	free(of->owned);
+	if (of->grow_src)
+		pthread_mutex_destroy(&of->grow_lock);
+	free(of->grow_src);
 	free(of);
 }
 
@@ -445,7 +599,8 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		fi->direct_io = 1;  /* its size changes between stat and read */
 		return 0;
 	}
-	if (n.kind != NODE_VIDEO || n.inner.kind == NAMING_VIDEO_DIR || n.inner.kind == NAMING_VARIANT_DIR)
+	if (n.kind != NODE_VIDEO || n.inner.kind == NAMING_VIDEO_DIR || n.inner.kind == NAMING_VARIANT_DIR ||
+	    extra_is_dir(n.inner.kind))
 		return -EISDIR;
 	if ((ret = media_get(n.src, &m)) < 0)
 		return ret;
@@ -491,17 +646,80 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		of->text_len = m->ix->poster_size;
 		of->m = m;
 		break;
+	case NAMING_SPRITE_FILE:
+		if ((ret = thumbs_open(m->thumbs, n.inner.segment, &of->seg.fd, &of->seg.mem, &of->seg.size)) < 0) {
+			media_put(m);
+			free(of);
+			return ret;
+		}
+		of->is_segment = true;  /* read from the cache file or the copy, as a segment is */
+		of->m = m;
+		break;
+	case NAMING_SUBS_PLAYLIST:
+	case NAMING_SUBS_SEGMENT:
+	case NAMING_SUBTITLES_FILE:
+	case NAMING_THUMBS_VTT_FILE:
+		extra_text(m, &n.inner, &of->text, &of->text_len);  /* inner_size checked it */
+		of->m = m;
+		break;
 	default:
 		of->text = m->error_text;
 		of->text_len = m->error_len;
 		of->m = m;
 		break;
 	}
+	if (of->m && grow_text(of->m, &n.inner) && (of->grow_src = strdup(n.src))) {
+		of->grow_inner = n.inner;
+		pthread_mutex_init(&of->grow_lock, NULL);
+	}
 	track_open(of);
 	fi->fh = (uint64_t)(uintptr_t)of;
-	/* Content is a function of the source identity; auto_cache drops pages when it changes. */
-	fi->keep_cache = 0;
+	if (n.inner.kind == NAMING_SEGMENT_FILE) {
+		/* A segment's name carries its version: its bytes never change, so the kernel keeps
+		 * its pages from one open to the next. */
+		fi->keep_cache = 1;
+	} else {
+		/* Every other file keeps its name when its source is replaced (or grows). An open one
+		 * holds the version it got and is read past the page cache, so that no page of another
+		 * version reaches it; its attributes are dropped from the kernel here, so that the
+		 * fstat or lseek that follows asks again and gets that version's size (fs_getattr). */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		forget_attrs(path);
+	}
 	return 0;
+}
+
+/* Bytes past the end of the version an open playlist of a recording holds: from the newest
+ * version when it begins with the one held (then the open file moves on to it), else none. */
+static size_t grow_read(struct open_file *of, char *buf, size_t size, uint64_t off)
+{
+	struct media *m;
+	const char *text = NULL;
+	size_t len = 0;
+
+	if (media_get(of->grow_src, &m) < 0)
+		return 0;
+	switch (of->grow_inner.kind) {
+	case NAMING_MASTER_FILE: text = m->master, len = m->master_len; break;
+	case NAMING_PLAYLIST_FILE: text = m->playlist, len = m->playlist_len; break;
+	case NAMING_IFRAMES_FILE: text = m->iframes, len = m->iframes_len; break;
+	default: break;
+	}
+	if (!text || m->error || len <= of->text_len || memcmp(text, of->text, of->text_len)) {
+		media_put(m);
+		return 0;
+	}
+	media_put(of->m);
+	of->m = m;
+	of->text = text;
+	of->text_len = len;
+	if (off >= len)
+		return 0;
+	if (size > len - off)
+		size = (size_t)(len - off);
+	memcpy(buf, text + off, size);
+	return size;
 }
 
 /* Segments served from a cache file are answered with the descriptor itself, so the kernel
@@ -547,11 +765,17 @@ static int fs_read_buf(const char *path, struct fuse_bufvec **bufp, size_t size,
 			return (int)n;
 		}
 		stats_add(STATS_BYTES_SERVED, (uint64_t)n);
-	} else if ((uint64_t)off >= of->text_len) {
-		n = 0;
 	} else {
-		n = (ssize_t)(size < of->text_len - (size_t)off ? size : of->text_len - (size_t)off);
-		memcpy(bv->buf[0].mem, of->text + off, (size_t)n);
+		if (of->grow_src)
+			pthread_mutex_lock(&of->grow_lock);
+		if ((uint64_t)off >= of->text_len) {
+			n = of->grow_src && size ? (ssize_t)grow_read(of, bv->buf[0].mem, size, (uint64_t)off) : 0;
+		} else {
+			n = (ssize_t)(size < of->text_len - (size_t)off ? size : of->text_len - (size_t)off);
+			memcpy(bv->buf[0].mem, of->text + off, (size_t)n);
+		}
+		if (of->grow_src)
+			pthread_mutex_unlock(&of->grow_lock);
 	}
 	bv->buf[0].size = (size_t)n;
 	*bufp = bv;
@@ -594,12 +818,16 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	/* Cached segments are answered with file descriptors: let the kernel splice them. */
 	conn->want |= conn->capable & (FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	/* Read ahead by 64 KiB, not 128: a first read of a segment being encoded waits for no more
+	 * final bytes than a web server asks for (segment.h). */
+	if (conn->max_readahead > SEGMENT_READAHEAD)
+		conn->max_readahead = SEGMENT_READAHEAD;
 	/* One second of attribute and entry caching: a replaced source shows within a second. */
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = 1.0;
 	cfg->negative_timeout = 1.0;
-	/* Page cache survives across opens while size and mtime (the source's) stay the same. */
-	cfg->auto_cache = 1;
+	/* Which files keep their pages from one open to the next is fs_open's to say. */
+	cfg->auto_cache = 0;
 	/* stat_inside judges a path by name, before its source is opened: sources are opened
 	 * beneath the root, so that a link swapped in after that check still cannot lead out. */
 	if (!ctx()->catalog) {
@@ -610,6 +838,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	}
 	cache_start();
 	segment_start();
+	shared_store_start();
 	source_start();
 	return ctx();
 }
@@ -621,6 +850,7 @@ static void fs_destroy(void *data)
 		open_file_free(open_files);
 	source_shutdown();
 	segment_shutdown();
+	shared_store_shutdown();
 	cache_shutdown();
 	media_shutdown();
 }

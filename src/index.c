@@ -19,5 +19,9 @@ void index_free(struct media_index *ix)
 	free(ix->audio_note);
 	free(ix->title);
 	free(ix->poster);
+	for (unsigned k = 0; k < ix->nb_subtitles; k++) {
+		free(ix->subtitles[k].cues);
+		free(ix->subtitles[k].text);
+	}
 	free(ix);
 }

@@ -1,6 +1,7 @@
 /* Index blobs: header (magic, version, identity, payload size, checksum) then the payload:
  * an error sentence, or both tracks (fixed fields, extradata, raw sample records) and the
- * audio note. Every length is checked against what remains before it is used. */
+ * audio note, title, poster, then the text subtitle tracks (fixed fields, cues, text) and the
+ * sidecar fingerprint. Every length is checked against what remains before it is used. */
 #include "index_blob.h"
 
 #include <errno.h>
@@ -11,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 7u
+#define BLOB_VERSION 10u
 
 struct blob_header {
 	char magic[8];
@@ -27,6 +28,9 @@ struct track_fixed {
 	int32_t decoder_id;
 	uint32_t sar_num, sar_den, rotation;
 	char language[4];
+	uint32_t ts_pid, ts_stride, annexb;
+	uint32_t demux;  /* 0, or 1 + index_track.demux_id of a demuxed track */
+	uint32_t block_align, bit_rate, pad;  /* pad: zero, so that the record has no padding */
 	uint64_t extradata_size;
 };
 
@@ -37,6 +41,9 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 		.fps_den = t->fps_den, .sample_rate = t->sample_rate, .channels = t->channels,
 		.nb_samples = t->nb_samples, .extradata_size = t->extradata_size,
 		.decoder_id = t->decoder_id, .sar_num = t->sar_num, .sar_den = t->sar_den, .rotation = t->rotation,
+		.ts_pid = t->ts_pid, .ts_stride = t->ts_stride, .annexb = t->annexb,
+		.demux = t->demuxed ? (uint32_t)t->demux_id + 1 : 0,
+		.block_align = t->block_align, .bit_rate = t->bit_rate,
 	};
 	memcpy(f.language, t->language, sizeof(f.language));
 	strbuf_add(sb, &f, sizeof(f));
@@ -44,6 +51,28 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 		strbuf_add(sb, t->extradata, t->extradata_size);
 	if (t->nb_samples)
 		strbuf_add(sb, t->samples, sizeof(t->samples[0]) * (size_t)t->nb_samples);
+}
+
+struct subtitle_fixed {
+	char language[8];
+	uint32_t flags, nb_cues, text_size, pad;
+};
+
+static void put_subtitles(struct strbuf *sb, const struct media_index *ix)
+{
+	uint64_t n = ix->nb_subtitles;
+	strbuf_add(sb, &n, sizeof(n));
+	for (unsigned k = 0; k < ix->nb_subtitles; k++) {
+		const struct index_subtitle *t = &ix->subtitles[k];
+		struct subtitle_fixed f = { .flags = t->flags, .nb_cues = t->nb_cues, .text_size = t->text_size };
+		memcpy(f.language, t->language, sizeof(f.language));
+		strbuf_add(sb, &f, sizeof(f));
+		if (t->nb_cues)
+			strbuf_add(sb, t->cues, sizeof(t->cues[0]) * (size_t)t->nb_cues);
+		if (t->text_size)
+			strbuf_add(sb, t->text, t->text_size);
+	}
+	strbuf_add(sb, &ix->sidecar_tag, sizeof(ix->sidecar_tag));
 }
 
 static void put_string(struct strbuf *sb, const char *s)
@@ -80,6 +109,7 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 			if (n)
 				strbuf_add(&sb, ix->poster, n);
 		}
+		put_subtitles(&sb, ix);
 	} else {
 		put_string(&sb, error ? error : "");
 	}
@@ -147,6 +177,8 @@ static int get_track(struct reader *r, struct index_track *t)
 	if ((ret = take(r, &f, sizeof(f))) < 0)
 		return ret;
 	if (f.codec > INDEX_CODEC_OTHER || f.rotation % 90 || f.rotation >= 360 || f.extradata_size > r->left ||
+	    f.ts_pid > 0x1fff || (f.ts_stride && f.ts_stride != 188 && f.ts_stride != 192 && f.ts_stride != 204) ||
+	    f.annexb > 1 || f.demux > INT32_MAX || (f.demux && f.ts_stride) ||
 	    (uint64_t)f.nb_samples * sizeof(t->samples[0]) > r->left)
 		return -EINVAL;
 	t->codec = (enum index_codec)f.codec;
@@ -160,6 +192,13 @@ static int get_track(struct reader *r, struct index_track *t)
 	t->sar_num = f.sar_num;
 	t->sar_den = f.sar_den;
 	t->rotation = f.rotation;
+	t->ts_pid = (uint16_t)f.ts_pid;
+	t->ts_stride = (uint16_t)f.ts_stride;
+	t->annexb = (uint8_t)f.annexb;
+	t->demuxed = f.demux != 0;
+	t->block_align = f.block_align;
+	t->bit_rate = f.bit_rate;
+	t->demux_id = f.demux ? (int32_t)(f.demux - 1) : 0;
 	memcpy(t->language, f.language, sizeof(t->language));
 	t->language[3] = '\0';
 	if ((ret = take_alloc(r, f.extradata_size, (void **)&t->extradata)) < 0)
@@ -199,6 +238,39 @@ static int get_renditions(struct reader *r, struct media_index *ix)
 	return 0;
 }
 
+static int get_subtitles(struct reader *r, struct media_index *ix)
+{
+	uint64_t n;
+	int ret;
+	if ((ret = take(r, &n, sizeof(n))) < 0)
+		return ret;
+	if (n > INDEX_MAX_SUBTITLES)
+		return -EINVAL;
+	for (unsigned k = 0; k < n; k++) {
+		struct index_subtitle *t = &ix->subtitles[k];
+		struct subtitle_fixed f;
+		ix->nb_subtitles = k + 1;
+		if ((ret = take(r, &f, sizeof(f))) < 0)
+			return ret;
+		if ((uint64_t)f.nb_cues * sizeof(t->cues[0]) > r->left || f.text_size > r->left)
+			return -EINVAL;
+		memcpy(t->language, f.language, sizeof(t->language));
+		t->language[sizeof(t->language) - 1] = '\0';
+		t->flags = f.flags;
+		if ((ret = take_alloc(r, sizeof(t->cues[0]) * (size_t)f.nb_cues, (void **)&t->cues)) < 0)
+			return ret;
+		t->nb_cues = f.nb_cues;
+		if ((ret = take_alloc(r, f.text_size, (void **)&t->text)) < 0)
+			return ret;
+		t->text_size = f.text_size;
+		for (uint32_t i = 0; i < t->nb_cues; i++)
+			if (t->cues[i].text_off > t->text_size || t->cues[i].text_len > t->text_size - t->cues[i].text_off ||
+			    t->cues[i].end < t->cues[i].start)
+				return -EINVAL;
+	}
+	return take(r, &ix->sidecar_tag, sizeof(ix->sidecar_tag));
+}
+
 int index_blob_decode(const uint8_t *blob, size_t size, const struct source_identity *id,
 		      struct media_index **ixp, char **error)
 {
@@ -228,7 +300,7 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 	if ((ret = get_track(&r, &ix->video)) < 0 || (ret = get_track(&r, &ix->audio)) < 0 ||
 	    (ret = get_renditions(&r, ix)) < 0 ||
 	    (ret = get_string(&r, &ix->audio_note)) < 0 || (ret = get_string(&r, &ix->title)) < 0 ||
-	    (ret = get_poster(&r, ix)) < 0 ||
+	    (ret = get_poster(&r, ix)) < 0 || (ret = get_subtitles(&r, ix)) < 0 ||
 	    (r.left && (ret = -EINVAL))) {
 		index_free(ix);
 		return ret;

@@ -6,6 +6,7 @@
 #include <fuse_lowlevel.h>
 #include <ini.h>
 #include <limits.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "media.h"
 #include "remote.h"
 #include "segment.h"
+#include "shared_store.h"
 #include "source.h"
 #include "stats.h"
 #include "store.h"
@@ -363,6 +365,10 @@ int main(int argc, char *argv[])
 		int r;
 		remote_redact(o.source, red, sizeof(red));
 		log_set_debug(copts.debug);
+	/* The read lease that tells whether a source is open for writing (source_open_for_writing)
+	 * is held for an instant; a writer opening the file then makes the kernel send SIGIO, whose
+	 * default would end the mount. */
+	signal(SIGIO, SIG_IGN);
 		/* Media paths of a remote base are its URLs, and they reach logs: no credentials in them. */
 		if (remote_strip_credentials(fctx.root, &clean) < 0) {
 			fprintf(stderr, "hlsfs: source '%s': cannot parse it\n", red);
@@ -395,6 +401,20 @@ int main(int argc, char *argv[])
 	log_set_debug(copts.debug);
 	scan_init();
 	media_init(&pcfg, store, fctx.root_len ? fctx.root : "", o.conf.base_url);
+	if (o.conf.shared_cache) {
+		char why[512];
+		if (!o.conf.cache_dir) {
+			fprintf(stderr, "hlsfs: shared_cache=%s needs cache_dir (segments from it are kept there)\n",
+				o.conf.shared_cache);
+			goto out_args;
+		}
+		if (shared_store_init(o.conf.shared_cache, fctx.root_len ? fctx.root : "", why, sizeof(why)) < 0) {
+			fprintf(stderr, "hlsfs: %s\n", why);
+			goto out_args;
+		}
+	}
+	media_set_thumbnails(v.thumbnails);
+	media_set_growing_idle((unsigned)v.growing_idle);
 	source_init(&scfg, store, &blocks);
 	fctx.store = store;
 	fuse = fuse_new(&args, &fs_operations, sizeof(fs_operations), &fctx);

@@ -3,6 +3,10 @@
  * Boundaries. On an absolute grid from time 0, boundary k is the first video keyframe whose PTS
  * is at or after k x target. Grid points that would give an empty segment are skipped, so a GOP
  * longer than the target makes a longer segment, never an empty one. Every variant cuts here.
+ * Without a passthrough variant (plan_config.split_gops), a GOP whose next keyframe lies a whole
+ * target past the grid point is also cut between frames: at the first sample in decode order
+ * from which every sample is shown at or after the grid point and every earlier one before it
+ * (a cut no B-frame crosses); the boundary is the earliest PTS from there on.
  *
  * Membership. Video samples belong to segments by decode order (a segment runs from its
  * keyframe to the sample before the next boundary's keyframe). Audio samples belong by PTS:
@@ -42,6 +46,9 @@
 
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s)
 {
+	if (p->annexb)  /* already start codes; parameter sets only where the sample has none */
+		return CODEC_AUD_SIZE + ((s->flags & INDEX_SAMPLE_KEY) && !(s->flags & INDEX_SAMPLE_PS) ? p->ps_size : 0) +
+		       s->size;
 	return CODEC_AUD_SIZE + ((s->flags & INDEX_SAMPLE_KEY) ? p->ps_size : 0) +
 	       codec_avc_annexb_size(s->size, s->nals, p->nal_length_size);
 }
@@ -196,19 +203,36 @@ int plan_presented(const struct plan *p, const struct media_index *ix, uint32_t 
 	return 0;
 }
 
-static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_t first_key, uint32_t target)
+static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_t first_key, uint32_t target,
+			   bool split)
 {
 	const struct index_track *v = &ix->video;
-	uint32_t cap = 0, i;
-	int64_t next_grid, last_pts;
+	uint32_t cap = 0, i, next_key;
+	int64_t next_grid, last_pts, shown_before, *min_after = NULL;
 
-	/* Count first: one boundary per keyframe at most. */
+	/* Count first: one boundary per keyframe at most, or per target of time when GOPs are cut. */
 	for (i = first_key; i < v->nb_samples; i++)
 		if (v->samples[i].flags & INDEX_SAMPLE_KEY)
 			cap++;
+	if (split) {
+		/* min_after[i]: the earliest PTS of samples i.. in decode order. */
+		if (!(min_after = malloc(sizeof(*min_after) * v->nb_samples)))
+			return -ENOMEM;
+		for (i = v->nb_samples; i-- > 0;)
+			min_after[i] = i + 1 < v->nb_samples && min_after[i + 1] < v->samples[i].pts ? min_after[i + 1] :
+				       v->samples[i].pts;
+		int64_t max_pts = min_after[first_key];
+		for (i = first_key; i < v->nb_samples; i++)
+			if (v->samples[i].pts > max_pts)
+				max_pts = v->samples[i].pts;
+		/* Each boundary lies at least a target past the one before. */
+		cap += (uint32_t)((max_pts - min_after[first_key]) / target + 2);
+	}
 	p->segments = calloc(cap, sizeof(*p->segments));
-	if (!p->segments)
+	if (!p->segments) {
+		free(min_after);
 		return -ENOMEM;
+	}
 
 	p->segments[0].v_first = first_key;
 	/* Time 0 when the video starts within a target of it (EXTINF then sums to the duration);
@@ -217,20 +241,36 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 			       v->samples[first_key].pts : 0;
 	p->nb_segments = 1;
 	last_pts = v->samples[first_key].pts;
+	shown_before = last_pts;
 	next_grid = last_pts < 0 ? target : (last_pts / target + 1) * (int64_t)target;
+	next_key = first_key;
 	for (i = first_key + 1; i < v->nb_samples; i++) {
 		const struct index_sample *s = &v->samples[i];
-		if (!(s->flags & INDEX_SAMPLE_KEY) || s->pts < next_grid || s->pts <= last_pts)
+		int64_t at = s->pts;
+		bool cut = (s->flags & INDEX_SAMPLE_KEY) && s->pts >= next_grid && s->pts > last_pts;
+		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= next_grid &&
+		    shown_before < min_after[i] && min_after[i] > last_pts && p->nb_segments < cap) {
+			if (next_key < i)
+				for (next_key = i; next_key < v->nb_samples && !(v->samples[next_key].flags & INDEX_SAMPLE_KEY);)
+					next_key++;
+			/* Only where the keyframe is a whole target away: short GOPs keep their cuts. */
+			cut = next_key == v->nb_samples || v->samples[next_key].pts >= next_grid + (int64_t)target;
+			at = min_after[i];
+		}
+		if (s->pts > shown_before)
+			shown_before = s->pts;
+		if (!cut)
 			continue;
 		p->segments[p->nb_segments - 1].v_count = i - p->segments[p->nb_segments - 1].v_first;
-		p->segments[p->nb_segments - 1].end = s->pts;
+		p->segments[p->nb_segments - 1].end = at;
 		p->segments[p->nb_segments].v_first = i;
-		p->segments[p->nb_segments].start = s->pts;
+		p->segments[p->nb_segments].start = at;
 		p->nb_segments++;
-		last_pts = s->pts;
-		next_grid = (s->pts / target + 1) * (int64_t)target;
+		last_pts = at;
+		next_grid = (at / target + 1) * (int64_t)target;
 	}
 	p->segments[p->nb_segments - 1].v_count = v->nb_samples - p->segments[p->nb_segments - 1].v_first;
+	free(min_after);
 	return 0;
 }
 
@@ -477,6 +517,12 @@ static void bandwidth(const struct plan *p, const uint64_t *sizes, uint64_t *pea
 
 int plan_build(const struct media_index *ix, const struct plan_config *cfg, struct plan **out)
 {
+	return plan_build_ladder(ix, cfg, NULL, out);
+}
+
+int plan_build_ladder(const struct media_index *ix, const struct plan_config *cfg, const struct plan *ladder,
+		      struct plan **out)
+{
 	const struct index_track *v = &ix->video, *a = &ix->audio;
 	struct avc_config avc;
 	struct plan *p;
@@ -505,9 +551,18 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 		p->passthrough = avc.profile == 66 || avc.profile == 77 || avc.profile == 88 || avc.profile == 100;
 		p->nal_length_size = avc.nal_length_size;
 		p->ps_size = (uint32_t)avc.ps_size;
+		p->annexb = v->annexb != 0;
 		codec_avc_release(&avc);
 	}
-	choose_rungs(p, ix, cfg);
+	if (ladder) {
+		p->nb_rungs = ladder->nb_rungs;
+		for (unsigned r = 0; r < ladder->nb_rungs; r++) {
+			p->rungs[r] = ladder->rungs[r];
+			p->rungs[r].sizes = NULL;
+		}
+	} else {
+		choose_rungs(p, ix, cfg);
+	}
 	if (!p->passthrough && p->nb_rungs == 0) {
 		free(p);
 		return -ENOTSUP;
@@ -531,7 +586,7 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 		p->program.nb_es = 2;
 	}
 
-	if ((ret = plan_boundaries(p, ix, first_key, cfg->target)) < 0)
+	if ((ret = plan_boundaries(p, ix, first_key, cfg->target, cfg->split_gops && !p->passthrough)) < 0)
 		goto fail;
 
 	/* Presentation end: the latest sample end of either track. */
@@ -627,7 +682,7 @@ int plan_build(const struct media_index *ix, const struct plan_config *cfg, stru
 		uint64_t above = p->passthrough ? p->average_bps : UINT64_MAX;
 		unsigned kept = 0;
 		for (unsigned r = 0; r < p->nb_rungs; r++) {
-			if (above != UINT64_MAX && p->rungs[r].average_bps * 100 >= above * RUNG_STEP_PERCENT) {
+			if (!ladder && above != UINT64_MAX && p->rungs[r].average_bps * 100 >= above * RUNG_STEP_PERCENT) {
 				free(p->rungs[r].sizes);
 				continue;
 			}

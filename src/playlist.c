@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,27 +12,44 @@
 #include "codec.h"
 #include "naming.h"
 #include "strbuf.h"
+#include "webvtt.h"
 
-int playlist_media(const struct plan *p, char **text, size_t *len)
+/* A media playlist: VOD with ENDLIST, or EVENT without it (a recording being written). */
+static int media_text(const struct plan *p, const char *version, uint32_t target_duration, bool event,
+		      char **text, size_t *len)
 {
 	struct strbuf sb;
 
 	strbuf_init(&sb);
 	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%" PRIu32 "\n"
-			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-		      p->target_duration);
+			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:%s\n#EXT-X-INDEPENDENT-SEGMENTS\n",
+		      target_duration, event ? "EVENT" : "VOD");
 	for (uint32_t i = 0; i < p->nb_segments; i++) {
 		char name[NAMING_MAX];
 		uint64_t ms = plan_segment_ms(p, i);
-		naming_segment(i, name);
+		naming_segment(i, version, name);
 		strbuf_printf(&sb, "#EXTINF:%" PRIu64 ".%03" PRIu64 ",\n%s\n", ms / 1000, ms % 1000, name);
 	}
-	strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
+	if (!event)
+		strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
 }
 
-int playlist_iframes(const struct plan_iframe *f, uint32_t n, char **text, size_t *len)
+int playlist_media(const struct plan *p, const char *version, char **text, size_t *len)
+{
+	return media_text(p, version, p->target_duration, false, text, len);
+}
+
+int playlist_media_event(const struct plan *p, const char *version, uint32_t target_duration, char **text,
+			 size_t *len)
+{
+	return media_text(p, version, target_duration, true, text, len);
+}
+
+/* An I-frame playlist; target_duration 0: the ceiling of the longest keyframe span. */
+static int iframes_text(const struct plan_iframe *f, uint32_t n, const char *version, uint32_t target_duration,
+			bool event, char **text, size_t *len)
 {
 	struct strbuf sb;
 	uint64_t max_ms = 0;
@@ -41,21 +59,35 @@ int playlist_iframes(const struct plan_iframe *f, uint32_t n, char **text, size_
 	for (uint32_t i = 0; i < n; i++)
 		if (f[i].ms > max_ms)
 			max_ms = f[i].ms;
+	if (!target_duration)
+		target_duration = (max_ms + 999) / 1000 ? (uint32_t)((max_ms + 999) / 1000) : 1;
 	strbuf_init(&sb);
-	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:%" PRIu64 "\n"
-			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-I-FRAMES-ONLY\n",
-		      (max_ms + 999) / 1000 ? (max_ms + 999) / 1000 : 1);
+	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:4\n#EXT-X-TARGETDURATION:%" PRIu32 "\n"
+			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:%s\n#EXT-X-I-FRAMES-ONLY\n",
+		      target_duration, event ? "EVENT" : "VOD");
 	for (uint32_t i = 0; i < n; i++) {
 		if (f[i].segment != seg) {
 			seg = f[i].segment;
-			naming_segment(seg, name);
+			naming_segment(seg, version, name);
 		}
 		strbuf_printf(&sb, "#EXTINF:%" PRIu64 ".%03" PRIu64 ",\n#EXT-X-BYTERANGE:%" PRIu64 "@%" PRIu64 "\n%s\n",
 			      f[i].ms / 1000, f[i].ms % 1000, f[i].size, f[i].offset, name);
 	}
-	strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
+	if (!event)
+		strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
+}
+
+int playlist_iframes(const struct plan_iframe *f, uint32_t n, const char *version, char **text, size_t *len)
+{
+	return iframes_text(f, n, version, 0, false, text, len);
+}
+
+int playlist_iframes_event(const struct plan_iframe *f, uint32_t n, const char *version, uint32_t target_duration,
+			   char **text, size_t *len)
+{
+	return iframes_text(f, n, version, target_duration, true, text, len);
 }
 
 /* ",mp4a.40.N" or ",mp4a.40.34" for the audio, "" without; -EINVAL when it does not tell. */
@@ -262,4 +294,43 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 	}
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
+}
+
+int playlist_master_subtitles(const struct webvtt_rendition *r, unsigned n, char **text, size_t *len)
+{
+	struct strbuf sb;
+	const char *p = *text, *end = *text + *len;
+	bool rows_done = false;
+	char *out;
+
+	if (!n)
+		return 0;
+	strbuf_init(&sb);
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		bool inf = l > 18 && !strncmp(p, "#EXT-X-STREAM-INF:", 18);
+		if (!rows_done && (inf || !strncmp(p, "#EXT-X-I-FRAME-STREAM-INF:", 26))) {
+			for (unsigned k = 0; k < n; k++) {
+				strbuf_printf(&sb, "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"subs\",NAME=\"%s\",LANGUAGE=\"%s\","
+						   "DEFAULT=NO,AUTOSELECT=YES",
+					      r[k].name, r[k].track->language);
+				if (r[k].track->flags & INDEX_SUB_FORCED)
+					strbuf_printf(&sb, ",FORCED=YES");
+				strbuf_printf(&sb, ",URI=\"%s/%s\"\n", r[k].folder, NAMING_PLAYLIST);
+			}
+			rows_done = true;
+		}
+		strbuf_add(&sb, p, l);
+		if (inf)
+			strbuf_printf(&sb, ",SUBTITLES=\"subs\"");
+		if (nl)
+			strbuf_add(&sb, "\n", 1);
+		p += l + (nl ? 1 : 0);
+	}
+	if (!(out = strbuf_steal(&sb, len)))
+		return -ENOMEM;
+	free(*text);
+	*text = out;
+	return 0;
 }

@@ -10,63 +10,28 @@
 #include <libswscale/swscale.h>
 
 #include "rotate.h"
+#include "sampleio.h"
 
-/* Encodes in, scaled to w x h after turning it clockwise by rot degrees, as a JPEG. */
-static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, uint8_t **jpeg, size_t *size)
+int poster_jpeg(const AVFrame *pic, int qscale, uint8_t **jpeg, size_t *size)
 {
-	bool turned = rotate_swaps(rot);
-	int sw = (int)(turned ? h : w), sh = (int)(turned ? w : h);
-	AVFrame *upright = NULL;
 	const AVCodec *codec = avcodec_find_encoder(AV_CODEC_ID_MJPEG);
 	AVCodecContext *enc = NULL;
-	struct SwsContext *sws = NULL;
-	AVFrame *f = NULL;
 	AVPacket *pkt = NULL;
 	int ret = -EIO;
 
-	if (!codec || !(enc = avcodec_alloc_context3(codec)) || !(f = av_frame_alloc()) || !(pkt = av_packet_alloc()))
+	*jpeg = NULL;
+	*size = 0;
+	if (!codec || !(enc = avcodec_alloc_context3(codec)) || !(pkt = av_packet_alloc()))
 		goto out;
-	enc->width = (int)w;
-	enc->height = (int)h;
+	enc->width = pic->width;
+	enc->height = pic->height;
 	enc->pix_fmt = AV_PIX_FMT_YUVJ420P;
 	enc->time_base = (AVRational){ 1, 25 };
 	enc->flags |= AV_CODEC_FLAG_QSCALE | AV_CODEC_FLAG_BITEXACT;
-	enc->global_quality = FF_QP2LAMBDA * 3;
+	enc->global_quality = FF_QP2LAMBDA * qscale;
 	enc->thread_count = 1;
-	if (avcodec_open2(enc, codec, NULL) < 0)
-		goto out;
-	f->format = AV_PIX_FMT_YUVJ420P;
-	f->width = (int)w;
-	f->height = (int)h;
-	if (av_frame_get_buffer(f, 0) < 0) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	sws = sws_getContext(in->width, in->height, in->format, sw, sh, AV_PIX_FMT_YUVJ420P,
-			     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
-	if (!sws)
-		goto out;
-	if (rot) {
-		if (!(upright = av_frame_alloc())) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		upright->format = AV_PIX_FMT_YUVJ420P;
-		upright->width = sw;
-		upright->height = sh;
-		if (av_frame_get_buffer(upright, 0) < 0) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, upright->data,
-			  upright->linesize);
-		rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)upright->data, upright->linesize,
-			      (unsigned)sw, (unsigned)sh, rot);
-	} else {
-		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data, f->linesize);
-	}
-	f->pts = 0;
-	if (avcodec_send_frame(enc, f) < 0 || avcodec_send_frame(enc, NULL) < 0 || avcodec_receive_packet(enc, pkt) < 0)
+	if (avcodec_open2(enc, codec, NULL) < 0 || avcodec_send_frame(enc, pic) < 0 ||
+	    avcodec_send_frame(enc, NULL) < 0 || avcodec_receive_packet(enc, pkt) < 0)
 		goto out;
 	if (!(*jpeg = malloc((size_t)pkt->size))) {
 		ret = -ENOMEM;
@@ -77,17 +42,61 @@ static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, 
 	ret = 0;
 out:
 	av_packet_free(&pkt);
+	avcodec_free_context(&enc);
+	return ret;
+}
+
+/* A YUVJ420P picture of w x h, or NULL. */
+static AVFrame *picture(int w, int h)
+{
+	AVFrame *f = av_frame_alloc();
+
+	if (!f)
+		return NULL;
+	f->format = AV_PIX_FMT_YUVJ420P;
+	f->width = w;
+	f->height = h;
+	if (av_frame_get_buffer(f, 0) < 0)
+		av_frame_free(&f);
+	return f;
+}
+
+/* Encodes in, scaled to w x h after turning it clockwise by rot degrees, as a JPEG. */
+static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, uint8_t **jpeg, size_t *size)
+{
+	bool turned = rotate_swaps(rot);
+	int sw = (int)(turned ? h : w), sh = (int)(turned ? w : h);
+	AVFrame *upright = NULL, *f = NULL;
+	struct SwsContext *sws = NULL;
+	int ret = -ENOMEM;
+
+	if (!(f = picture((int)w, (int)h)) || (rot && !(upright = picture(sw, sh))))
+		goto out;
+	ret = -EIO;
+	sws = sws_getContext(in->width, in->height, in->format, sw, sh, AV_PIX_FMT_YUVJ420P,
+			     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
+	if (!sws)
+		goto out;
+	if (rot) {
+		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, upright->data,
+			  upright->linesize);
+		rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)upright->data, upright->linesize,
+			      (unsigned)sw, (unsigned)sh, rot);
+	} else {
+		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, f->data, f->linesize);
+	}
+	f->pts = 0;
+	ret = poster_jpeg(f, 3, jpeg, size);
+out:
 	av_frame_free(&f);
 	av_frame_free(&upright);
 	sws_freeContext(sws);
-	avcodec_free_context(&enc);
 	return ret;
 }
 
 int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size_t *size)
 {
 	struct index_track *v = &ix->video;
-	const AVCodec *codec = avcodec_find_decoder(v->decoder_id);
 	AVCodecContext *dec = NULL;
 	AVPacket *pkt = NULL;
 	AVFrame *frame = NULL;
@@ -106,23 +115,28 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 	for (uint32_t i = k + 1; i < v->nb_samples; i++)
 		if ((v->samples[i].flags & INDEX_SAMPLE_KEY) && v->samples[i].pts <= target)
 			k = i;
-	if (!codec || !(dec = avcodec_alloc_context3(codec)) || !(pkt = av_packet_alloc()) || !(frame = av_frame_alloc()))
+	if ((ret = sample_decoder(v, &dec)) < 0)
 		goto out;
-	if (v->extradata_size) {
-		if (!(dec->extradata = av_mallocz(v->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE))) {
-			ret = -ENOMEM;
-			goto out;
-		}
-		memcpy(dec->extradata, v->extradata, v->extradata_size);
-		dec->extradata_size = (int)v->extradata_size;
+	if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
+		ret = -ENOMEM;
+		goto out;
 	}
 	dec->thread_count = 1;  /* the picture size comes from the bitstream */
-	if (avcodec_open2(dec, codec, NULL) < 0 || av_new_packet(pkt, (int)v->samples[k].size) < 0) {
+	if (avcodec_open2(dec, NULL, NULL) < 0 || av_new_packet(pkt, (int)v->samples[k].size) < 0) {
 		ret = -ENODATA;
 		goto out;
 	}
-	if ((ret = source_pread(src, pkt->data, v->samples[k].size, v->samples[k].pos)) < 0)
-		goto out;
+	{
+		struct sample_reader rd;
+		uint64_t bad;
+		sample_reader_init(&rd, src);
+		ret = sample_read(&rd, v, &v->samples[k], pkt->data, &bad);
+		sample_reader_release(&rd);
+		if (ret == -EILSEQ)
+			ret = -ENODATA;  /* a damaged frame: no poster from it */
+		if (ret < 0)
+			goto out;
+	}
 	ret = -ENODATA;  /* from here on, a failure is the video's, not the disk's */
 	pkt->flags = AV_PKT_FLAG_KEY;
 	pkt->pts = pkt->dts = v->samples[k].pts;

@@ -206,7 +206,7 @@ int remote_check_url(const char *url, char *why, size_t why_len)
 
 /* --- one request -------------------------------------------------------------------------- */
 
-enum req_kind { REQ_HEAD, REQ_RANGE, REQ_BODY };
+enum req_kind { REQ_HEAD, REQ_RANGE, REQ_BODY, REQ_PUT };
 
 struct xfer {
 	enum req_kind kind;
@@ -219,6 +219,10 @@ struct xfer {
 	int64_t mtime, retry_after, clen;
 	bool has_range;
 	uint64_t r_first, r_last, r_total;
+	/* REQ_PUT: the body sent, and the headers sent with it */
+	const uint8_t *up;
+	size_t up_len, up_off;
+	struct curl_slist *up_headers;
 };
 
 static void xfer_reset(struct xfer *x)
@@ -285,8 +289,8 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 	struct xfer *x = arg;
 	size_t n = size * nmemb;
 
-	if (x->status < 200 || x->status > 299)
-		return n;  /* an error page: its status says all */
+	if (x->status < 200 || x->status > 299 || x->kind == REQ_PUT)
+		return n;  /* an error page, or a write's answer: its status says all */
 	if (x->headers_only && x->clen != (int64_t)x->max) {
 		/* More than asked (a server that ignores the range's end): stopping costs the
 		 * connection, but the headers are all we need. */
@@ -317,6 +321,17 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
 	}
 	memcpy(x->buf + x->len, p, n);
 	x->len += n;
+	return n;
+}
+
+static size_t on_upload(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct xfer *x = arg;
+	size_t n = size * nmemb;
+	if (n > x->up_len - x->up_off)
+		n = x->up_len - x->up_off;
+	memcpy(p, x->up + x->up_off, n);
+	x->up_off += n;
 	return n;
 }
 
@@ -387,6 +402,13 @@ static void setup(CURL *h, const char *url, struct xfer *x, const char *range, b
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, x);
 	if (x->kind == REQ_HEAD)
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (x->kind == REQ_PUT) {
+		x->up_off = 0;
+		curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_upload);
+		curl_easy_setopt(h, CURLOPT_READDATA, x);
+		curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_len);
+	}
 	if (range)
 		curl_easy_setopt(h, CURLOPT_RANGE, range);
 	if (cred_prefix && !strncmp(url, cred_prefix, strlen(cred_prefix)))
@@ -395,7 +417,7 @@ static void setup(CURL *h, const char *url, struct xfer *x, const char *range, b
 		snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", R.s3_region);
 		snprintf(userpwd, sizeof(userpwd), "%s:%s", R.s3_access_key, R.s3_secret_key);
 		curl_easy_setopt(h, CURLOPT_AWS_SIGV4, sigv4);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, s3_headers);
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->up_headers ? x->up_headers : s3_headers);
 		curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
 	}
 }
@@ -606,6 +628,33 @@ int remote_fetch(const char *url, size_t max, char **body, size_t *len, char *wh
 	*body = (char *)x.buf;
 	*len = x.len;
 	return 0;
+}
+
+int remote_put(const char *url, const void *data, size_t len, char *why, size_t why_len)
+{
+	struct xfer x = { .kind = REQ_PUT, .max = 1 << 20, .up = data, .up_len = len };
+	struct curl_slist *hd = NULL;
+	int ret;
+
+	/* Only where S3 signs the request: the payload hash header, a conditional write, and no
+	 * "Expect: 100-continue" round trip. */
+	if (!has_scheme(url, "s3") || !s3_enabled) {
+		snprintf(why, why_len, "only s3:// objects are written");
+		return -EPROTONOSUPPORT;
+	}
+	if (!(hd = curl_slist_append(hd, "x-amz-content-sha256: UNSIGNED-PAYLOAD")) ||
+	    !curl_slist_append(hd, "If-None-Match: *") || !curl_slist_append(hd, "Expect:")) {
+		curl_slist_free_all(hd);
+		snprintf(why, why_len, "out of memory");
+		return -ENOMEM;
+	}
+	x.up_headers = hd;
+	ret = perform(url, &x, NULL, R.retries, NULL, NULL, why, why_len);
+	if (ret < 0 && x.status == 412)
+		ret = -EEXIST;  /* an object of that name is there already */
+	curl_slist_free_all(hd);
+	free(x.buf);
+	return ret;
 }
 
 /* --- S3 listings ---------------------------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include "flight.h"
 #include "hash.h"
 #include "log.h"
+#include "shared_store.h"
 #include "stats.h"
 #include "synth.h"
 #include "transcode.h"
@@ -87,6 +88,11 @@ static void make_key(const struct media *m, unsigned variant, uint32_t seg, char
 	size_t len = n < 0 ? 0 : (size_t)n < sizeof(mat) ? (size_t)n : sizeof(mat) - 1;
 	snprintf(key, KEY_LEN + 1, "%016" PRIx64 "%016" PRIx64, hash_fnv1a(mat, len, 0),
 		 hash_fnv1a(mat, len, 0x9e3779b97f4a7c15ull));
+}
+
+const char *segment_format(void)
+{
+	return SEGMENT_FORMAT "/" AUDIO_FORMAT;
 }
 
 /* What the producers read of m: borrowed while the caller holds m. */
@@ -158,6 +164,11 @@ static int generate(struct media *m, unsigned variant, uint32_t seg, const char 
 	double t0 = mono_s();
 	int ret;
 
+	bool share = shared_store_enabled() && is_transcoded(m, variant);
+
+	/* The cluster's shared store first: a segment another node made is not made again. */
+	if (share && shared_store_fill(m, variant, seg, size, key) == 0)
+		return 0;
 	if ((ret = cache_write_begin(key, size, &w)) < 0)
 		return ret;
 	stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, 1);
@@ -165,6 +176,8 @@ static int generate(struct media *m, unsigned variant, uint32_t seg, const char 
 		cache_write_abort(w);
 	else
 		ret = cache_write_commit(w, true);
+	if (ret == 0 && share)
+		shared_store_offer(m, variant, seg, size, key);
 	if (ret == 0) {
 		stats_add(STATS_GENERATIONS, 1);
 		stats_generation_time(mono_s() - t0);
@@ -200,6 +213,236 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
 	return ret;
 }
 
+/* ---- Transcoded video segments served while they are made ----
+ *
+ * A reader that misses the cache joins the segment's production (one per key: single flight),
+ * made on a thread of its own into a buffer of the segment's planned size; a read at offset X
+ * waits only until the bytes up to X + length are final (transcode_segment_stream says when),
+ * and fails with EIO if the production does. When the segment is whole it goes to the cache (a
+ * file written aside and renamed, as every entry) and the production ends; readers still
+ * holding it read the buffer. */
+struct production {
+	char key[KEY_LEN + 1];
+	struct media *m;
+	unsigned variant;
+	uint32_t seg;
+	uint8_t *buf;
+	uint64_t size, ready;  /* [0, ready) final */
+	int state;             /* 0 under way, 1 whole, < 0 failed */
+	unsigned refs;
+	struct production *next;
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	struct production *list;  /* under way */
+	unsigned running;         /* production threads alive */
+} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0 };
+
+static void production_put(struct production *p)
+{
+	bool last;
+	pthread_mutex_lock(&P.lock);
+	last = --p->refs == 0;
+	pthread_mutex_unlock(&P.lock);
+	if (last) {
+		free(p->buf);
+		free(p);
+	}
+}
+
+static void production_progress(void *ctx, uint64_t ready)
+{
+	struct production *p = ctx;
+	if (ready >= p->size)
+		return;  /* the whole: once it is in the cache and counted (production_main) */
+	pthread_mutex_lock(&P.lock);
+	if (ready > p->ready)
+		p->ready = ready;
+	pthread_cond_broadcast(&P.changed);
+	pthread_mutex_unlock(&P.lock);
+}
+
+/* Fills p->buf from the cache entry of its key. */
+static int production_load(struct production *p)
+{
+	int fd = cache_open(p->key, p->size);
+	uint64_t off = 0;
+
+	if (fd < 0)
+		return -EIO;
+	while (off < p->size) {
+		ssize_t n = pread(fd, p->buf + off, (size_t)(p->size - off), (off_t)off);
+		if (n <= 0) {
+			close(fd);
+			return -EIO;
+		}
+		off += (uint64_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Keeps the whole segment in the cache; a cache that cannot keep it costs nothing here. */
+static void production_keep(struct production *p)
+{
+	struct cache_writer *w;
+	uint64_t off = 0;
+
+	if (cache_write_begin(p->key, p->size, &w) < 0)
+		return;
+	while (off < p->size) {
+		size_t n = p->size - off < COPY_CHUNK ? (size_t)(p->size - off) : COPY_CHUNK;
+		if (cache_write(w, p->buf + off, n) < 0) {
+			cache_write_abort(w);
+			return;
+		}
+		off += n;
+	}
+	cache_write_commit(w, true);
+}
+
+/* Fills p->buf from the cluster's shared store, and keeps it in the local cache. */
+static int production_from_store(struct production *p)
+{
+	uint8_t *data;
+	int ret;
+
+	if (!shared_store_enabled() || (ret = shared_store_get(p->m, p->variant, p->seg, p->size, &data)) < 0)
+		return -ENOENT;
+	memcpy(p->buf, data, p->size);
+	free(data);
+	production_keep(p);
+	return 0;
+}
+
+static void *production_main(void *arg)
+{
+	struct production *p = arg;
+	struct synth_input in = input_of(p->m);
+	struct flight *f;
+	int ret, result;
+	double t0 = mono_s();
+
+	if ((ret = flight_join(&flights, p->key, &f, &result)) <= 0) {
+		/* A prefetch made it (or failed) meanwhile. */
+		ret = ret < 0 ? ret : result < 0 ? result : production_load(p);
+	} else {
+		pthread_mutex_lock(&S.lock);
+		while (S.generating >= S.cfg.workers && !S.stop)
+			pthread_cond_wait(&S.changed, &S.lock);
+		S.generating++;
+		pthread_mutex_unlock(&S.lock);
+		if (cache_has(p->key, p->size)) {
+			ret = production_load(p);
+		} else if (production_from_store(p) == 0) {
+			ret = 0;  /* another node of the cluster made it */
+		} else {
+			stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, 1);
+			ret = transcode_segment_stream(&in, (unsigned)plan_variant_rung(p->m->plan, p->variant), p->seg,
+						       p->buf, production_progress, p);
+			if (ret == 0) {
+				production_keep(p);
+				if (shared_store_enabled())
+					shared_store_offer(p->m, p->variant, p->seg, p->size, p->key);
+				stats_add(STATS_GENERATIONS, 1);
+				stats_generation_time(mono_s() - t0);
+			}
+			stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, -1);
+		}
+		pthread_mutex_lock(&S.lock);
+		S.generating--;
+		pthread_cond_broadcast(&S.changed);
+		pthread_mutex_unlock(&S.lock);
+		flight_land(&flights, f, ret);
+	}
+	pthread_mutex_lock(&P.lock);
+	if (ret == 0)
+		p->ready = p->size;
+	p->state = ret < 0 ? (ret == -ENOMEM ? -ENOMEM : -EIO) : 1;
+	for (struct production **q = &P.list; *q; q = &(*q)->next)
+		if (*q == p) {
+			*q = p->next;
+			break;
+		}
+	P.running--;
+	pthread_cond_broadcast(&P.changed);
+	pthread_mutex_unlock(&P.lock);
+	media_put(p->m);
+	production_put(p);
+	return NULL;
+}
+
+/* Joins the production of key, starting it when none is under way. */
+static int production_join(struct media *m, unsigned variant, uint32_t seg, const char *key, uint64_t size,
+			   struct production **out)
+{
+	struct production *p;
+	pthread_attr_t attr;
+	pthread_t t;
+	int ret = 0;
+
+	pthread_mutex_lock(&P.lock);
+	for (p = P.list; p && strcmp(p->key, key); p = p->next)
+		;
+	if (p) {
+		p->refs++;
+		*out = p;
+		goto out;
+	}
+	if (!(p = calloc(1, sizeof(*p))) || !(p->buf = malloc(size ? size : 1))) {
+		free(p);
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(p->key, sizeof(p->key), "%s", key);
+	p->m = m;
+	p->variant = variant;
+	p->seg = seg;
+	p->size = size;
+	p->refs = 2;  /* the reader's and the thread's */
+	media_ref(m);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, production_main, p) != 0) {
+		media_put(m);
+		free(p->buf);
+		free(p);
+		ret = -EAGAIN;
+	} else {
+		p->next = P.list;
+		P.list = p;
+		P.running++;
+		*out = p;
+	}
+	pthread_attr_destroy(&attr);
+out:
+	pthread_mutex_unlock(&P.lock);
+	return ret;
+}
+
+static ssize_t production_read(struct production *p, char *buf, size_t size, uint64_t off)
+{
+	uint64_t want;
+	int state;
+
+	if (off >= p->size)
+		return 0;
+	if (size > p->size - off)
+		size = (size_t)(p->size - off);
+	want = off + size;
+	pthread_mutex_lock(&P.lock);
+	while (p->ready < want && p->state == 0)
+		pthread_cond_wait(&P.changed, &P.lock);
+	state = p->state;
+	pthread_mutex_unlock(&P.lock);
+	if (state < 0)
+		return state;
+	memcpy(buf, p->buf + off, size);  /* [0, ready) never changes */
+	return (ssize_t)size;
+}
+
 static bool cached_or_flying(const char *key, uint64_t size)
 {
 	return cache_has(key, size) || flight_busy(&flights, key);
@@ -226,6 +469,24 @@ static void prefetch(struct media *m, unsigned variant, uint32_t seg)
 	}
 }
 
+/* A transcoded video segment is prepared as a production, so that a reader arriving meanwhile
+ * reads it as it is made; the worker waits for it, which bounds what prefetch starts at once. */
+static void prefetch_one(struct media *m, unsigned variant, uint32_t seg, const char *key)
+{
+	struct production *p;
+
+	if (plan_variant_rung(m->plan, variant) < 0 || production_join(m, variant, seg, key,
+								       plan_variant_size(m->plan, variant, seg), &p) < 0) {
+		fill(m, variant, seg, key);
+		return;
+	}
+	pthread_mutex_lock(&P.lock);
+	while (p->state == 0)
+		pthread_cond_wait(&P.changed, &P.lock);
+	pthread_mutex_unlock(&P.lock);
+	production_put(p);
+}
+
 static void *worker(void *arg)
 {
 	(void)arg;
@@ -243,7 +504,7 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&S.lock);
 		make_key(j.m, j.variant, j.seg, key);
 		if (!cached_or_flying(key, plan_variant_size(j.m->plan, j.variant, j.seg)))
-			fill(j.m, j.variant, j.seg, key);
+			prefetch_one(j.m, j.variant, j.seg, key);
 		media_put(j.m);
 		pthread_mutex_lock(&S.lock);
 	}
@@ -277,6 +538,10 @@ void segment_shutdown(void)
 	pthread_mutex_unlock(&S.lock);
 	for (unsigned i = 0; i < S.nb_workers; i++)
 		pthread_join(S.workers[i], NULL);
+	pthread_mutex_lock(&P.lock);  /* productions end at their next frame */
+	while (P.running)
+		pthread_cond_wait(&P.changed, &P.lock);
+	pthread_mutex_unlock(&P.lock);
 	S.nb_workers = 0;
 	free(S.workers);
 	S.workers = NULL;
@@ -308,6 +573,16 @@ int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment
 		fd = cache_open(key, out->size);
 		if (fd >= 0) {
 			stats_add(STATS_CACHE_HITS, 1);
+		} else if (plan_variant_rung(m->plan, variant) >= 0) {
+			/* A transcoded video segment: served while it is made. */
+			stats_add(STATS_CACHE_MISSES, 1);
+			if ((ret = production_join(m, variant, seg, key, out->size, &out->prod)) < 0) {
+				media_put(m);
+				return ret;
+			}
+			prefetch(m, variant, seg);
+			media_put(m);
+			return 0;
 		} else {
 			stats_add(STATS_CACHE_MISSES, 1);
 			ret = fill(m, variant, seg, key);
@@ -347,6 +622,9 @@ void segment_close(struct segment_file *sf)
 	free(sf->mem);
 	sf->mem = NULL;
 	synth_close(sf->synth);
+	if (sf->prod)
+		production_put(sf->prod);
+	sf->prod = NULL;
 	media_put(sf->m);
 	sf->fd = -1;
 	sf->synth = NULL;
@@ -359,6 +637,8 @@ ssize_t segment_read(struct segment_file *sf, char *buf, size_t size, uint64_t o
 		ssize_t n = pread(sf->fd, buf, size, (off_t)off);
 		return n < 0 ? -errno : n;
 	}
+	if (sf->prod)
+		return production_read(sf->prod, buf, size, off);
 	if (sf->mem) {
 		if (off >= sf->size)
 			return 0;

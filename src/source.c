@@ -48,6 +48,7 @@ struct source {
 	unsigned nb_blocks, cap, run;  /* cap: blocks block can hold; run: blocks of the last fetch */
 	uint64_t read_end;             /* source_will_read: runs end there (0: the file's end) */
 	bool prefetch_asked;
+	uint64_t grow_min;           /* a growing local file: its size when opened, which it keeps */
 	char why[1500];
 };
 
@@ -511,6 +512,28 @@ static void remote_forget(const char *url)
 	pthread_mutex_unlock(&known_lock);
 }
 
+int source_open_for_writing(const char *path)
+{
+	int fd, ret;
+
+	if (remote_is_url(path) || source_is_link(path))
+		return -ENOTSUP;
+	if ((fd = open_local(path, O_RDONLY | O_NONBLOCK)) < 0)
+		return fd;
+	stats_add(STATS_SOURCE_OPENS, 1);
+	/* A read lease is refused (EAGAIN) exactly while some process has the file open for
+	 * writing. It is let go at once; a writer opening meanwhile waits that long, and the
+	 * signal the kernel sends us for it is ignored (main.c). */
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		ret = 0;
+	} else {
+		ret = errno == EAGAIN ? 1 : -errno;
+	}
+	close(fd);
+	return ret;
+}
+
 int source_stat(const char *path, struct source_identity *out)
 {
 	char url[4096], why[256];
@@ -612,9 +635,28 @@ void source_close(struct source *s)
 	free(s);
 }
 
+int source_open_as(const char *path, const struct source_identity *want, struct source **out, char *why,
+		   size_t why_len)
+{
+	int ret = source_open(path, out, why, why_len);
+
+	if (ret < 0 || !identity_growing(want) || (*out)->fd < 0)
+		return ret;
+	if ((*out)->id.ino == want->ino && (*out)->id.dev == want->dev && !(*out)->id.tag) {
+		(*out)->grow_min = (*out)->id.size;
+		(*out)->id = *want;
+	}
+	return 0;
+}
+
 const struct source_identity *source_identity(const struct source *s)
 {
 	return &s->id;
+}
+
+uint64_t source_size(const struct source *s)
+{
+	return identity_growing(&s->id) ? s->grow_min : s->id.size;
 }
 
 void source_will_read(struct source *s, uint64_t end)
@@ -650,7 +692,8 @@ static int local_pread(struct source *s, void *buf, size_t n, uint64_t off)
 		if (fstat(s->fd, &st) < 0)
 			return -errno;
 		identity_from_stat(&st, &now);
-		if (!identity_equal(&now, &s->id))
+		/* A file being written only grows: what was written stays (append-only writers). */
+		if (identity_growing(&s->id) ? (uint64_t)st.st_size < s->grow_min : !identity_equal(&now, &s->id))
 			return -EIO;
 	}
 	return 0;

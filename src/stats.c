@@ -22,7 +22,7 @@ static const struct {
 	[STATS_CACHE_ERRORS] = { "hlsfs_cache_write_errors_total", "Cache writes that failed; the segment was served uncached." },
 	[STATS_CACHE_TORN] = { "hlsfs_cache_damaged_total", "Cache entries found damaged and rebuilt." },
 	[STATS_BYTES_SERVED] = { "hlsfs_bytes_served_total", "Bytes returned by reads of segments." },
-	[STATS_GENERATIONS] = { "hlsfs_generations_total", "Segments generated into the cache." },
+	[STATS_GENERATIONS] = { "hlsfs_generations_total", "Segments generated (remuxed or transcoded) into the cache by this node; those taken from the shared store are not counted." },
 	[STATS_PREFETCH_QUEUED] = { "hlsfs_prefetch_queued_total", "Segments queued for prefetch." },
 	[STATS_INDEX_BUILDS] = { "hlsfs_index_builds_total", "Sources indexed by reading their moov." },
 	[STATS_INDEX_LOADS] = { "hlsfs_index_loads_total", "Indexes loaded from the persistent index." },
@@ -33,6 +33,12 @@ static const struct {
 	[STATS_REMOTE_ERRORS] = { "hlsfs_remote_errors_total", "Remote requests that failed for good." },
 	[STATS_BLOCK_HITS] = { "hlsfs_remote_block_hits_total", "Blocks of remote sources read from the block cache." },
 	[STATS_BLOCK_MISSES] = { "hlsfs_remote_block_misses_total", "Blocks of remote sources fetched from their archive." },
+	[STATS_SHARED_HITS] = { "hlsfs_shared_hits_total", "Segments taken from the shared store (shared_cache) instead of made here." },
+	[STATS_SHARED_MISSES] = { "hlsfs_shared_misses_total", "Segments looked for in the shared store and not found there." },
+	[STATS_SHARED_UPLOADS] = { "hlsfs_shared_uploads_total", "Segments made here and written to the shared store." },
+	[STATS_SHARED_ERRORS] = { "hlsfs_shared_errors_total", "Shared store reads and writes that failed; the segment was made here." },
+	[STATS_SHARED_DAMAGED] = { "hlsfs_shared_damaged_total", "Shared store objects found torn or foreign (size, key or checksum) and ignored." },
+	[STATS_SHARED_DROPPED] = { "hlsfs_shared_dropped_total", "Uploads to the shared store dropped because its queue was full." },
 };
 
 static const struct {

@@ -11,6 +11,7 @@
 
 #include "codec.h"
 #include "log.h"
+#include "sampleio.h"
 #include "source.h"
 #include "tsmux.h"
 
@@ -29,6 +30,7 @@ struct synth {
 	int64_t unit_index;       /* which unit is in unit[], -1 for none */
 	int failed;               /* a read error was logged for this open */
 	const struct synth_encoded *enc;  /* transcoded: the encoded video frames */
+	struct sample_reader rd;  /* sample bytes: a range, or MPEG-TS packets put together */
 };
 
 static int reserve(uint8_t **p, size_t *cap, size_t n)
@@ -59,11 +61,12 @@ int synth_open(const struct synth_input *in, uint32_t seg, struct synth **out)
 	pthread_mutex_init(&s->lock, NULL);
 	s->unit_index = -1;
 	s->in = *in;
-	if ((ret = source_open(in->path, &s->src, why, sizeof(why))) < 0) {
+	if ((ret = source_open_as(in->path, in->id, &s->src, why, sizeof(why))) < 0) {
 		log_error("%s: cannot open the source for segment %u: %s", in->path, seg, why[0] ? why : strerror(-ret));
 		ret = -EIO;
 		goto fail;
 	}
+	sample_reader_init(&s->rd, s->src);
 	if (!identity_equal(source_identity(s->src), in->id)) {
 		log_error("%s: the source changed since it was indexed; not serving segment %u", in->path, seg);
 		ret = -EIO;
@@ -84,11 +87,11 @@ int synth_open(const struct synth_input *in, uint32_t seg, struct synth **out)
 		const struct plan_segment *ps = &in->plan->segments[seg];
 		uint64_t end = 0;
 		for (uint32_t i = ps->v_first; i < ps->v_first + ps->v_count; i++)
-			if (in->ix->video.samples[i].pos + in->ix->video.samples[i].size > end)
-				end = in->ix->video.samples[i].pos + in->ix->video.samples[i].size;
+			if (sample_end(&in->ix->video, &in->ix->video.samples[i]) > end)
+				end = sample_end(&in->ix->video, &in->ix->video.samples[i]);
 		for (uint32_t i = ps->a_first; i < ps->a_first + ps->a_count; i++)
-			if (in->ix->audio.samples[i].pos + in->ix->audio.samples[i].size > end)
-				end = in->ix->audio.samples[i].pos + in->ix->audio.samples[i].size;
+			if (sample_end(&in->ix->audio, &in->ix->audio.samples[i]) > end)
+				end = sample_end(&in->ix->audio, &in->ix->audio.samples[i]);
 		source_will_read(s->src, end);
 	}
 	if ((ret = plan_layout(in->plan, in->ix, seg, &s->layout)) < 0) {
@@ -108,6 +111,7 @@ void synth_close(struct synth *s)
 {
 	if (!s)
 		return;
+	sample_reader_release(&s->rd);
 	source_close(s->src);
 	free(s->layout);
 	codec_avc_release(&s->avc);
@@ -125,10 +129,14 @@ uint64_t synth_size(const struct synth *s)
 
 static int read_failed(struct synth *s, const struct plan_unit *u, int err)
 {
-	if (!s->failed) {
+	if (!s->failed && err == -EILSEQ) {
+		s->failed = 1;
+		log_error("%s: segment %u: %s; not served", s->in.path, s->layout ? s->layout->segment : 0,
+			  s->rd.damage);
+	} else if (!s->failed) {
 		s->failed = 1;
 		log_error("%s: segment %u: reading source bytes failed (%s); the file was truncated, replaced or is unreadable",
-			  s->in.path, s->layout->segment, source_strerror(s->src, err));
+			  s->in.path, s->layout ? s->layout->segment : 0, source_strerror(s->src, err));
 	}
 	(void)u;
 	return -EIO;
@@ -154,7 +162,8 @@ static ssize_t build_video(struct synth *s, const struct plan_unit *u)
 	const struct index_sample *smp = &s->in.ix->video.samples[u->first];
 	bool with_dts = smp->pts != smp->dts;
 	size_t hsize = tsmux_pes_header_size(with_dts), pos;
-	uint64_t annexb = codec_avc_annexb_size(smp->size, smp->nals, p->nal_length_size);
+	uint64_t annexb = p->annexb ? smp->size : codec_avc_annexb_size(smp->size, smp->nals, p->nal_length_size);
+	uint64_t bad;
 	int ret;
 
 	if (reserve(&s->pes, &s->pes_cap, hsize + u->payload) < 0 ||
@@ -164,11 +173,17 @@ static ssize_t build_video(struct synth *s, const struct plan_unit *u)
 			       (uint64_t)(smp->dts + p->ts_offset), u->payload, s->pes);
 	codec_avc_aud(s->pes + pos);
 	pos += CODEC_AUD_SIZE;
-	if ((smp->flags & INDEX_SAMPLE_KEY) && s->avc.ps_size) {
+	if ((smp->flags & INDEX_SAMPLE_KEY) && s->avc.ps_size && !(p->annexb && (smp->flags & INDEX_SAMPLE_PS))) {
 		memcpy(s->pes + pos, s->avc.ps, s->avc.ps_size);
 		pos += s->avc.ps_size;
 	}
-	if ((ret = source_pread(s->src, s->sample, smp->size, smp->pos)) < 0)
+	if (p->annexb) {  /* start codes already: copied as they are */
+		if ((ret = sample_read(&s->rd, &s->in.ix->video, smp, s->pes + pos, &bad)) < 0)
+			return read_failed(s, u, ret);
+		pos += annexb;
+		return (ssize_t)pos;
+	}
+	if ((ret = sample_read(&s->rd, &s->in.ix->video, smp, s->sample, &bad)) < 0)
 		return read_failed(s, u, ret);
 	codec_avc_to_annexb(s->sample, smp->size, p->nal_length_size, s->pes + pos, annexb);
 	pos += annexb;
@@ -181,6 +196,7 @@ static ssize_t build_audio_from(struct synth *s, const struct plan_unit *u, cons
 				const struct aac_config *aac, bool adts, const struct synth_encoded *enc, int64_t pts)
 {
 	size_t pos;
+	uint64_t bad;
 	int ret;
 
 	if (reserve(&s->pes, &s->pes_cap, tsmux_pes_header_size(false) + u->payload) < 0)
@@ -196,7 +212,7 @@ static ssize_t build_audio_from(struct synth *s, const struct plan_unit *u, cons
 		}
 		if (enc)
 			memcpy(s->pes + pos, enc->frames[u->first + i].data, (size_t)size);
-		else if ((ret = source_pread(s->src, s->pes + pos, (size_t)size, t->samples[u->first + i].pos)) < 0)
+		else if ((ret = sample_read(&s->rd, t, &t->samples[u->first + i], s->pes + pos, &bad)) < 0)
 			return read_failed(s, u, ret);
 		pos += (size_t)size;
 	}
@@ -311,6 +327,7 @@ int synth_write_encoded(const struct synth_input *in, struct source *src, const 
 	uint64_t off = 0;
 	int ret = 0;
 
+	sample_reader_init(&s.rd, src);
 	if (in->ix->audio.codec == INDEX_CODEC_AAC &&
 	    codec_aac_parse(in->ix->audio.extradata, in->ix->audio.extradata_size, &s.aac) < 0)
 		return -EIO;
@@ -324,6 +341,7 @@ int synth_write_encoded(const struct synth_input *in, struct source *src, const 
 	free(s.pes);
 	free(s.sample);
 	free(s.unit);
+	sample_reader_release(&s.rd);
 	return ret;
 }
 
@@ -335,6 +353,7 @@ int synth_write_rendition(const struct synth_input *in, struct source *src, cons
 	uint64_t off = 0;
 	int ret = 0;
 
+	sample_reader_init(&s.rd, src);
 	for (uint32_t i = 0; i < l->nb_units && ret == 0; i++) {
 		const struct plan_unit *u = &l->units[i];
 		struct ts_pes_out o = { .pid = TS_PID_AUDIO, .cc = u->cc, .pcr = true, .random_access = true };
@@ -357,5 +376,6 @@ int synth_write_rendition(const struct synth_input *in, struct source *src, cons
 	free(s.pes);
 	free(s.sample);
 	free(s.unit);
+	sample_reader_release(&s.rd);
 	return ret;
 }

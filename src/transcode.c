@@ -9,11 +9,19 @@
  * Encoding: a fresh encoder per segment (segments are made independently, in any order), an
  * IDR first, no B-frames (PTS = DTS), average rate = the rung's, VBV maxrate = that rate with a
  * one-second buffer, a fixed thread count and bit-exact scaling, so the same input gives the
- * same bytes on every run. An encode larger than the planned bound is redone at a lower rate;
- * the result is padded with null packets to the bound.
+ * same bytes on every run; padded with null packets to the planned bound.
+ *
+ * Final bytes as they are made: the encode is judged GOP by GOP (an IDR half a second in, then
+ * every two seconds, so the first bytes are final soon). When
+ * a GOP is encoded, the segment's bytes up to it plus the rest's audio and its video at the VBV
+ * allowance must fit the bound; if they do, the GOP is kept and the bytes that can no longer
+ * change are written and reported (transcode_segment_stream); if not, that GOP alone is encoded
+ * again by a fresh encoder at a lower rate (an IDR where it starts), the GOPs before it staying
+ * as they are. The choice depends on encoded sizes only, never on timing or on who reads.
  *
  * Threads: a segment's frames go through two stages at once, read + decode + scale on a helper
- * thread and encode on the caller's, handed over in presentation order through a short queue.
+ * thread (the decoder itself with one thread per core) and encode on the caller's, handed over in
+ * presentation order through a short queue.
  * The encoder sees the same frames in the same order whatever the timing, so the bytes are
  * those of one thread doing both; the segment is ready about as soon as its encode is. */
 #include "transcode.h"
@@ -23,26 +31,71 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libavcodec/avcodec.h>
+#include <libavfilter/avfilter.h>
+#include <libavfilter/buffersink.h>
+#include <libavfilter/buffersrc.h>
+#include <libavutil/cpu.h>
 #include <libavutil/imgutils.h>
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
 #include "log.h"
+#include "sampleio.h"
 #include "plan.h"
 #include "rotate.h"
+#include "segment.h"
 #include "source.h"
 #include "synth.h"
 #include "tsmux.h"
 
 #define ENCODER_THREADS 1  /* x264 with more threads and VBV is not repeatable run to run */
-/* One decoder thread: with two (frame threads), a 720p rung segment of a 1080p source came 1.33x
- * sooner, but two mounts gave different bytes for one segment of a test source (pictures the
- * decoder conceals differ between runs); identical bytes come first. */
-#define DECODER_THREADS 1
+/* Decoder threads (frame and slice threads): one per core unless set. They do not shape the bytes:
+ * libavcodec's threaded decoders give the frames one thread gives, and the only pictures that could
+ * depend on timing (a leading picture of an open GOP whose references lie before the decode start,
+ * a picture the decoder flags corrupt) are dropped and stood in for, whatever the thread count. The
+ * differences once blamed on frame threads came from the encoder (x264_level above). */
+#define DECODER_THREADS_MAX 16
+static unsigned decoder_threads;  /* 0: one per core */
+
+void transcode_set_decoder_threads(unsigned n)
+{
+	decoder_threads = n > DECODER_THREADS_MAX ? DECODER_THREADS_MAX : n;
+}
+
+static int decoder_thread_count(void)
+{
+	long n = decoder_threads ? (long)decoder_threads : sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 1 ? 1 : n > DECODER_THREADS_MAX ? DECODER_THREADS_MAX : (int)n;
+}
 
 static struct transcode_config config = { "libx264", "veryfast", "main" };
+
+/* x264's SIMD level, named rather than detected by x264. Its AVX-512 code (in the macroblock-tree
+ * rate control) reads memory it never wrote: the same frames gave other bytes from one encode to
+ * the next in a long-running process, depending on what the heap held before (MALLOC_PERTURB_=1
+ * shows it at once), while the AVX2 code gives the same bytes every time. The levels below AVX2
+ * are not all bit-exact with each other either, so the level used is part of the fingerprint:
+ * equal keys, equal bytes, whatever the machine. NULL: x264 detects (not x86, or no SSE2). */
+static const char *x264_level(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	int f = av_get_cpu_flags();
+	if ((f & AV_CPU_FLAG_AVX2) && (f & AV_CPU_FLAG_FMA3) && (f & AV_CPU_FLAG_BMI2))
+		return "AVX2";
+	if (f & AV_CPU_FLAG_AVX)
+		return "AVX";
+	if (f & AV_CPU_FLAG_SSE42)
+		return "SSE4.2";
+	if (f & AV_CPU_FLAG_SSSE3)
+		return "SSSE3";
+	if (f & AV_CPU_FLAG_SSE2)
+		return "SSE2";
+#endif
+	return NULL;
+}
 
 void transcode_init(const struct transcode_config *cfg)
 {
@@ -57,8 +110,11 @@ bool transcode_encoder_exists(const char *name)
 
 void transcode_fingerprint(char *out, size_t size)
 {
-	snprintf(out, size, "%s/%s/%s/t%d/%s", config.encoder, config.preset, config.profile, ENCODER_THREADS,
-		 LIBAVCODEC_IDENT);
+	const char *level = x264_level();
+	/* gops=3: a short first GOP (first_gop_frames), then GOP by GOP refits (what the bytes are);
+	 * yadif: interlaced pictures deinterlaced (offer_frame) by this libavfilter */
+	snprintf(out, size, "%s/%s/%s/t%d/%s/simd=%s/gops=3/yadif-%s", config.encoder, config.preset,
+		 config.profile, ENCODER_THREADS, LIBAVCODEC_IDENT, level ? level : "auto", LIBAVFILTER_IDENT);
 }
 
 struct encoded {
@@ -103,15 +159,33 @@ struct job {
 	uint32_t seg;
 	struct source *src;
 	struct plan_frame *want;   /* the frames to encode, PTS order */
-	uint32_t nwant, sent;      /* sent: frames given to the encoder so far */
+	uint32_t nwant, sent;      /* sent: frames given to the current encoder so far (index into want) */
 	uint32_t k0, last_sample;  /* the video samples decoded: from the keyframe k0 to last_sample */
+	uint32_t first_wanted;     /* the first sample (decode order) whose picture the segment shows */
 	uint32_t taken;            /* decoded frames queued so far */
 	AVCodecContext *dec, *enc;
+	AVFilterGraph *deint;      /* yadif, from the first interlaced picture on (deint_offer) */
+	AVFilterContext *deint_in, *deint_out;
+	AVFrame *deint_frame;
 	struct SwsContext *sws;
 	AVFrame *upright;          /* a turned source's picture scaled before it is turned */
 	AVFrame *last;             /* the previous frame encoded, for stand-ins */
-	struct encoded out;
+	struct encoded out;        /* encoded frames: [0, gop0) committed, [gop0, out.n) the GOP under way */
 	double rate_factor;
+	unsigned attempt;          /* index into rate_factors */
+	uint32_t gop, first_gop;   /* frames per GOP (an IDR each), and in the first one */
+	uint32_t gop0;             /* first frame of the GOP under way: frames before it are final */
+	AVFrame **pend;            /* scaled frames [gop0, avail), kept to encode the GOP again */
+	uint32_t avail, pend_cap;
+	bool flushed;              /* the current encoder was told the input ended */
+	/* Output: bound bytes; [0, emitted_bytes) are final and were reported through progress. */
+	uint8_t *buf;
+	uint64_t bound, emitted_bytes;
+	uint32_t emitted_units, total_pcr;
+	struct plan_layout *layout;  /* of the committed frames, the whole segment's at the end */
+	uint64_t layout_size;
+	void (*progress)(void *ctx, uint64_t ready);
+	void *ctx;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	AVFrame *queue[QUEUE_FRAMES];
@@ -120,50 +194,6 @@ struct job {
 	bool abandoned;            /* the encoder gave up: the decoding thread stops */
 	int dec_ret;               /* the decoding thread's result */
 };
-
-/* Gives a decoder the track's codec configuration, padded as libavcodec requires. */
-static int set_extradata(AVCodecContext *dec, const struct index_track *t)
-{
-	if (!t->extradata_size)
-		return 0;
-	if (!(dec->extradata = av_mallocz(t->extradata_size + AV_INPUT_BUFFER_PADDING_SIZE)))
-		return -ENOMEM;
-	memcpy(dec->extradata, t->extradata, t->extradata_size);
-	dec->extradata_size = (int)t->extradata_size;
-	return 0;
-}
-
-static int drain_encoder(struct job *j, bool flush)
-{
-	AVPacket *pkt = av_packet_alloc();
-	int ret;
-
-	if (!pkt)
-		return -ENOMEM;
-	if (flush)
-		avcodec_send_frame(j->enc, NULL);
-	while ((ret = avcodec_receive_packet(j->enc, pkt)) >= 0) {
-		/* No B-frames: packets come out in input order, so the i-th carries want[i]'s time. */
-		uint32_t i = j->out.n;
-		ret = i < j->nwant ? encoded_push(&j->out, pkt, j->want[i].pts) : 0;
-		av_packet_unref(pkt);
-		if (ret < 0)
-			break;
-	}
-	av_packet_free(&pkt);
-	return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : ret < 0 ? -EIO : 0;
-}
-
-static int encode_frame(struct job *j, AVFrame *f)
-{
-	int ret;
-	f->pts = j->want[j->sent].pts;
-	f->pict_type = j->sent == 0 ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-	j->sent++;
-	if ((ret = avcodec_send_frame(j->enc, f)) < 0)
-		return -EIO;
-	return drain_encoder(j, false);
-}
 
 /* Hands a scaled frame to the encoder's side, waiting while the queue is full. Takes f. */
 static int queue_put(struct job *j, AVFrame *f)
@@ -261,13 +291,92 @@ static bool wanted(const struct job *j, int64_t t)
 	return (t >= s->start || j->seg == 0) && (last || t < s->end);
 }
 
+static int64_t frame_time(const AVFrame *f)
+{
+	return f->best_effort_timestamp != AV_NOPTS_VALUE ? f->best_effort_timestamp : f->pts;
+}
+
+static int take_if_wanted(struct job *j, AVFrame *f)
+{
+	return j->taken < j->nwant && wanted(j, frame_time(f)) ? take_frame(j, f) : 0;
+}
+
+/* Interlaced pictures (DVD, broadcast recordings) are deinterlaced before they are scaled, or every
+ * rung would show their two fields combed together: yadif, one picture out per picture in, only on
+ * pictures flagged interlaced. The graph is made at the first such picture of the segment's decode
+ * (always the same one: decoding starts at the same keyframe) and runs on one thread. */
+static int deint_open(struct job *j, const AVFrame *f)
+{
+	char args[160];
+	AVFilterContext *yadif;
+	AVRational sar = f->sample_aspect_ratio.num > 0 ? f->sample_aspect_ratio : (AVRational){ 1, 1 };
+
+	if (!(j->deint = avfilter_graph_alloc()) || (!j->deint_frame && !(j->deint_frame = av_frame_alloc())))
+		return -ENOMEM;
+	j->deint->nb_threads = 1;
+	snprintf(args, sizeof(args), "video_size=%dx%d:pix_fmt=%d:time_base=1/%d:pixel_aspect=%d/%d", f->width,
+		 f->height, f->format, PLAN_TIMEBASE, sar.num, sar.den);
+	if (avfilter_graph_create_filter(&j->deint_in, avfilter_get_by_name("buffer"), "in", args, NULL, j->deint) < 0 ||
+	    avfilter_graph_create_filter(&yadif, avfilter_get_by_name("yadif"), "yadif",
+					 "mode=send_frame:parity=auto:deint=interlaced", NULL, j->deint) < 0 ||
+	    avfilter_graph_create_filter(&j->deint_out, avfilter_get_by_name("buffersink"), "out", NULL, NULL,
+					 j->deint) < 0 ||
+	    avfilter_link(j->deint_in, 0, yadif, 0) < 0 || avfilter_link(yadif, 0, j->deint_out, 0) < 0 ||
+	    avfilter_graph_config(j->deint, NULL) < 0) {
+		avfilter_graph_free(&j->deint);
+		return -EIO;
+	}
+	return 0;
+}
+
+/* What the deinterlacer has ready, to take_frame; with eof, everything it holds. */
+static int deint_drain(struct job *j, bool eof)
+{
+	int ret;
+
+	if (!j->deint)
+		return 0;
+	if (eof && av_buffersrc_add_frame(j->deint_in, NULL) < 0)
+		return -EIO;
+	while ((ret = av_buffersink_get_frame(j->deint_out, j->deint_frame)) >= 0) {
+		ret = take_if_wanted(j, j->deint_frame);
+		av_frame_unref(j->deint_frame);
+		if (ret < 0)
+			return ret;
+	}
+	if (eof)
+		avfilter_graph_free(&j->deint);
+	return ret == AVERROR(EAGAIN) || ret == AVERROR_EOF ? 0 : -EIO;
+}
+
+/* A sound decoded picture: through the deinterlacer once one was needed, else straight on. */
+static int offer_frame(struct job *j, AVFrame *f)
+{
+	int ret;
+
+	if (j->deint && (f->width != j->deint_in->outputs[0]->w || f->height != j->deint_in->outputs[0]->h ||
+			 f->format != j->deint_in->outputs[0]->format) && (ret = deint_drain(j, true)) < 0)
+		return ret;  /* the picture changed size mid-stream: a new graph for the new size */
+	if (!j->deint && f->interlaced_frame && (ret = deint_open(j, f)) < 0)
+		return ret;
+	if (!j->deint)
+		return take_if_wanted(j, f);
+	if (av_buffersrc_add_frame_flags(j->deint_in, f, AV_BUFFERSRC_FLAG_KEEP_REF) < 0)
+		return -EIO;
+	return deint_drain(j, false);
+}
+
 static int drain_decoder(struct job *j, AVFrame *frame)
 {
 	int ret;
 	while ((ret = avcodec_receive_frame(j->dec, frame)) >= 0) {
-		int64_t t = frame->best_effort_timestamp != AV_NOPTS_VALUE ? frame->best_effort_timestamp : frame->pts;
-		if (j->taken < j->nwant && wanted(j, t))
-			ret = take_frame(j, frame);
+		/* A picture shown before the keyframe the decode starts at leads an open GOP: its
+		 * references were never decoded. It, and any picture the decoder flags corrupt, is
+		 * dropped (a stand-in takes its place), so no concealed picture reaches the encoder. */
+		bool sound = !(frame->flags & AV_FRAME_FLAG_CORRUPT) && !frame->decode_error_flags &&
+			     frame_time(frame) >= j->in->ix->video.samples[j->k0].pts;
+		if (sound)
+			ret = offer_frame(j, frame);
 		av_frame_unref(frame);
 		if (ret < 0)
 			return ret;
@@ -290,8 +399,11 @@ static int decode_span(struct job *j)
 	const struct index_track *v = &j->in->ix->video;
 	AVPacket *pkt = av_packet_alloc();
 	AVFrame *frame = av_frame_alloc();
+	struct sample_reader rd;
+	uint64_t bad;
 	int ret = 0;
 
+	sample_reader_init(&rd, j->src);
 	if (!pkt || !frame) {
 		ret = -ENOMEM;
 		goto out;
@@ -306,9 +418,12 @@ static int decode_span(struct job *j)
 			ret = -ENOMEM;
 			goto out;
 		}
-		if ((ret = source_pread(j->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: segment %u: reading the source failed (%s)", j->in->path, j->seg,
-				  source_strerror(j->src, ret));
+		if ((ret = sample_read(&rd, v, s, pkt->data, &bad)) < 0) {
+			if (ret == -EILSEQ)
+				log_error("%s: segment %u: %s", j->in->path, j->seg, rd.damage);
+			else
+				log_error("%s: segment %u: reading the source failed (%s)", j->in->path, j->seg,
+					  source_strerror(j->src, ret));
 			ret = -EIO;
 			goto out;
 		}
@@ -316,14 +431,20 @@ static int decode_span(struct job *j)
 		pkt->dts = s->dts;
 		pkt->duration = s->duration;
 		pkt->flags = (s->flags & INDEX_SAMPLE_KEY) ? AV_PKT_FLAG_KEY : 0;
+		/* Before the first picture the segment shows, only what later pictures refer to is
+		 * decoded: a seek into a long GOP skips its unreferenced frames (H.264, HEVC). The
+		 * pictures shown are the same, as nothing refers to what is skipped. */
+		j->dec->skip_frame = i < j->first_wanted ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
 		avcodec_send_packet(j->dec, pkt);  /* a damaged sample is skipped; stand-ins cover it */
 		av_packet_unref(pkt);
 		if ((ret = drain_decoder(j, frame)) < 0)
 			goto out;
 	}
 	avcodec_send_packet(j->dec, NULL);
-	ret = drain_decoder(j, frame);
+	if ((ret = drain_decoder(j, frame)) == 0)
+		ret = deint_drain(j, true);
 out:
+	sample_reader_release(&rd);
 	av_packet_free(&pkt);
 	av_frame_free(&frame);
 	return ret;
@@ -344,23 +465,22 @@ static void *decode_thread(void *arg)
 
 static int open_decoder(struct job *j)
 {
-	const struct index_track *v = &j->in->ix->video;
-	const AVCodec *codec = avcodec_find_decoder(v->decoder_id);
+	int ret;
 
-	if (!codec || !(j->dec = avcodec_alloc_context3(codec)))
-		return -EIO;
-	if (set_extradata(j->dec, v) < 0)
-		return -ENOMEM;
+	if ((ret = sample_decoder(&j->in->ix->video, &j->dec)) < 0)
+		return ret;
 	j->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
-	j->dec->thread_count = DECODER_THREADS;
-	return avcodec_open2(j->dec, codec, NULL) < 0 ? -EIO : 0;
+	j->dec->thread_count = decoder_thread_count();
+	j->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+	return avcodec_open2(j->dec, NULL, NULL) < 0 ? -EIO : 0;
 }
 
 static int open_encoder(struct job *j, const char *name)
 {
 	const struct index_track *v = &j->in->ix->video;
 	const AVCodec *codec = avcodec_find_encoder_by_name(name);
-	char params[256];
+	const char *level = x264_level();
+	char params[320];
 	uint64_t rate = (uint64_t)(j->r->maxrate * j->rate_factor);
 
 	if (!codec) {
@@ -396,7 +516,7 @@ static int open_encoder(struct job *j, const char *name)
 	/* Every x264 thread knob pinned: with any of them left to x264, segments came out different
 	 * from run to run once several encodes shared the machine. */
 	snprintf(params, sizeof(params), "aud=1:scenecut=0:bframes=0:vbv-init=0.9:threads=1:lookahead-threads=1:"
-					 "sync-lookahead=0:sliced-threads=0");
+					 "sync-lookahead=0:sliced-threads=0%s%s", level ? ":asm=" : "", level ? level : "");
 	if (!strcmp(codec->name, "libx264"))
 		av_opt_set(j->enc->priv_data, "x264-params", params, 0);
 	if (avcodec_open2(j->enc, codec, NULL) < 0) {
@@ -412,9 +532,20 @@ static int open_encoder(struct job *j, const char *name)
 	return 0;
 }
 
+static void pend_drop(struct job *j, uint32_t upto)
+{
+	uint32_t n = upto - j->gop0, have = j->avail - j->gop0;
+	for (uint32_t i = 0; i < n; i++)
+		av_frame_free(&j->pend[i]);
+	memmove(j->pend, j->pend + n, sizeof(*j->pend) * (have - n));
+	j->gop0 = upto;
+}
+
 static void job_release(struct job *j)
 {
 	avcodec_free_context(&j->dec);
+	avfilter_graph_free(&j->deint);
+	av_frame_free(&j->deint_frame);
 	avcodec_free_context(&j->enc);
 	sws_freeContext(j->sws);
 	j->sws = NULL;
@@ -425,14 +556,268 @@ static void job_release(struct job *j)
 		j->head = (j->head + 1) % QUEUE_FRAMES;
 		j->count--;
 	}
+	if (j->pend)
+		pend_drop(j, j->avail);
+	free(j->pend);
+	j->pend = NULL;
 	encoded_release(&j->out);
-	j->sent = j->taken = 0;
-	j->head = 0;
-	j->decoded = j->abandoned = false;
-	j->dec_ret = 0;
+	free(j->layout);
+	j->layout = NULL;
 }
 
-/* One attempt: decode and scale every wanted frame on a helper thread, encode them here. */
+/* Rate factors, in order: a GOP whose encode would leave the segment over its bound is encoded
+ * again by a fresh encoder at the next one (the GOPs before it stay as they are). */
+static const double rate_factors[] = { 1.0, 0.7, 0.45, 0.25 };
+#define NB_RATE_FACTORS (sizeof(rate_factors) / sizeof(rate_factors[0]))
+
+/* Frames of a segment's first GOP, gop being 2 s of frames: half a second, or at a low rung as long
+ * as the rung's rate takes to fill a first read through the mount (SEGMENT_READAHEAD; at most
+ * gop), so that read is answered as soon as the first GOP is final, not the second. */
+static uint32_t first_gop_frames(uint32_t gop, uint32_t kbps)
+{
+	uint64_t fill = kbps ? ((uint64_t)SEGMENT_READAHEAD * 8 * gop + 2000ull * kbps - 1) / (2000ull * kbps) : gop;
+	uint32_t n = (gop + 3) / 4;
+
+	if (fill > n)
+		n = fill < gop ? (uint32_t)fill : gop;
+	return n;
+}
+
+/* GOPs: the first is short (see first_gop_frames; an IDR forced where it ends), so the segment's
+ * first bytes are final, and served, after a few frames; then an IDR every gop frames. */
+static uint32_t gop_end(const struct job *j)
+{
+	uint32_t len = j->gop0 == 0 ? j->first_gop : j->gop;
+	return j->nwant - j->gop0 < len ? j->nwant : j->gop0 + len;
+}
+
+/* Lays out the committed frames [0, n) into j->layout. */
+static int layout_prefix(struct job *j, uint32_t n)
+{
+	struct plan_frame *pf = malloc(sizeof(*pf) * (n ? n : 1));
+	int ret;
+
+	if (!pf)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i++)
+		pf[i] = (struct plan_frame){ j->out.frames[i].pts, j->out.frames[i].pts, j->out.frames[i].size, i,
+					     j->out.frames[i].key };
+	free(j->layout);
+	j->layout = NULL;
+	ret = plan_layout_frames(j->in->plan, j->in->ix, j->seg, pf, n, &j->layout, &j->layout_size);
+	free(pf);
+	return ret;
+}
+
+static uint32_t video_unit_of(const struct plan_layout *l, uint32_t frame)
+{
+	for (uint32_t i = l->nb_units; i-- > 0;)
+		if (l->units[i].kind == PLAN_UNIT_VIDEO && l->units[i].first == frame)
+			return i;
+	return UINT32_MAX;
+}
+
+/* Whether the frames [0, e) leave room for the rest of the segment under its bound: the bytes of
+ * the segment up to frame e-1, the rest's audio and PCR packets (exact: unit order depends on
+ * timestamps alone) and the rest's video at its VBV allowance (the plan's bound, per frame).
+ * Lays out the frames [0, e) into j->layout. */
+static int fits(struct job *j, uint32_t e, bool *ok)
+{
+	const struct plan_segment *s = &j->in->plan->segments[j->seg];
+	uint64_t head, tail = 0, rest = j->nwant - e, es, vpk;
+	uint32_t iv, pcr = 0;
+	int ret;
+
+	if ((ret = layout_prefix(j, e)) < 0)
+		return ret;
+	if (rest == 0) {
+		*ok = j->layout_size <= j->bound;
+		return 0;
+	}
+	if ((iv = video_unit_of(j->layout, e - 1)) == UINT32_MAX)
+		return -EIO;
+	head = j->layout->units[iv].offset + j->layout->units[iv].packets * TS_PACKET_SIZE;
+	for (uint32_t i = 0; i < j->layout->nb_units; i++) {
+		const struct plan_unit *u = &j->layout->units[i];
+		if (i > iv && u->kind == PLAN_UNIT_AUDIO)
+			tail += u->packets * TS_PACKET_SIZE;
+		if (i < iv && u->kind == PLAN_UNIT_PCR)
+			pcr++;
+	}
+	tail += (uint64_t)(j->total_pcr > pcr ? j->total_pcr - pcr : 0) * TS_PACKET_SIZE;
+	es = (uint64_t)((double)j->r->maxrate * (double)(s->end - s->start) * (double)rest / j->nwant / PLAN_TIMEBASE / 8) +
+	     rest * 64;
+	vpk = (es + rest * (tsmux_pes_header_size(false) + 8) + 183) / 184 + rest + 15;
+	*ok = head + tail + vpk * TS_PACKET_SIZE <= j->bound;
+	return 0;
+}
+
+/* Writes units [from, to) of j->layout into j->buf. */
+static int write_units(struct job *j, uint32_t from, uint32_t to)
+{
+	struct plan_layout *sub;
+	struct synth_encoded enc = { j->out.n, j->out.frames };
+	int ret;
+
+	if (from >= to)
+		return 0;
+	if (!(sub = malloc(sizeof(*sub) + sizeof(sub->units[0]) * (to - from))))
+		return -ENOMEM;
+	sub->segment = j->layout->segment;
+	sub->nb_units = to - from;
+	memcpy(sub->units, j->layout->units + from, sizeof(sub->units[0]) * (to - from));
+	ret = synth_write_encoded(j->in, j->src, sub, &enc, j->buf + j->layout->units[from].offset);
+	free(sub);
+	return ret;
+}
+
+/* After a GOP is committed: writes the units that can no longer change and reports them. A
+ * unit is final when it comes before the last video units whose spare room covers the packets
+ * the end of the segment may still spread over them (plan_layout_frames: at most 15). */
+static int emit(struct job *j)
+{
+	uint32_t k = j->layout->nb_units;
+	uint64_t room = 0;
+	int ret;
+
+	while (k > j->emitted_units && room < 15) {
+		const struct plan_unit *u = &j->layout->units[--k];
+		if (u->kind == PLAN_UNIT_VIDEO)
+			room += tsmux_pes_header_size(false) + u->payload - u->packets;
+	}
+	if (room < 15 || k <= j->emitted_units)
+		return 0;
+	if (j->layout->units[j->emitted_units].offset != j->emitted_bytes)
+		return -EIO;  /* cannot happen: what was sent stays */
+	if ((ret = write_units(j, j->emitted_units, k)) < 0)
+		return ret;
+	j->emitted_units = k;
+	j->emitted_bytes = j->layout->units[k].offset;
+	if (j->progress)
+		j->progress(j->ctx, j->emitted_bytes);
+	return 0;
+}
+
+/* The GOP under way is encoded: keep it and report what is final, or encode it again at a lower rate. */
+static int gop_done(struct job *j)
+{
+	uint32_t e = j->out.n;
+	bool ok;
+	int ret;
+
+	if ((ret = fits(j, e, &ok)) < 0)
+		return ret;
+	if (ok) {
+		pend_drop(j, e);
+		return e < j->nwant ? emit(j) : 0;
+	}
+	if (++j->attempt == NB_RATE_FACTORS) {
+		log_error("%s: %up segment %u: no encode fits its planned size; not served", j->in->path, j->r->height,
+			  j->seg);
+		return -EIO;
+	}
+	log_debug("%s: %up segment %u: frames %u-%u leave the segment over its bound of %llu; encoding them again at "
+		  "%.0f%%", j->in->path, j->r->height, j->seg, j->gop0, e - 1, (unsigned long long)j->bound,
+		  rate_factors[j->attempt] * 100);
+	while (j->out.n > j->gop0)
+		free((void *)j->out.frames[--j->out.n].data);
+	avcodec_free_context(&j->enc);
+	j->rate_factor = rate_factors[j->attempt];
+	if ((ret = open_encoder(j, config.encoder)) < 0)
+		return ret;
+	j->sent = j->gop0;
+	j->flushed = false;
+	return 0;
+}
+
+/* Sends the next pending frame. Returns 0, 1 when the encoder must be drained first, -EIO. */
+static int send_next(struct job *j)
+{
+	AVFrame *f = j->pend[j->sent - j->gop0];
+	int ret;
+
+	f->pts = j->want[j->sent].pts;
+	f->pict_type = j->sent == j->gop0 || j->sent == j->first_gop ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+	if ((ret = avcodec_send_frame(j->enc, f)) == AVERROR(EAGAIN))
+		return 1;
+	if (ret < 0)
+		return -EIO;
+	j->sent++;
+	return 0;
+}
+
+/* Takes the encoder's packets up to the end of the GOP under way. Returns 1 at its end, 0 when
+ * the encoder needs more input, -EIO. No B-frames: packets come out in input order. */
+static int receive(struct job *j, AVPacket *pkt)
+{
+	while (j->out.n < gop_end(j)) {
+		int ret = avcodec_receive_packet(j->enc, pkt);
+		if (ret == AVERROR(EAGAIN))
+			return 0;
+		if (ret < 0)
+			return -EIO;  /* at the end of the input with frames missing, too */
+		ret = encoded_push(&j->out, pkt, j->want[j->out.n].pts);
+		av_packet_unref(pkt);
+		if (ret < 0)
+			return ret;
+	}
+	return 1;
+}
+
+/* Encodes what is pending, committing each GOP that fits; flush: no more frames will come. */
+static int advance(struct job *j, bool flush)
+{
+	AVPacket *pkt = av_packet_alloc();
+	int ret = 0;
+
+	if (!pkt)
+		return -ENOMEM;
+	while (j->out.n < j->nwant) {
+		bool blocked = false;
+		while (j->sent < j->avail && !blocked) {
+			if ((ret = send_next(j)) < 0)
+				goto out;
+			blocked = ret == 1;
+		}
+		if (flush && j->sent == j->nwant && !j->flushed) {
+			avcodec_send_frame(j->enc, NULL);
+			j->flushed = true;
+		}
+		if ((ret = receive(j, pkt)) < 0)
+			goto out;
+		if (ret == 1) {
+			if ((ret = gop_done(j)) < 0)
+				goto out;
+			continue;
+		}
+		if (!blocked)
+			break;  /* the encoder waits for frames not decoded yet */
+	}
+	ret = 0;
+out:
+	av_packet_free(&pkt);
+	return ret;
+}
+
+/* Keeps a reference to the next frame to encode and encodes what it can. */
+static int feed(struct job *j, AVFrame *f)
+{
+	uint32_t have = j->avail - j->gop0;
+	if (have == j->pend_cap) {
+		uint32_t cap = j->pend_cap ? j->pend_cap * 2 : 32;
+		AVFrame **p = realloc(j->pend, sizeof(*p) * cap);
+		if (!p)
+			return -ENOMEM;
+		j->pend = p;
+		j->pend_cap = cap;
+	}
+	if (!(j->pend[have] = av_frame_clone(f)))
+		return -ENOMEM;
+	j->avail++;
+	return advance(j, false);
+}
+
+/* Decodes and scales every wanted frame on a helper thread, encodes them here GOP by GOP. */
 static int encode_all(struct job *j)
 {
 	const struct index_track *v = &j->in->ix->video;
@@ -449,19 +834,23 @@ static int encode_all(struct job *j)
 	}
 	for (j->k0 = first; j->k0 > 0 && !(v->samples[j->k0].flags & INDEX_SAMPLE_KEY); j->k0--)
 		;
+	j->first_wanted = first;
 	j->last_sample = last;
 	{
 		uint64_t end = 0;  /* remote read-ahead stops at the last byte decoded */
 		for (uint32_t i = j->k0; i <= last; i++)
-			if (v->samples[i].pos + v->samples[i].size > end)
-				end = v->samples[i].pos + v->samples[i].size;
+			if (sample_end(v, &v->samples[i]) > end)
+				end = sample_end(v, &v->samples[i]);
 		source_will_read(j->src, end);
 	}
+	j->rate_factor = rate_factors[0];
 	if ((ret = open_decoder(j)) < 0 || (ret = open_encoder(j, config.encoder)) < 0) {
 		log_error("%s: %up segment %u: the %s cannot start", j->in->path, j->r->height, j->seg,
 			  j->dec && avcodec_is_open(j->dec) ? "encoder" : "decoder");
 		return ret;
 	}
+	j->gop = (uint32_t)j->enc->gop_size;
+	j->first_gop = first_gop_frames(j->gop, j->r->kbps);
 	if (!(j->last = av_frame_alloc()))
 		return -ENOMEM;
 	if (pthread_create(&decoder, NULL, decode_thread, j) != 0)
@@ -472,8 +861,10 @@ static int encode_all(struct job *j)
 			av_frame_unref(j->last);
 			if (av_frame_ref(j->last, f) < 0)
 				ret = -ENOMEM;
-			else if (j->sent < j->nwant)
-				ret = encode_frame(j, f);
+			else if (j->avail < j->nwant)
+				ret = feed(j, f);
+			if (ret == 0 && __atomic_load_n(&stopping, __ATOMIC_RELAXED))
+				ret = -ECANCELED;
 			if (ret < 0) {  /* the decoding thread stops at its next frame */
 				pthread_mutex_lock(&j->lock);
 				j->abandoned = true;
@@ -488,34 +879,30 @@ static int encode_all(struct job *j)
 		return ret;
 	if (j->dec_ret < 0)
 		return j->dec_ret;
-	while (j->sent < j->nwant) {  /* frames the decoder did not give: repeat the last one */
+	while (j->avail < j->nwant) {  /* frames the decoder did not give: repeat the last one */
 		if (!j->last->data[0]) {
 			log_error("%s: segment %u: no frame could be decoded", j->in->path, j->seg);
 			return -EIO;
 		}
-		if ((ret = encode_frame(j, j->last)) < 0)
+		if ((ret = feed(j, j->last)) < 0)
 			return ret;
 	}
-	ret = drain_encoder(j, true);
-	if (ret == 0 && j->out.n != j->nwant)
-		ret = -EIO;
-	return ret;
+	if ((ret = advance(j, true)) < 0)
+		return ret;
+	return j->out.n == j->nwant && j->layout ? 0 : -EIO;
 }
 
-int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t **out)
+int transcode_segment_stream(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t *buf,
+			     void (*progress)(void *ctx, uint64_t ready), void *ctx)
 {
-	static const double factors[] = { 1.0, 0.7, 0.45, 0.25 };
 	const struct plan_rung *r = &in->plan->rungs[rung];
-	uint64_t bound = r->sizes[seg], size = 0;
-	struct job j = { .in = in, .r = r, .seg = seg };
-	struct plan_layout *l = NULL;
-	uint8_t *buf = NULL;
+	struct job j = { .in = in, .r = r, .seg = seg, .buf = buf, .bound = r->sizes[seg], .progress = progress,
+			 .ctx = ctx };
 	int ret;
 
-	*out = NULL;
 	pthread_mutex_init(&j.lock, NULL);
 	pthread_cond_init(&j.changed, NULL);
-	if ((ret = source_open(in->path, &j.src, NULL, 0)) < 0 ||
+	if ((ret = source_open_as(in->path, in->id, &j.src, NULL, 0)) < 0 ||
 	    !identity_equal(source_identity(j.src), in->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving segment %u",
 			  in->path, seg);
@@ -526,51 +913,30 @@ int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg,
 		ret = ret < 0 ? ret : -EIO;
 		goto done;
 	}
-	for (size_t a = 0; a < sizeof(factors) / sizeof(factors[0]); a++) {
-		struct plan_frame *pf;
-		j.rate_factor = factors[a];
-		if ((ret = encode_all(&j)) < 0)
+	{
+		/* PCR-only packets of the whole segment: unit order does not depend on sizes. */
+		struct plan_layout *l;
+		uint64_t size;
+		if ((ret = plan_layout_frames(in->plan, in->ix, seg, j.want, j.nwant, &l, &size)) < 0)
 			goto done;
-		if (!(pf = malloc(sizeof(*pf) * j.out.n))) {
-			ret = -ENOMEM;
-			goto done;
-		}
-		for (uint32_t i = 0; i < j.out.n; i++)
-			pf[i] = (struct plan_frame){ j.out.frames[i].pts, j.out.frames[i].pts, j.out.frames[i].size, i,
-						     j.out.frames[i].key };
-		ret = plan_layout_frames(in->plan, in->ix, seg, pf, j.out.n, &l, &size);
-		free(pf);
-		if (ret < 0)
-			goto done;
-		if (size <= bound)
-			break;
-		log_debug("%s: %up segment %u: %llu bytes over its bound of %llu; encoding again at %.0f%%", in->path,
-			  r->height, seg, (unsigned long long)size, (unsigned long long)bound, factors[a + 1 < 4 ? a + 1 : a] * 100);
+		for (uint32_t i = 0; i < l->nb_units; i++)
+			j.total_pcr += l->units[i].kind == PLAN_UNIT_PCR;
 		free(l);
-		l = NULL;
-		job_release(&j);
 	}
-	if (!l) {
-		log_error("%s: %up segment %u: no encode fits its planned size; not served", in->path, r->height, seg);
+	if ((ret = encode_all(&j)) < 0)
+		goto done;
+	/* The whole segment's layout: the rest of it, then padding. */
+	if (j.layout->nb_units <= j.emitted_units || j.layout->units[j.emitted_units].offset != j.emitted_bytes) {
 		ret = -EIO;
 		goto done;
 	}
-	if (!(buf = malloc(bound))) {
-		ret = -ENOMEM;
+	if ((ret = write_units(&j, j.emitted_units, j.layout->nb_units)) < 0)
 		goto done;
-	}
-	{
-		struct synth_encoded enc = { j.out.n, j.out.frames };
-		if ((ret = synth_write_encoded(in, j.src, l, &enc, buf)) < 0)
-			goto done;
-	}
-	tsmux_null_packets(buf + size, (bound - size) / TS_PACKET_SIZE);
-	*out = buf;
-	buf = NULL;
+	tsmux_null_packets(buf + j.layout_size, (j.bound - j.layout_size) / TS_PACKET_SIZE);
+	if (progress)
+		progress(ctx, j.bound);
 	ret = 0;
 done:
-	free(buf);
-	free(l);
 	free(j.want);
 	job_release(&j);
 	source_close(j.src);
@@ -578,6 +944,23 @@ done:
 	pthread_cond_destroy(&j.changed);
 	return ret;
 }
+
+int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t **out)
+{
+	uint8_t *buf = malloc(in->plan->rungs[rung].sizes[seg]);
+	int ret;
+
+	*out = NULL;
+	if (!buf)
+		return -ENOMEM;
+	if ((ret = transcode_segment_stream(in, rung, seg, buf, NULL, NULL)) < 0) {
+		free(buf);
+		return ret;
+	}
+	*out = buf;
+	return 0;
+}
+
 
 /* ---- Audio renditions ----
  *
@@ -723,19 +1106,17 @@ static int adec_frame(struct ajob *a, AVFrame *fr, int64_t *written)
 
 static int aopen(struct ajob *a)
 {
-	const AVCodec *dc = avcodec_find_decoder(a->t->decoder_id), *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
+	const AVCodec *ec = avcodec_find_encoder(AV_CODEC_ID_AAC);
 	AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+	int ret;
 
-	if (!dc || !ec || !(a->dec = avcodec_alloc_context3(dc)) || !(a->enc = avcodec_alloc_context3(ec)))
+	if ((ret = sample_decoder(a->t, &a->dec)) < 0)
+		return ret;
+	if (!ec || !(a->enc = avcodec_alloc_context3(ec)))
 		return -EIO;
-	if (set_extradata(a->dec, a->t) < 0)
-		return -ENOMEM;
-	a->dec->sample_rate = (int)a->t->sample_rate;
-	if (a->t->channels)
-		av_channel_layout_default(&a->dec->ch_layout, (int)a->t->channels);
 	a->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
 	a->dec->thread_count = 1;
-	if (avcodec_open2(a->dec, dc, NULL) < 0)
+	if (avcodec_open2(a->dec, NULL, NULL) < 0)
 		return -EIO;
 	a->enc->sample_rate = PLAN_AAC_RATE;
 	a->enc->sample_fmt = AV_SAMPLE_FMT_FLTP;
@@ -772,8 +1153,11 @@ static int aencode_all(struct ajob *a)
 	uint32_t lo = 0, hi = t->nb_samples;
 	AVPacket *pkt = NULL;
 	AVFrame *fr = NULL;
+	struct sample_reader rd;
+	uint64_t bad;
 	int ret;
 
+	sample_reader_init(&rd, a->src);
 	a->fifo_start = INT64_MIN;
 	a->next_in = from;
 	if ((ret = aopen(a)) < 0)
@@ -795,9 +1179,12 @@ static int aencode_all(struct ajob *a)
 			ret = -ENOMEM;
 			goto out;
 		}
-		if ((ret = source_pread(a->src, pkt->data, s->size, s->pos)) < 0) {
-			log_error("%s: audio segment %u: reading the source failed (%s)", a->in->path, a->seg,
-				  source_strerror(a->src, ret));
+		if ((ret = sample_read(&rd, t, s, pkt->data, &bad)) < 0) {
+			if (ret == -EILSEQ)
+				log_error("%s: audio segment %u: %s", a->in->path, a->seg, rd.damage);
+			else
+				log_error("%s: audio segment %u: reading the source failed (%s)", a->in->path, a->seg,
+					  source_strerror(a->src, ret));
 			ret = -EIO;
 			goto out;
 		}
@@ -836,6 +1223,7 @@ static int aencode_all(struct ajob *a)
 	if (ret == 0 && a->out.n != (uint32_t)(a->end_keep - a->first_keep))
 		ret = -EIO;
 out:
+	sample_reader_release(&rd);
 	av_packet_free(&pkt);
 	av_frame_free(&fr);
 	return ret;
@@ -853,7 +1241,7 @@ int transcode_rendition_segment(const struct synth_input *in, unsigned rn, uint3
 	int ret;
 
 	*out = NULL;
-	if ((ret = source_open(in->path, &a.src, NULL, 0)) < 0 || !identity_equal(source_identity(a.src), in->id)) {
+	if ((ret = source_open_as(in->path, in->id, &a.src, NULL, 0)) < 0 || !identity_equal(source_identity(a.src), in->id)) {
 		log_error("%s: the source cannot be read or changed since it was indexed; not serving audio segment %u",
 			  in->path, seg);
 		source_close(a.src);

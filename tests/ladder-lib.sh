@@ -46,6 +46,11 @@ src_mpeg4() { ladder_source mpeg4.mp4 -f lavfi -i testsrc2=size=640x360:rate=25:
 src_hi10() { ladder_source hi10.mp4 -f lavfi -i testsrc2=size=640x360:rate=30:duration=8 -f lavfi -i "$(_tone 8)" \
     -c:v libx264 -preset veryfast -pix_fmt yuv420p10le -profile:v high10 -g 60 -keyint_min 60 -b:v 800k \
     -c:a aac -b:a 64k -ac 2; }
+# 640x360 H.264 High 10 (transcode-only) with B-frames and one keyframe in 20 s: its GOP is cut between
+# frames into segments of about the target
+src_longgop() { ladder_source longgop.mp4 -f lavfi -i testsrc2=size=640x360:rate=30:duration=20 -f lavfi -i "$(_tone 20)" \
+    -c:v libx264 -preset veryfast -pix_fmt yuv420p10le -profile:v high10 -g 600 -keyint_min 600 -sc_threshold 0 -bf 3 \
+    -b:v 600k -c:a aac -b:a 64k -ac 2; }
 # 640x480 (4:3) H.264
 src_43() { ladder_source four-three.mp4 -f lavfi -i testsrc2=size=640x480:rate=30:duration=8 -f lavfi -i "$(_tone 8)" \
     $_x264 -profile:v high -g 60 -keyint_min 60 -b:v 800k -c:a aac -b:a 64k -ac 2; }

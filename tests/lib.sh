@@ -314,7 +314,7 @@ mount_library() {
 good_videos() { media_good_list; }
 
 # Files DESIGN.md lets a video folder hold besides master.m3u8 and the variant folders.
-VIDEO_EXTRAS=(poster.jpg cytube.json)
+VIDEO_EXTRAS=(poster.jpg cytube.json thumbs)
 
 # passthrough_playlist VIDEO_DIR REL: the media playlist of the source's own stream (<height>p/index.m3u8).
 passthrough_playlist() { printf '%s/%sp/index.m3u8\n' "$1" "$(media_fact "$2" height)"; }
@@ -348,6 +348,28 @@ segments_of() {
     d=$(dirname "$p")
     while IFS= read -r u; do printf '%s/%s\n' "$d" "$u"; done < <(playlist_uris "$p")
 }
+
+# segment_path PLAYLIST N: the path of segment N (from 0) of a media playlist, by the name it lists (segment
+# names carry the source's version: seg-00000-1a2b3c4d.ts); fails when it lists fewer.
+segment_path() {
+    local p=$1 n=$2 u
+    u=$(playlist_uris "$p" | sed -n "$((n + 1))p")
+    [ -n "$u" ] || fail "'${p#"$MNT"/}' lists no segment $n"
+    printf '%s/%s\n' "$(dirname "$p")" "$u"
+}
+
+# segment_version PLAYLIST: the version its segment names carry (8 hex digits).
+segment_version() {
+    local v
+    v=$(playlist_uris "$1" | sed -n '1s/^seg-[0-9]\{5,\}-\([0-9a-f]\{8\}\)\.ts$/\1/p')
+    [ -n "$v" ] || fail "'${1#"$MNT"/}': its first segment name is not seg-NNNNN-VERSION.ts"
+    printf '%s\n' "$v"
+}
+
+# unversion: a filter that cuts the version out of segment names (seg-00000-1a2b3c4d.ts -> seg-00000.ts), in
+# paths and in playlist text: for comparing the trees of two sources whose identities differ (a remote object
+# and a local copy of it) but whose bytes must not.
+unversion() { sed 's/\(seg-[0-9]\{5,\}\)-[0-9a-f]\{8\}\.ts/\1.ts/g'; }
 
 # tree_sums DIR: "SHA256  ./PATH" for every file under DIR, sorted by path; REVERSE=1 reads them in
 # reverse order. A file that cannot be read fails the test naming it.
@@ -407,10 +429,27 @@ _http_up() { curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$1/" ; }
 
 # _server_wait PID PORT LOG: 0 once PORT answers; 1 if the server died of a port clash (try another
 # port); fails the test if it died otherwise or did not answer within 10 s.
+# _listens_under PID SS_LINES: whether a process ss names (pid=N) is PID or one of its descendants.
+_listens_under() {
+    local top=$1 p
+    for p in $(grep -o 'pid=[0-9]*' <<<"$2" | cut -d= -f2); do
+        while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+            [ "$p" = "$top" ] && return 0
+            p=$(sed 's/.*) [A-Za-z] //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)  # its parent
+        done
+    done
+    return 1
+}
+
 _server_wait() {
-    local pid=$1 port=$2 log=$3 end=$((SECONDS + 11))
+    local pid=$1 port=$2 log=$3 end=$((SECONDS + 11)) owners
     while [ "$SECONDS" -lt "$end" ]; do
-        _http_up "$port" && return 0
+        if _http_up "$port"; then
+            # Another test's server may hold the port (two suites at once): then this one is not up,
+            # whoever answers. ss names the listening socket's process.
+            owners=$(ss -Hltnp "sport = :$port" 2>/dev/null || true)
+            [ -z "$owners" ] || _listens_under "$pid" "$owners" && return 0
+        fi
         if ! kill -0 "$pid" 2>/dev/null; then
             wait "$pid" 2>/dev/null || true
             _forget_pid "$pid"
@@ -465,42 +504,96 @@ EOF
     fail "caddy did not start: $(tail -n 3 "$T/caddy.log" | tr '\n' ' ')"
 }
 
-# start_nginx ROOT: serve ROOT with nginx on 127.0.0.1 (sendfile on, HLS MIME types); sets HTTP_PORT.
-start_nginx() {
-    need nginx curl
-    local root=$1 try port d=$T/nginx
-    mkdir -p "$d/tmp"
-    for try in 1 2 3; do
+# start_contrib_caddy ROOT NAME [PLAYER]: Caddy from the shipped contrib/Caddyfile (its site address and root
+# replaced) serving ROOT on 127.0.0.1, its files under $T/caddy-NAME; with PLAYER (a folder, see player_dir)
+# its commented /player/ block switched on for that folder; sets HTTP_PORT.
+start_contrib_caddy() {
+    need caddy curl
+    local root=$1 d=$T/caddy-$2 player=${3:-} port
+    mkdir -p "$d/data" "$d/config"
+    for _ in 1 2 3; do
         port=$(free_port)
-        cat > "$d/nginx.conf" <<EOF
+        { printf '{\n\tadmin off\n\tauto_https off\n\tstorage file_system %s/data\n}\n' "$d"
+          sed -e "s|^:8080 {|http://:$port {\n\tbind 127.0.0.1|" -e "s|root \* /srv/hls|root * $root|" \
+              ${player:+-e "/^\t#redir \/player/,/^\t#}/{s/^\t#/\t/;s|root \* /usr/local/share/hlsfs-player|root * $player|}"} \
+              "$REPO_DIR/contrib/Caddyfile"
+        } > "$d/Caddyfile"
+        if start_server "$port" "$d/caddy.log" "$d/caddy.log" env HOME="$d" XDG_DATA_HOME="$d/data" \
+            XDG_CONFIG_HOME="$d/config" caddy run --config "$d/Caddyfile" --adapter caddyfile; then
+            HTTP_PORT=$port
+            return 0
+        fi
+    done
+    fail "caddy did not start with contrib/Caddyfile: $(tail -n 3 "$d/caddy.log" | tr '\n' ' ')"
+}
+
+# nginx_conf DIR WORKERS CONNECTIONS HTTP-LINES: writes DIR/nginx.conf, an nginx in the foreground with its pid,
+# logs (DIR/error.log, DIR/access.log, in format $ACCESS_FORMAT when set) and temporary files in DIR, and
+# HTTP-LINES inside its http block.
+nginx_conf() {
+    local d=$1 workers=$2 conns=$3 body=$4
+    mkdir -p "$d/tmp"
+    cat > "$d/nginx.conf" <<EOF
 daemon off;
-master_process on;
-worker_processes 1;
+worker_processes $workers;
 user root;
 pid $d/nginx.pid;
 error_log $d/error.log warn;
-events { worker_connections 64; }
+events { worker_connections $conns; }
 http {
-    types {
-        application/vnd.apple.mpegurl m3u8;
-        video/mp2t ts;
-        text/plain txt;
-    }
-    default_type application/octet-stream;
-    access_log $d/access.log;
     client_body_temp_path $d/tmp/body;
     proxy_temp_path $d/tmp/proxy;
     fastcgi_temp_path $d/tmp/fastcgi;
     uwsgi_temp_path $d/tmp/uwsgi;
     scgi_temp_path $d/tmp/scgi;
+$body
+    access_log $d/access.log${ACCESS_FORMAT:+ $ACCESS_FORMAT};
+}
+EOF
+}
+
+# start_lb NAME PORT_A PORT_B [SED]: nginx from contrib/nginx-lb.conf in front of two nodes at 127.0.0.1:PORT_A
+# and PORT_B (the shipped addresses replaced, its zone, upstream and cache named NAME, then SED applied), its
+# files in $T/NAME, its access log "upstream_addr upstream_status cache_status status bytes uri"; sets LB_PORT.
+start_lb() {
+    local d=$T/$1 pa=$2 pb=$3 extra=${4:-} port
+    mkdir -p "$d/cache"
+    for _ in 1 2 3; do
+        port=$(free_port)
+        sed -e "s|server 10.0.0.11:8080|server 127.0.0.1:$pa|" -e "s|server 10.0.0.12:8080|server 127.0.0.1:$pb|" \
+            -e "s|listen 80;|listen 127.0.0.1:$port;|" -e "s|/var/cache/nginx/hlsfs|$d/cache|" -e "s|keys_zone=hlsfs:|keys_zone=$1:|" \
+            -e "s|proxy_cache hlsfs;|proxy_cache $1;|" -e "s|upstream hlsfs_nodes|upstream $1_nodes|" \
+            -e "s|proxy_pass http://hlsfs_nodes;|proxy_pass http://$1_nodes;|" ${extra:+-e "$extra"} \
+            "$REPO_DIR/contrib/nginx-lb.conf" > "$d/lb.conf"
+        ACCESS_FORMAT=lb nginx_conf "$d" 2 512 "    include /etc/nginx/mime.types;
+    log_format lb '\$upstream_addr \$upstream_status \$upstream_cache_status \$status \$body_bytes_sent \$uri';
+    include $d/lb.conf;"
+        if start_server "$port" "$d/stdout.log" "$d/error.log" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"; then
+            LB_PORT=$port
+            return 0
+        fi
+    done
+    fail "nginx (contrib/nginx-lb.conf) did not start: $(tail -n 3 "$d/error.log" | tr '\n' ' ')"
+}
+
+# start_nginx ROOT: serve ROOT with nginx on 127.0.0.1 (sendfile on, HLS MIME types); sets HTTP_PORT.
+start_nginx() {
+    need nginx curl
+    local root=$1 try port d=$T/nginx
+    for try in 1 2 3; do
+        port=$(free_port)
+        nginx_conf "$d" 1 64 "    types {
+        application/vnd.apple.mpegurl m3u8;
+        video/mp2t ts;
+        text/plain txt;
+    }
+    default_type application/octet-stream;
     sendfile on;
     server {
         listen 127.0.0.1:$port;
         root $root;
         autoindex off;
-    }
-}
-EOF
+    }"
         if start_server "$port" "$d/stdout.log" "$d/error.log" nginx -p "$d" -c "$d/nginx.conf" -e "$d/error.log"; then
             HTTP_PORT=$port
             return 0

@@ -2,10 +2,21 @@
 # mount of the same files. VIDEOS holds the video folders to compare, relative to a mount's root.
 
 # video_sums DIR: "SHA256  ./PATH" for every file under DIR but cytube.json, sorted; a read error fails.
+# Segment names carry the version of the source's identity, which differs between a remote object (its
+# ETag) and a local copy (its mtime): the version is cut out of names and playlists ("seg-00000.ts"), so
+# that what is compared is every byte else.
 video_sums() {
-    local dir=$1 err=$T/.vsums.err
-    (cd "$dir" && find . -type f ! -name cytube.json -print0 | sort -z | xargs -0 sha256sum) 2> "$err" ||
-        fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
+    local dir=$1 err=$T/.vsums.err f
+    (
+        cd "$dir" || exit 1
+        find . -type f ! -name cytube.json -print0 | sort -z | while IFS= read -r -d '' f; do
+            case $f in
+                *.m3u8) printf '%s  %s\n' "$(unversion < "$f" | sha256sum | cut -d' ' -f1)" "$f" ;;
+                *) printf '%s  %s\n' "$(sha256sum < "$f" | cut -d' ' -f1)" "$f" ;;
+            esac || exit 1
+        done
+    ) 2> "$err" | unversion
+    [ ! -s "$err" ] || fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
 }
 
 # local_reference DIR OPTIONS: mounts DIR (local files) with OPTIONS and keeps the sums of every video of

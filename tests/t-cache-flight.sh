@@ -16,16 +16,18 @@ N=16
 # the readers overlap it.
 make_video "$SRC/big.mp4" -f lavfi -i testsrc2=size=1280x720:rate=30:duration=6 \
     -f lavfi -i sine=f=440:d=6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -qp 14 -g 180 -c:a aac -b:a 64k
-SEG=big.mp4/720p/seg-00000.ts
+# seg0 MNT VARIANT_DIR: VARIANT_DIR/<its first segment's name>, as the playlist in MNT names it (names carry
+# the source's version, so they are looked up after each mount).
+seg0() { local p; p=$(segment_path "$1/$2/index.m3u8" 0); printf '%s/%s\n' "$2" "$(basename "$p")"; }
 # Phase 2: a 20 s video with one keyframe, whose single 360p segment (transcoded) keeps the only worker busy.
 mkdir -p "$T/src-2"
 make_video "$T/src-2/slow.mp4" -f lavfi -i testsrc2=size=1280x720:rate=30:duration=20 \
     -c:v libx264 -preset ultrafast -pix_fmt yuv420p -qp 30 -g 600 -an
 cp "$SRC/big.mp4" "$T/src-2/big.mp4"
-OTHER=slow.mp4/360p/seg-00000.ts
 
 mkdir -p "$T/mnt-ref"
 mount_hlsfs "$SRC" "$T/mnt-ref" -o "ladder=none,cache_passthrough=no,cache_dir=$T/cache-ref"
+SEG=$(seg0 "$T/mnt-ref" big.mp4/720p)
 [ -f "$T/mnt-ref/$SEG" ] || fail "test bug: no $SEG in the mount: $(find "$T/mnt-ref/big.mp4" | tr '\n' ' ')"
 cat "$T/mnt-ref/$SEG" > "$T/ref.ts"
 umount_hlsfs "$T/mnt-ref"
@@ -70,6 +72,7 @@ check_outputs() {
 
 # --- Phase 1: workers free.
 mount_hlsfs "$SRC" "$MNT" -o "ladder=none,cache_passthrough=yes,prefetch=0,cache_dir=$CACHE"
+SEG=$(seg0 "$MNT" big.mp4/720p)
 size=$(stat -c %s "$MNT/$SEG")
 [ "$size" -ge 2000000 ] || fail "test bug: the segment is $size bytes, want a few MB"
 g=$(stat_of "$MNT" hlsfs_generations_total)
@@ -92,6 +95,8 @@ say "cache-flight: phase 1: $N readers, 1 generation, $misses waited on it, $hit
 
 # --- Phase 2: one worker, busy transcoding another segment when the readers arrive.
 mount_hlsfs "$T/src-2" "$MNT" -o "ladder=360:800,segment=20,cache_passthrough=yes,prefetch=0,workers=1,cache_dir=$T/cache-2"
+SEG=$(seg0 "$MNT" big.mp4/720p)
+OTHER=$(seg0 "$MNT" slow.mp4/360p)
 [ -f "$MNT/$OTHER" ] || fail "test bug: no $OTHER in the mount: $(find "$MNT/slow.mp4" | tr '\n' ' ')"
 [ "$(stat -c %s "$MNT/$SEG")" = "$size" ] || fail "phase 2: $SEG has another size than in phase 1"
 readers 2

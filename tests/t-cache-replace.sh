@@ -24,7 +24,8 @@ mkdir -p "$SRC/sub" "$T/new" "$T/ref-src/sub"
 make_video "$SRC/sub/clip.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=8 -f lavfi -i sine=f=440:d=8 "${x264[@]}"
 make_video "$SRC/other.mp4" -f lavfi -i testsrc2=size=320x180:rate=30:duration=3 -f lavfi -i sine=f=330:d=3 "${x264[@]}"
 make_video "$T/new/clip.mp4" -f lavfi -i smptebars=size=320x180:rate=30:duration=13 -f lavfi -i sine=f=880:d=13 "${x264[@]}"
-cp "$T/new/clip.mp4" "$T/ref-src/sub/clip.mp4"
+# cp -p: the reference copy has the new file's size and time, so its segment names carry the same version.
+cp -p "$T/new/clip.mp4" "$T/ref-src/sub/clip.mp4"
 
 # Reference for the new file: a fresh cache folder, remuxed segments not cached.
 mkdir -p "$T/mnt-ref"
@@ -53,18 +54,28 @@ if awk 'NR == FNR { if ($1 ~ /\.ts$/) old[$3] = 1; next } ($1 ~ /\.ts$/) && ($3 
     fail "test bug: a segment of the new file is byte-identical to one of the old file"
 fi
 
+# The old playlist read again just before the replacement (its pages in the kernel, its attributes a
+# moment old), and an old segment's name last looked up more than the 1 s entry timeout ago.
+old_seg=$(playlist_uris "$T/old.m3u8" | sed -n 1p)
+sleep 1.2
+cmp -s "$V/$pl_rel" "$T/old.m3u8" || fail "$pl_rel changed before the replacement"
 # Replace: the new video written aside on the same file system, then renamed over the old name.
-cp "$T/new/clip.mp4" "$SRC/sub/.clip.mp4.tmp"
+cp -p "$T/new/clip.mp4" "$SRC/sub/.clip.mp4.tmp"
 mv -f "$SRC/sub/.clip.mp4.tmp" "$SRC/sub/clip.mp4"
 t0=$SECONDS
 
-# Until the playlist shows the new durations, every read of it must be the old or the new playlist.
+# Until the playlist shows the new durations, every read of it must be the old or the new playlist;
+# once the old segment name is gone, the playlist must no longer list it (no stale page of it).
 seen_new=0
 while [ $((SECONDS - t0)) -le 5 ]; do
+    old_gone=0
+    [ -e "$V/${pl_rel%/*}/$old_seg" ] || old_gone=1
     cat "$V/$pl_rel" > "$T/pl.now" 2> "$T/pl.err" || fail "reading $pl_rel after the replacement failed: $(head -n 1 "$T/pl.err")"
     if cmp -s "$T/pl.now" "$T/new.m3u8"; then seen_new=1; break; fi
     cmp -s "$T/pl.now" "$T/old.m3u8" ||
         fail "after the replacement, $pl_rel is neither the old nor the new playlist: EXTINF $(playlist_extinfs "$T/pl.now" | tr '\n' ' ')"
+    [ "$old_gone" = 0 ] ||
+        fail "after the replacement the old segment name $old_seg was gone, yet $pl_rel read next still listed it"
     sleep 0.1
 done
 [ "$seen_new" = 1 ] ||
@@ -79,6 +90,12 @@ if awk 'NR == FNR { old[$3] = $1; next } ($1 ~ /\.ts$/) && ($3 in old) { print $
     "$T/old" "$T/now" > "$T/stale"; then
     fail "after the replacement the mount serves old bytes: $(head -n 1 "$T/stale")"
 fi
+# The old file's segment names are no files now (another version), and no new name is an old one.
+while read -r f _; do
+    case $f in *.ts) ;; *) continue ;; esac
+    [ ! -e "$V/$f" ] || fail "after the replacement the old segment name '$f' still exists"
+    grep -q "^$f " "$T/now" && fail "the new file's segments reuse the old name '$f'"
+done < "$T/old"
 # The other video is untouched.
 tree_sums "$MNT/other.mp4" > "$T/other-after"
 diff -q "$T/other-before" "$T/other-after" > /dev/null || fail "other.mp4 changed when sub/clip.mp4 was replaced"

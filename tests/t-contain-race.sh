@@ -16,17 +16,17 @@ RACE_SECS=${HLSFS_RACE_SECS:-10}
 # --- the tree: the swapped-in links wait in $T/swap (same filesystem, outside the source) ------------------
 OUT=$T/outside
 mkdir -p "$OUT/d" "$SRC/d" "$T/swap"
-cp "$SECRET" "$OUT/secret.mp4"
-cp "$SECRET" "$OUT/d/b.mp4"
-cp "$INSIDE" "$SRC/a.mp4"
-cp "$INSIDE" "$SRC/d/b.mp4"
+cp -p "$SECRET" "$OUT/secret.mp4"
+cp -p "$SECRET" "$OUT/d/b.mp4"
+cp -p "$INSIDE" "$SRC/a.mp4"
+cp -p "$INSIDE" "$SRC/d/b.mp4"
 ln -s "$OUT/secret.mp4" "$T/swap/a.mp4"
 ln -s "$OUT/d" "$T/swap/d"
 
 # --- references: every file of each video's folder, from plain mounts of folders holding only it -----------
 ref_sums() {  # ref_sums VIDEO OUTFILE
     mkdir -p "$T/plain-$2" "$T/mnt-$2"
-    cp "$1" "$T/plain-$2/v.mp4"
+    cp -p "$1" "$T/plain-$2/v.mp4"
     mount_hlsfs "$T/plain-$2" "$T/mnt-$2" -o ladder=none
     (cd "$T/mnt-$2/v.mp4" && find . -type f -printf '%P\0' | sort -z | xargs -0 sha256sum) > "$T/$2.sums" ||
         fail "reading the reference mount of $(basename "$1") failed"

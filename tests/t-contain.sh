@@ -14,14 +14,14 @@ V=$MEDIA/lib/LOUD.MP4
 OUT=$T/outside
 EVIL=$T/src-evil           # shares "$T/src" as a string prefix: a naive prefix check lets it in
 mkdir -p "$OUT/videos" "$EVIL" "$SRC/sub"
-cp "$V" "$OUT/ext.mp4"
-cp "$V" "$OUT/videos/one.mp4"
-cp "$V" "$EVIL/evil.mp4"
-cp "$V" "$SRC/real.mp4"
-cp "$V" "$SRC/sub/inner.mp4"
+cp -p "$V" "$OUT/ext.mp4"
+cp -p "$V" "$OUT/videos/one.mp4"
+cp -p "$V" "$EVIL/evil.mp4"
+cp -p "$V" "$SRC/real.mp4"
+cp -p "$V" "$SRC/sub/inner.mp4"
 ODD=('a..b.mp4' 'c...mp4' $'new\nline.mp4' $'\xff\xfe.mp4' 'with spaces and "double" '"'single'"' quotes.mp4'
      'back\slash.mp4' $'tab\there.mp4' 'ünïcödé – ok.mp4')
-for n in "${ODD[@]}"; do cp "$V" "$SRC/$n"; done
+for n in "${ODD[@]}"; do cp -p "$V" "$SRC/$n"; done
 ln -s "$OUT/ext.mp4" "$SRC/abs-out.mp4"             # file link, absolute, outside
 ln -s ../outside/ext.mp4 "$SRC/rel-out.mp4"          # file link, relative, outside
 ln -s /etc "$SRC/etc-link"                           # directory link to /etc
@@ -52,7 +52,7 @@ pid=$DAEMON_PID
 
 # Reference: the bytes of one video directory, from a mount of a plain folder holding only the video.
 mkdir -p "$T/plain" "$T/mnt-ref"
-cp "$V" "$T/plain/v.mp4"
+cp -p "$V" "$T/plain/v.mp4"
 mount_hlsfs "$T/plain" "$T/mnt-ref" -o ladder=none
 (cd "$T/mnt-ref/v.mp4" && find . -type f -print0 | sort -z | xargs -0 sha256sum) > "$T/ref-video"
 umount_hlsfs "$T/mnt-ref"
@@ -131,10 +131,17 @@ for rel in sorted(want_root - {b"sub", b"sub-link"}) + [b"sub/inner.mp4", b"sub/
         bad.append("%s: %s" % (show(rel), e))
 
 # Writes: each must fail with EROFS.
-seg = j(b"real.mp4", b"180p", b"seg-00000.ts")
+def first_segment():
+    # segment names carry the source's version: the first one the playlist lists
+    try:
+        with open(j(b"real.mp4", b"180p", b"index.m3u8"), "rb") as f:
+            return [l for l in f.read().split(b"\n") if l and not l.startswith(b"#")][0]
+    except (OSError, IndexError):
+        return b"seg-00000-00000000.ts"
+seg = j(b"real.mp4", b"180p", first_segment())
 master = j(b"real.mp4", b"master.m3u8")
 if not os.path.exists(seg):
-    bad.append("real.mp4/180p/seg-00000.ts is missing; the write checks need it")
+    bad.append("real.mp4/180p's first segment is missing; the write checks need it")
 before = open(seg, "rb").read() if os.path.exists(seg) else b""
 
 def expect_erofs(what, fn):
@@ -192,7 +199,8 @@ fi
 
 # The same write attempts from the shell, as a user types them: each must fail and change nothing.
 shell_writes() {
-    local seg=$MNT/real.mp4/180p/seg-00000.ts out
+    local seg out
+    seg=$(segment_path "$MNT/real.mp4/180p/index.m3u8" 0)
     local -a cmds=(
         "touch '$MNT/new.mp4'" "touch '$seg'" "mkdir '$MNT/d'" "rm -f '$seg'" "rm -rf '$MNT/real.mp4'"
         "mv '$MNT/real.mp4' '$MNT/moved.mp4'" "truncate -s 0 '$seg'" "echo x >> '$seg'" "echo x > '$MNT/new.txt'"

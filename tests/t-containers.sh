@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# t-containers: videos in Matroska (mkvmerge, laced audio), WebM, AVI and FLV are served: each index names
-# exactly the demuxer's frames, each tree plays through Caddy and is exact and deterministic, H.264 with an
-# avcC passes through unchanged; MPEG-TS and compressed Matroska frames are refused with one error.txt line.
+# t-containers: videos in Matroska (mkvmerge, laced audio, zlib-compressed frames), WebM, AVI, FLV, MPEG-PS,
+# ASF/WMV and Ogg are served: each index names exactly the demuxer's frames, each tree plays through Caddy and
+# is exact and deterministic, H.264 with an avcC (or Annex B in MPEG-TS) passes through unchanged, and
+# MPEG-2 frames whose PES has no PTS are shown in their order, an interlaced DVD picture is deinterlaced;
+# AVI with B-frames is refused with one error.txt line. t-mpegts covers MPEG-TS timestamps, .m2ts and damage.
 source "$(dirname "$0")/lib.sh"
 
 need ffmpeg ffprobe mkvmerge mkvinfo
@@ -33,14 +35,29 @@ ff -f lavfi -i "$(pic 25 4)" -f lavfi -i "$(tone 500 44100 4)" -c:v libx264 -bf 
     -c:a libmp3lame "$SRC/bframes.avi"
 ff -f lavfi -i "$(pic 30 6)" -f lavfi -i "$(tone 660 44100 6)" -c:v libx264 -profile:v main -g 60 \
     -pix_fmt yuv420p -c:a aac -b:a 96k "$SRC/clip.flv"
-# Refused until they are supported: frames in pieces, frames compressed.
+# MPEG-TS: frames put together from transport packets, H.264 as Annex B, AAC as ADTS.
 ff -f lavfi -i "$(pic 30 6)" -f lavfi -i "$(tone 770 48000 6)" -c:v libx264 -g 60 -pix_fmt yuv420p -c:a aac \
     "$SRC/cam.ts"
-mkvmerge -q -o "$SRC/zlib.mkv" --compression 1:zlib "$W/talk.mp4" || fail "mkvmerge could not make zlib.mkv"
+# Frames in pieces, demuxed again when read: MPEG-PS (MPEG-2 with B-frames at a low rate, so that many
+# frames share a PES and get no PTS of their own), ASF/WMV, Ogg; and Matroska frames compressed with zlib.
+ff -f lavfi -i "$(pic 25 4)" -f lavfi -i "$(tone 770 48000 4)" -c:v mpeg2video -bf 2 -b:v 60k -c:a mp2 -f vob \
+    "$SRC/old.mpg"
+[ "$(ffprobe -v error -select_streams v -show_entries packet=pts -of csv=p=0 "$SRC/old.mpg" | grep -c N/A)" -ge 5 ] ||
+    fail "test bug: every frame of old.mpg has a PTS of its own"
+ff -f lavfi -i "$(pic 25 4)" -f lavfi -i "$(tone 600 44100 4)" -c:v wmv2 -b:v 400k -c:a wmav2 "$SRC/old.wmv"
+ff -f lavfi -i "$(pic 25 4)" -f lavfi -i "$(tone 880 44100 4)" -c:v libtheora -q:v 6 -c:a libvorbis "$SRC/film.ogv"
+mkvmerge -q -o "$SRC/zlib.mkv" --compression 0:zlib --compression 1:zlib "$W/talk.mp4" ||
+    fail "mkvmerge could not make zlib.mkv"
+[ "$(mkvinfo "$SRC/zlib.mkv" | grep -c 'Content compression')" = 2 ] || fail "test bug: mkvmerge did not compress zlib.mkv"
 
-GOOD=(talk.mkv lecture.webm show.avi annexb.avi clip.flv)
-PASSTHROUGH=(talk.mkv clip.flv)
-declare -A REFUSED=([cam.ts]='MPEG-TS' [zlib.mkv]='compressed' [bframes.avi]='B-frames')
+# A DVD's picture: 720x480 interlaced MPEG-2 (top field first) with AC-3.
+ff -f lavfi -i "testsrc2=size=720x480:rate=60000/1001:duration=4,interlace=scan=tff" -f lavfi -i "$(tone 440 48000 4)" \
+    -c:v mpeg2video -b:v 6M -flags +ilme+ildct -top 1 -bf 2 -c:a ac3 -f dvd "$SRC/dvd.vob"
+
+GOOD=(talk.mkv lecture.webm show.avi annexb.avi clip.flv cam.ts old.mpg old.wmv film.ogv zlib.mkv dvd.vob)
+PASSTHROUGH=(talk.mkv clip.flv cam.ts zlib.mkv)
+PIECES=(old.mpg old.wmv film.ogv)
+declare -A REFUSED=([bframes.avi]='B-frames')
 for rel in "${!REFUSED[@]}"; do EXPECT_LOG+=("^hlsfs: .*$(ere_quote "$rel"): "); done
 
 # --- the index: every sample's (pos, size) holds exactly the demuxer's frame -------------------------------
@@ -103,10 +120,40 @@ check_good() {
     else
         [ -z "$(passthrough_pl "$v")" ] || fail "'$rel' is not H.264 with an avcC, yet a variant claims to pass it through"
     fi
+    # Transcoded from frames demuxed again: every picture where the source shows it (a frame shown out
+    # of order, or another frame's bytes, would be tens of dB off).
+    if [[ " ${PIECES[*]} " == *" $rel "* ]]; then
+        pl=$(variant_playlists "$v" | grep -v '/audio-' | tail -n 1)
+        ffmpeg -nostdin -v error -i "$pl" -i "$SRC/$rel" -lavfi \
+            "[0:v]setpts=PTS-STARTPTS[a];[1:v]setpts=PTS-STARTPTS[b];[a][b]psnr=stats_file=$T/psnr.log" -f null - ||
+            fail "'$rel': ffmpeg could not compare its pictures with the source's"
+        worst=$(sed -n 's/.*psnr_avg:\([0-9.inf]*\).*/\1/p' "$T/psnr.log" | sort -g | sed -n 1p)
+        [ "$(wc -l < "$T/psnr.log")" = "$(wc -l < "$T/src.md5")" ] ||
+            fail "'$rel': compared $(wc -l < "$T/psnr.log") pictures, the source has $(wc -l < "$T/src.md5")"
+        awk -v w="$worst" 'BEGIN { exit !(w == "inf" || w >= 28) }' ||
+            fail "'${pl#"$MNT"/}': a picture is ${worst} dB from the source's (out of order or not its bytes)"
+    fi
 }
 # The passthrough variant is the one with an I-frame playlist (rungs have none).
 passthrough_pl() { local d; for d in "$1"/*p; do [ -f "$d/iframes.m3u8" ] && printf '%s\n' "$d/index.m3u8"; done; true; }
 for rel in "${GOOD[@]}"; do soft check_good "$rel"; done
+
+# Interlaced pictures are deinterlaced before they are scaled: the 480p rung of the 480i DVD picture is
+# progressive frame by frame (idet), where the source is combed.
+idet_counts() {
+    ffmpeg -nostdin -v info -i "$1" -map 0:v:0 -vf idet -f null - 2>&1 |
+        sed -n 's/.*Single frame detection: TFF: *\([0-9]*\) *BFF: *\([0-9]*\) *Progressive: *\([0-9]*\).*/\1 \2 \3/p' | tail -n 1
+}
+check_deinterlaced() {
+    local tff bff prog
+    read -r tff bff prog < <(idet_counts "$SRC/dvd.vob")
+    [ "${tff:-0}" -gt $((9 * (${bff:-0} + ${prog:-0}))) ] || fail "test bug: idet finds dvd.vob not interlaced ($tff TFF, $bff BFF, $prog progressive)"
+    [ -f "$MNT/dvd.vob/480p/index.m3u8" ] || fail "dvd.vob has no 480p rung: $(ls "$MNT/dvd.vob" | tr '\n' ' ')"
+    read -r tff bff prog < <(idet_counts "$MNT/dvd.vob/480p/index.m3u8")
+    [ "${prog:-0}" -gt $((9 * (${tff:-0} + ${bff:-0}))) ] ||
+        fail "dvd.vob/480p is combed: idet finds $tff TFF, $bff BFF and $prog progressive frames"
+}
+soft check_deinterlaced
 
 check_refused() {
     local rel=$1 d=$MNT/$1 got text

@@ -76,7 +76,8 @@ EXPECT_LOG+=('^hlsfs: .*/bad-data\.mp4: ' '^hlsfs: .*/bad-moov\.mp4: ')
 mkdir -p "$T/mnt-ref"
 mount_hlsfs "$LOWER" "$T/mnt-ref" -o ladder=none
 tree_sums "$T/mnt-ref/good.mp4" > "$T/ref-good"
-(cd "$T/mnt-ref/bad-data.mp4" && find . -type f -printf '%p %s\n' | sort) > "$T/ref-bad-sizes"
+# (Preview sheets are left out: their sizes need the frames, whose reads fail here; they answer EIO.)
+(cd "$T/mnt-ref/bad-data.mp4" && find . -path ./thumbs -prune -o -type f -printf '%p %s\n' | sort) > "$T/ref-bad-sizes"
 umount_hlsfs "$T/mnt-ref"
 
 lines_naming() { grep -c -F -- "/$2: " "$1" || true; }
@@ -102,7 +103,7 @@ check_mount() {
 
     # bad-data.mp4: listed with the sizes its moov gives.
     local got
-    got=$(cd "$MNT/bad-data.mp4" && timeout 10 find . -type f -printf '%p %s\n' | sort) ||
+    got=$(cd "$MNT/bad-data.mp4" && timeout 10 find . -path ./thumbs -prune -o -type f -printf '%p %s\n' | sort) ||
         fail "$mode: listing bad-data.mp4 failed"
     # poster.jpg needs a decoded frame: it may be left out (with a log line) when that frame's bytes fail;
     # when it is there, it is the reference's

@@ -43,13 +43,15 @@ restore_sources
 
 # The segment read under the fault: the second one, whose samples lie in the second half of the file
 # (moov at the end, mdat first), so a truncation to half cuts all of them.
-SEG=360p/seg-00001.ts
+# Its name carries the source's version, so it is taken from the playlist (seg_of).
+SEG="360p segment 1"
+seg_of() { segment_path "$1/360p/index.m3u8" 1; }
 
 # --- reference bytes from a separate mount, made before any change ----------------------------------------
 mkdir -p "$T/mnt-ref" "$T/ref"
 mount_hlsfs "$SRC" "$T/mnt-ref" -o ladder=none
 for c in "${CASES[@]}"; do
-    cp "$T/mnt-ref/$c.mp4/$SEG" "$T/ref/$c.ts" || fail "reading $c.mp4/$SEG from the reference mount failed"
+    cp "$(seg_of "$T/mnt-ref/$c.mp4")" "$T/ref/$c.ts" || fail "reading $c.mp4/$SEG from the reference mount failed"
 done
 cp "$T/mnt-ref/other.mp4/master.m3u8" "$T/ref/other-master.m3u8"
 ref_size=$(stat -c %s "$T/ref/rename.ts")
@@ -100,8 +102,10 @@ log_lines_naming() { grep -c -F -- "/$2.mp4" "$1" || true; }
 # run_case MODE CASE: a reader on CASE's segment, the fault applied when it is a quarter through.
 run_case() {
     local mode=$1 c=$2
-    local seg=$MNT/$c.mp4/$SEG w=$T/$mode-$c
+    local seg w=$T/$mode-$c
+    seg=$(seg_of "$MNT/$c.mp4")
     mkdir -p "$w"
+    printf '%s\n' "$seg" > "$w/segpath"
     local before after st rpid
     before=$(log_lines_naming "$DAEMON_LOG" "$c")
     python3 "$T/reader.py" "$seg" "$w/got" "$w/ready" "$w/go" > "$w/status" 2> "$w/stderr" &
@@ -168,7 +172,10 @@ check_after() {
                 n=$(timeout 30 cat "$f" | wc -c) || fail "$mode/$c: reading ${f#"$MNT"/} of the new video failed"
                 [ "$n" = "$s" ] || fail "$mode/$c: ${f#"$MNT"/} of the new video: stat size $s, read $n bytes"
             done < <(every_file "$v")
-            if [ -f "$v/$SEG" ] && cmp -s "$v/$SEG" "$T/ref/$c.ts"; then
+            local old
+            old=$(cat "$T/$mode-$c/segpath")
+            [ ! -e "$old" ] || fail "$mode/$c: ${old#"$MNT"/}, a segment name of the old video, still exists after its source became another video"
+            if [ -f "$v/360p/index.m3u8" ] && cmp -s "$(seg_of "$v")" "$T/ref/$c.ts"; then
                 fail "$mode/$c: $c.mp4/$SEG still gives the old video's bytes after the source became another video"
             fi ;;
     esac

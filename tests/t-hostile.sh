@@ -289,7 +289,7 @@ LADDER_CASES=${HOSTILE_LADDER_CASES:-base-end,avc1-16384,dims-16384-both,avcc-sp
 IFS=, read -r -a lcases <<<"$LADDER_CASES"
 SRC2=$T/src-ladder
 mkdir -p "$SRC2"
-for c in "${lcases[@]}"; do [ ! -e "$SRC/$c.mp4" ] || cp "$SRC/$c.mp4" "$SRC2/"; done
+for c in "${lcases[@]}"; do [ ! -e "$SRC/$c.mp4" ] || cp -p "$SRC/$c.mp4" "$SRC2/"; done
 PASS_NAME=default
 mount_hlsfs "$SRC2" "$MNT" -o "cache_dir=$T/cache-default"
 check_pass "${lcases[@]}"

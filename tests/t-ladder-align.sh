@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # t-ladder-align: every variant cuts at the same times (DESIGN invariant 3): segment N of each variant,
 # passthrough (with B-frames) and transcoded alike, starts at the same video and audio PTS, and within each
-# variant the timestamps of N+1 continue from N without gap or overlap.
+# variant the timestamps of N+1 continue from N without gap or overlap. A transcode-only source with one
+# keyframe in 20 s is cut between frames into segments of about the target: every picture is shown where
+# the source shows it, and the segments are the same bytes whichever order they are made in.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -11,6 +13,7 @@ LADDER=360:600/240:300
 need ffmpeg ffprobe jq python3
 src_h480
 src_hevc
+src_longgop
 mount_hlsfs "$SRC" "$MNT" -o "cache_dir=$CACHE,ladder=$LADDER"
 
 # check_video REL: all variants of REL have the same number of segments; segment N starts at the same
@@ -70,6 +73,30 @@ check_video() {
 
 soft check_video h480.mp4
 soft check_video hevc.mp4
+soft check_video longgop.mp4
 
+# The long GOP: segments near the 6 s target, not one of 20 s; every picture where the source has it (a
+# frame out of order at a cut would be tens of dB off).
+check_longgop() {
+    local v=$MNT/longgop.mp4 pl worst
+    pl=$(variant_playlists "$v" | head -n 1)
+    [ "$(segments_of "$pl" | wc -l)" -ge 3 ] || fail "longgop.mp4: $(segments_of "$pl" | wc -l) segments, want 3 or more (its GOP cut)"
+    [ "$(playlist_tag "$pl" EXT-X-TARGETDURATION)" -le 7 ] ||
+        fail "longgop.mp4: target duration $(playlist_tag "$pl" EXT-X-TARGETDURATION) s: its GOP was not cut"
+    ffmpeg -nostdin -v error -i "$pl" -i "$SRC/longgop.mp4" -lavfi \
+        "[1:v][0:v]scale2ref[b][a];[b]format=yuv420p,setpts=PTS-STARTPTS[b2];[a]format=yuv420p,setpts=PTS-STARTPTS[a2];[a2][b2]psnr=stats_file=$T/psnr.log" \
+        -f null - || fail "longgop.mp4: ffmpeg could not compare its pictures with the source's"
+    worst=$(sed -n 's/.*psnr_avg:\([0-9.inf]*\).*/\1/p' "$T/psnr.log" | sort -g | sed -n 1p)
+    awk -v w="$worst" 'BEGIN { exit !(w == "inf" || w >= 30) }' ||
+        fail "'${pl#"$MNT"/}': a picture is $worst dB from the source's (shown out of order at a cut?)"
+}
+soft check_longgop
+tree_sums "$MNT/longgop.mp4" > "$T/sums-1"
+umount_hlsfs "$MNT"
+# Made in the opposite order on a fresh cache (each segment decoded from the keyframe before it): the same bytes.
+mount_hlsfs "$SRC" "$MNT" -o "cache_dir=$T/cache-2,ladder=$LADDER"
+REVERSE=1 tree_sums "$MNT/longgop.mp4" > "$T/sums-2"
+cmp -s "$T/sums-1" "$T/sums-2" ||
+    fail "longgop.mp4 differs when made in the opposite order: $(diff "$T/sums-1" "$T/sums-2" | grep '^[<>]' | head -n 2 | tr '\n' ' ')"
 umount_hlsfs "$MNT"
 pass

@@ -29,7 +29,8 @@ check_video() {
     video_dir_ok "$rel"
 
     local got_dirs want_dirs h
-    got_dirs=$(find "$v" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort | tr '\n' ' ')
+    # (thumbs/, subs-LANG/ and subtitles/ are not variants)
+    got_dirs=$(find "$v" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sed -n '/^[0-9]*p$/p' | sort | tr '\n' ' ')
     want_dirs=$(for h in $want; do echo "${h}p"; done | sort | tr '\n' ' ')
     [ "$got_dirs" = "$want_dirs" ] ||
         fail "'$rel' ($codec ${sw}x$sh, ladder $LADDER) has the variant folders [$got_dirs], want [$want_dirs]"

@@ -107,17 +107,15 @@ n1=$(log_lines)
 [ "$n1" = "$n0" ] || fail "a second read of ${seg0#"$MNT"/} made $((n1 - n0)) more request(s) to nginx: $(tail -n +$((n0 + 1)) "$NGLOG" | head -n 2 | tr '\n' '|')"
 
 # --- (3) the remote tree is byte-identical to a local mount's ------------------------------------------
-# video_sums DIR: "SHA256  ./PATH" for every file under DIR but cytube.json, sorted; a read error fails.
-video_sums() {
-    local dir=$1 err=$T/.vsums.err
-    (cd "$dir" && find . -type f ! -name cytube.json -print0 | sort -z | xargs -0 sha256sum) 2> "$err" ||
-        fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
-}
+# video_sums (remote-lib.sh): segment names and playlists compared without the version, which names the
+# identity (a remote's ETag, a local file's time).
+# shellcheck source=remote-lib.sh
+source "$(dirname "$0")/remote-lib.sh"
 mkdir -p "$T/mnt-local"
 mount_hlsfs "$LOCAL" "$T/mnt-local" -o "$COMMON"
 for v in "${REMOTE_VIDEOS[@]}" real.mp4; do
-    (cd "$T/mnt-local/$v" && find . ! -name cytube.json -printf '%p %y %s\n' | sort) > "$T/list-local-$v"
-    (cd "$MNT/$v" && find . ! -name cytube.json -printf '%p %y %s\n' | sort) > "$T/list-remote-$v"
+    (cd "$T/mnt-local/$v" && find . ! -name cytube.json -printf '%p %y %s\n' | unversion | sort) > "$T/list-local-$v"
+    (cd "$MNT/$v" && find . ! -name cytube.json -printf '%p %y %s\n' | unversion | sort) > "$T/list-remote-$v"
     diff -q "$T/list-local-$v" "$T/list-remote-$v" > /dev/null ||
         fail "$v: the remote folder lists other files or sizes than the local mount's: $(diff "$T/list-local-$v" "$T/list-remote-$v" | grep '^[<>]' | head -n 2 | tr '\n' ' ')"
     video_sums "$T/mnt-local/$v" > "$T/sums-local-$v"

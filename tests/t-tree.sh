@@ -24,9 +24,9 @@ done < <(media_hidden_list)
 [ -z "$(ls -A "$MNT/empty-folder")" ] || fail "empty-folder is not empty in the mount"
 
 # Each usable video: master.m3u8 + <height>p/, the master names <height>p/index.m3u8, and the variant holds
-# index.m3u8 and exactly the segments it lists, seg-00000.ts upwards.
+# index.m3u8 and exactly the segments it lists, seg-00000-VERSION.ts upwards, one VERSION for every variant.
 check_video() {
-    local rel=$1 v h u vd got want n listed i e iframes
+    local rel=$1 v h u vd got want n listed i e iframes ver vfirst=
     local -a variants=()
     v=$MNT/$rel
     [ -d "$v" ] || fail "'$rel' is not a directory in the mount"
@@ -52,12 +52,17 @@ check_video() {
         # the passthrough variant also holds the I-frame playlist the master names
         iframes=
         grep -q "^#EXT-X-I-FRAME-STREAM-INF:.*URI=\"$vd/iframes.m3u8\"" "$v/master.m3u8" && iframes=iframes.m3u8
-        want=$( { echo index.m3u8 $iframes | tr ' ' '\n'; for ((i = 0; i < n; i++)); do printf 'seg-%05d.ts\n' "$i"; done; } | sed '/^$/d' | sort | tr '\n' ' ')
+        ver=$(segment_version "$v/$vd/index.m3u8")
+        [ -z "${vfirst:-}" ] || [ "$ver" = "$vfirst" ] || fail "'$rel/$vd': segment version $ver, but $vfirst in another variant"
+        vfirst=$ver
+        want=$( { echo index.m3u8 $iframes | tr ' ' '\n'; for ((i = 0; i < n; i++)); do printf 'seg-%05d-%s.ts\n' "$i" "$ver"; done; } | sed '/^$/d' | sort | tr '\n' ' ')
         got=$(ls -A "$v/$vd" | sort | tr '\n' ' ')
         [ "$got" = "$want" ] || fail "'$rel/$vd' holds [$got], want [$want]"
         listed=$( { echo index.m3u8 $iframes | tr ' ' '\n'; playlist_uris "$v/$vd/index.m3u8"; } | sed '/^$/d' | sort | tr '\n' ' ')
         [ "$listed" = "$want" ] || fail "'$rel/$vd/index.m3u8' lists [$listed], want the folder's [$want]"
-        [ ! -e "$v/$vd/seg-$(printf %05d "$n").ts" ] || fail "'$rel/$vd': a segment past the end exists"
+        [ ! -e "$v/$vd/seg-$(printf %05d "$n")-$ver.ts" ] || fail "'$rel/$vd': a segment past the end exists"
+        # another version of a listed name is no file
+        [ ! -e "$v/$vd/seg-00000-$(printf %08x $((0x$ver ^ 1))).ts" ] || fail "'$rel/$vd': a segment of another version exists"
     done
     [ ! -e "$v/nonexistent" ] || fail "'$rel/nonexistent' exists"
 }
@@ -67,7 +72,7 @@ while IFS= read -r rel; do soft check_video "$rel"; done < <(good_videos)
 while IFS= read -r -d '' f; do
     case $(stat -c %A "$f") in *w*) fail "'${f#"$MNT"/}' has a write permission bit: $(stat -c %A "$f")" ;; esac
 done < <(find "$MNT" -print0)
-seg=$MNT/bframes.mp4/$(media_fact bframes.mp4 height)p/seg-00000.ts
+seg=$(segment_path "$MNT/bframes.mp4/$(media_fact bframes.mp4 height)p/index.m3u8" 0)
 if (printf x >> "$seg") 2>/dev/null; then fail "appending to a segment succeeded"; fi
 if (: > "$MNT/new-file") 2>/dev/null; then fail "creating a file in the mount succeeded"; fi
 if mkdir "$MNT/new-dir" 2>/dev/null; then fail "mkdir in the mount succeeded"; fi

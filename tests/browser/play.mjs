@@ -11,7 +11,7 @@
 //   --play        seconds of playback required before the other checks (default 2.5)
 // Exit status: 0 when every check passed, 1 with "FAIL: reason" on stderr otherwise, 2 on bad usage.
 
-import { chromium } from 'playwright-core';
+import { CheckFailed, check, launch } from './common.mjs';
 import { parseArgs } from 'node:util';
 
 const { values: opt } = parseArgs({
@@ -30,29 +30,13 @@ if (!opt.url || !opt.profile) {
 }
 const playFor = Number(opt.play);
 
-class CheckFailed extends Error {}
-const check = (ok, message) => { if (!ok) throw new CheckFailed(message); };
 const log = (message) => console.log('play: ' + message);
 
 // What the page did, for the failure message.
 const consoleLines = [];
 const badResponses = [];
 
-let context;
-try {
-  context = await chromium.launchPersistentContext(opt.profile, {
-    executablePath: opt.chromium,
-    headless: true,
-    viewport: { width: 1000, height: 720 },
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
-} catch (e) {
-  console.error(`FAIL: cannot start ${opt.chromium}: ${e.message.split('\n')[0]}`);
-  process.exit(1);
-}
+const context = await launch(opt.chromium, opt.profile, { viewport: { width: 1000, height: 720 } });
 const page = context.pages()[0] || await context.newPage();
 page.on('console', (m) => consoleLines.push(`${m.type()}: ${m.text()}`));
 page.on('pageerror', (e) => consoleLines.push(`pageerror: ${e.message}`));

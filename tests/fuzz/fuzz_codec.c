@@ -44,11 +44,77 @@ static long ref_avcc_ps(const uint8_t *p, size_t size, uint8_t *ps)
 	return (long)total;
 }
 
+/* Annex B parameter sets, read independently: NAL units between 00 00 01 prefixes, zeros at
+ * their ends dropped; every SPS (type 7) then every PPS (type 8) behind a 4-byte start code.
+ * Returns the ps size, -1 without an SPS that names a profile (*profile: the first that does). */
+static long ref_annexb_ps(const uint8_t *p, size_t size, uint8_t *ps, uint8_t *profile)
+{
+	size_t total = 0;
+	*profile = 0;
+	for (unsigned want = 7; want <= 8; want++) {
+		size_t i = 0;
+		while (i + 3 <= size && !(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1))
+			i++;
+		while (i + 3 <= size) {
+			size_t s = i + 3, e = s;
+			while (e + 3 <= size && !(p[e] == 0 && p[e + 1] == 0 && p[e + 2] == 1))
+				e++;
+			if (e + 3 > size)
+				e = size;
+			i = e;
+			while (e > s && p[e - 1] == 0)
+				e--;
+			if (e > s && (p[s] & 0x1f) == want) {
+				if (want == 7 && !*profile && e - s >= 4)
+					*profile = p[s + 1];
+				if (ps) {
+					memcpy(ps + total, "\0\0\0\1", 4);
+					memcpy(ps + total + 4, p + s, e - s);
+				}
+				total += 4 + (e - s);
+			}
+		}
+	}
+	return *profile ? (long)total : -1;
+}
+
+static void check_annexb(const uint8_t *data, size_t size)
+{
+	struct avc_config c;
+	uint8_t profile;
+	long want = ref_annexb_ps(data, size, NULL, &profile);
+	int ret = codec_avc_parse(data, size, &c);
+
+	if (want < 0) {
+		FUZZ_CHECK(ret == -EINVAL);
+		codec_avc_release(&c);
+		return;
+	}
+	FUZZ_CHECK(ret == 0);
+	FUZZ_CHECK(c.nal_length_size == 4 && c.profile == profile);
+	FUZZ_CHECK(c.ps_size == (size_t)want && c.ps);
+	{
+		uint8_t *ps = malloc((size_t)want);
+		FUZZ_CHECK(ps);
+		ref_annexb_ps(data, size, ps, &profile);
+		FUZZ_CHECK(!memcmp(ps, c.ps, (size_t)want));
+		free(ps);
+	}
+	codec_avc_release(&c);
+}
+
 static void check_avcc(const uint8_t *data, size_t size)
 {
 	struct avc_config c;
-	long want = ref_avcc_ps(data, size, NULL);
-	int ret = codec_avc_parse(data, size, &c);
+	long want;
+	int ret;
+
+	if (size >= 4 && data[0] == 0) {
+		check_annexb(data, size);
+		return;
+	}
+	want = ref_avcc_ps(data, size, NULL);
+	ret = codec_avc_parse(data, size, &c);
 
 	if (ret < 0) {
 		FUZZ_CHECK(ret == -EINVAL);

@@ -16,7 +16,7 @@ static bool ref_is_video(const char *name)
 {
 	/* Written out again here (not taken from naming.c) so that the two can disagree. */
 	static const char *const ext[] = { "mp4", "m4v", "mov", "3gp", "3g2", "mkv", "webm", "ts", "m2ts", "mts",
-					   "mpg", "mpeg", "avi", "flv", "ogv", "wmv" };
+					   "mpg", "mpeg", "vob", "avi", "flv", "ogv", "wmv", "asf" };
 	const char *dot = strrchr(name, '.');
 
 	if (!dot || dot == name)
@@ -106,8 +106,38 @@ static void check_parse(const char *s)
 		break;
 	case NAMING_SEGMENT_FILE:
 		FUZZ_CHECK(variant_rebuilds(in.variant));
-		naming_segment(in.segment, seg);
+		FUZZ_CHECK(strlen(in.version) == NAMING_VERSION_LEN);
+		naming_segment(in.segment, in.version, seg);
 		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", in.variant, seg);
+		break;
+	case NAMING_SUBS_DIR:
+		FUZZ_CHECK(!strncmp(in.variant, "subs-", 5));
+		snprintf(rebuilt, sizeof(rebuilt), "%s", in.variant);
+		break;
+	case NAMING_SUBS_PLAYLIST:
+		FUZZ_CHECK(!strncmp(in.variant, "subs-", 5));
+		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", in.variant, NAMING_PLAYLIST);
+		break;
+	case NAMING_SUBS_SEGMENT:
+		FUZZ_CHECK(!strncmp(in.variant, "subs-", 5));
+		naming_subtitle_segment(in.segment, seg);
+		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", in.variant, seg);
+		break;
+	case NAMING_SUBTITLES_DIR:
+		snprintf(rebuilt, sizeof(rebuilt), "%s", NAMING_SUBTITLES);
+		break;
+	case NAMING_SUBTITLES_FILE:
+		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", NAMING_SUBTITLES, in.variant);
+		break;
+	case NAMING_THUMBS_DIR:
+		snprintf(rebuilt, sizeof(rebuilt), "%s", NAMING_THUMBS);
+		break;
+	case NAMING_THUMBS_VTT_FILE:
+		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", NAMING_THUMBS, NAMING_THUMBS_VTT);
+		break;
+	case NAMING_SPRITE_FILE:
+		naming_sprite(in.segment, seg);
+		snprintf(rebuilt, sizeof(rebuilt), "%s/%s", NAMING_THUMBS, seg);
 		break;
 	default:
 		/* a kind added to naming.h: teach this harness its canonical name */
@@ -140,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char seg[NAMING_MAX], var[NAMING_MAX], path[3 * NAMING_MAX];
 		struct naming_inner in;
 
-		naming_segment(n, seg);
+		naming_segment(n, "0123abcd", seg);
 		naming_variant(h, var);
 		snprintf(path, sizeof(path), "%s/%s", var, seg);
 		if (h == 0) {
@@ -148,7 +178,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(naming_parse_inner(path, &in) == -ENOENT);
 		} else {
 			FUZZ_CHECK(naming_parse_inner(path, &in) == 0);
-			FUZZ_CHECK(in.kind == NAMING_SEGMENT_FILE && in.segment == n && !strcmp(in.variant, var));
+			FUZZ_CHECK(in.kind == NAMING_SEGMENT_FILE && in.segment == n && !strcmp(in.variant, var) &&
+				   !strcmp(in.version, "0123abcd"));
 			FUZZ_CHECK(naming_parse_inner(var, &in) == 0 && in.kind == NAMING_VARIANT_DIR);
 			snprintf(path, sizeof(path), "%s/%s", var, NAMING_PLAYLIST);
 			FUZZ_CHECK(naming_parse_inner(path, &in) == 0 && in.kind == NAMING_PLAYLIST_FILE);
@@ -163,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		naming_rendition(r, var);
 		FUZZ_CHECK(naming_parse_inner(var, &in) == 0 && in.kind == NAMING_VARIANT_DIR && !strcmp(in.variant, var));
-		naming_segment(n, seg);
+		naming_segment(n, "ffffffff", seg);
 		snprintf(path, sizeof(path), "%s/%s", var, seg);
 		FUZZ_CHECK(naming_parse_inner(path, &in) == 0 && in.kind == NAMING_SEGMENT_FILE && in.segment == n);
 	}

@@ -163,7 +163,9 @@ static void draw_input(const uint8_t *data, size_t size, struct input *in)
 		in->cfg.rungs[r].height = h;
 		in->cfg.rungs[r].kbps = (uint32_t)fz_range(&f, 50, 200000);
 	}
-	in->cfg.profile_idc = (uint8_t[]){ 0, 66, 77, 100 }[fz_u8(&f) & 3];
+	c = fz_u8(&f);
+	in->cfg.profile_idc = (uint8_t[]){ 0, 66, 77, 100 }[c & 3];
+	in->cfg.split_gops = (c & 4) != 0;
 	v->nb_samples = nv;
 	v->samples = calloc(nv, sizeof(*v->samples));
 	in->vb = calloc(nv, sizeof(*in->vb));
@@ -735,7 +737,7 @@ static void check_playlists(const struct input *in, const struct plan *p)
 	size_t len;
 	uint32_t extinf = 0;
 
-	FUZZ_CHECK(playlist_media(p, &text, &len) == 0);
+	FUZZ_CHECK(playlist_media(p, "0123abcd", &text, &len) == 0);
 	FUZZ_CHECK(text && strlen(text) == len);
 	for (const char *q = text; (q = strstr(q, "#EXTINF:")); q++)
 		extinf++;
@@ -767,7 +769,7 @@ static void check_playlists(const struct input *in, const struct plan *p)
 				FUZZ_CHECK(i == 0 || fr[i].segment > fr[i - 1].segment ||
 					   (fr[i].segment == fr[i - 1].segment && fr[i].offset >= fr[i - 1].offset + fr[i - 1].size));
 			}
-			FUZZ_CHECK(playlist_iframes(fr, nfr, &text, &len) == 0);
+			FUZZ_CHECK(playlist_iframes(fr, nfr, "0123abcd", &text, &len) == 0);
 			FUZZ_CHECK(text && strlen(text) == len);
 			free(text);
 		} else {
@@ -869,7 +871,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const struct plan_segment *seg = &p->segments[k];
 
 		FUZZ_CHECK(seg->v_first == vnext && seg->v_count >= 1);
-		FUZZ_CHECK(in.ix.video.samples[seg->v_first].flags & INDEX_SAMPLE_KEY);
+		if (!(in.ix.video.samples[seg->v_first].flags & INDEX_SAMPLE_KEY)) {
+			/* A cut between frames: only where GOPs are cut, no B-frame crosses it, and the
+			 * segment starts at the earliest frame shown from there on. */
+			int64_t before = INT64_MIN, after = INT64_MAX;
+			FUZZ_CHECK(k > 0 && in.cfg.split_gops && !p->passthrough);
+			for (uint32_t i = 0; i < seg->v_first; i++)
+				before = in.ix.video.samples[i].pts > before ? in.ix.video.samples[i].pts : before;
+			for (uint32_t i = seg->v_first; i < in.ix.video.nb_samples; i++)
+				after = in.ix.video.samples[i].pts < after ? in.ix.video.samples[i].pts : after;
+			FUZZ_CHECK(before < seg->start && after == seg->start);
+		}
 		FUZZ_CHECK(seg->a_first == anext);
 		FUZZ_CHECK(seg->start <= seg->end);
 		FUZZ_CHECK(k == 0 || seg->start == p->segments[k - 1].end);

@@ -2,30 +2,76 @@
  * Indexes FILE with scan_build, demuxes it again on its own with libavformat (packets as the
  * container stores them, no parser), and compares, frame by frame for the video track and the
  * first audio track, the demuxer's bytes with the bytes of the file at the index's (pos, size).
+ * MPEG-TS: for Annex B H.264 and AAC a second demuxer pass runs with its parsers (one access unit
+ * or one ADTS frame a packet, as players get them; other tracks are whole PES), the index's bytes are put together from the transport packets
+ * (sample_read), and each demuxer frame must be exactly the index's bytes behind the one thing
+ * the index leaves out: the access unit delimiter that begins an H.264 access unit, or the ADTS
+ * header of an AAC frame (the muxer writes its own of each).
+ * MPEG-PS, Ogg, ASF (and Matroska tracks whose frames are compressed): the frames are those the
+ * demuxer gives with its parsers, and the index's bytes are demuxed again (sample_read, demuxread.h)
+ * from where the index found each frame.
  * Prints one line with the counts and exits 0, or names the first frame that differs and exits 1
  * (2: FILE could not be indexed or read). SCAN_FRAMES_SKEW=1 compares each sample with the next
  * frame instead, which must fail: the test's proof that the comparison can. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <libavformat/avformat.h>
 
+#include "demuxread.h"
+#include "sampleio.h"
 #include "scan.h"
 #include "source.h"
+
+/* How many bytes of a TS demuxer frame come before the index's sample: an AUD NAL unit (and its
+ * trailing zeros) for video, an ADTS header for AAC; -1 when the prefix is not one of those. */
+static long ts_prefix(const struct index_track *t, const AVPacket *pkt, uint32_t sample_size)
+{
+	long pre = (long)pkt->size - (long)sample_size;
+	const uint8_t *d = pkt->data;
+	if (pre < 0)
+		return -1;
+	if (pre == 0)
+		return 0;
+	if (t == NULL)
+		return -1;
+	if (t->codec == INDEX_CODEC_AAC)
+		return (pre == 7 || pre == 9) && d[0] == 0xff && (d[1] & 0xf6) == 0xf0 && (pre == 7) == (d[1] & 1) ? pre : -1;
+	if (t->annexb) {
+		long sc = pre >= 6 && !d[0] && !d[1] && !d[2] && d[3] == 1 ? 4 : pre >= 5 && !d[0] && !d[1] && d[2] == 1 ? 3 : 0;
+		if (!sc || (d[sc] & 0x1f) != 9)
+			return -1;
+		for (long i = sc + 2; i < pre; i++)
+			if (d[i])
+				return -1;
+		return pre;
+	}
+	return -1;
+}
+
+static struct sample_reader rd;
 
 static int compare(struct source *src, const struct index_track *t, const char *what, const AVPacket *pkt,
 		   uint32_t *n, uint8_t **buf, size_t *cap)
 {
 	const struct index_sample *s;
+	long pre = 0;
+	uint64_t bad;
 	if (*n >= t->nb_samples) {
 		fprintf(stderr, "scan_frames: %s frame %u: the demuxer has it, the index has only %u samples\n", what, *n,
 			t->nb_samples);
 		return -1;
 	}
 	s = &t->samples[*n];
-	if (s->size != (uint32_t)pkt->size) {
+	if (t->ts_stride && (pre = ts_prefix(t, pkt, s->size)) < 0) {
+		fprintf(stderr, "scan_frames: %s frame %u: demuxer size %d, index size %u, and what lies between is no AUD or ADTS header (PES at %llu)\n",
+			what, *n, pkt->size, s->size, (unsigned long long)s->pos);
+		return -1;
+	}
+	if (s->size + (uint32_t)pre != (uint32_t)pkt->size) {
 		fprintf(stderr, "scan_frames: %s frame %u: demuxer size %d, index size %u (at %llu)\n", what, *n, pkt->size,
 			s->size, (unsigned long long)s->pos);
 		return -1;
@@ -37,7 +83,8 @@ static int compare(struct source *src, const struct index_track *t, const char *
 		*buf = b;
 		*cap = s->size;
 	}
-	if (source_pread(src, *buf, s->size, s->pos) < 0 || memcmp(*buf, pkt->data, s->size)) {
+	(void)src;
+	if (sample_read(&rd, t, s, *buf, &bad) < 0 || memcmp(*buf, pkt->data + pre, s->size)) {
 		fprintf(stderr, "scan_frames: %s frame %u: the %u bytes at %llu are not the demuxer's frame\n", what, *n,
 			s->size, (unsigned long long)s->pos);
 		return -1;
@@ -71,40 +118,57 @@ int main(int argc, char **argv)
 	}
 	audio = ix->audio.codec != INDEX_CODEC_NONE ? &ix->audio : ix->nb_renditions ? &ix->renditions[0] : NULL;
 
-	if (!(fc = avformat_alloc_context()))
-		return 2;
-	fc->flags |= AVFMT_FLAG_NOPARSE;
-	if (avformat_open_input(&fc, argv[1], NULL, NULL) < 0 || avformat_find_stream_info(fc, NULL) < 0) {
-		fprintf(stderr, "scan_frames: %s: libavformat cannot read it\n", argv[1]);
-		return 2;
-	}
-	for (unsigned i = 0; i < fc->nb_streams; i++) {
-		const AVStream *st = fc->streams[i];
-		if (vi < 0 && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
-			vi = (int)i;
-		if (ai < 0 && st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
-			ai = (int)i;
-	}
+	sample_reader_init(&rd, src);
 	pkt = av_packet_alloc();
 	prev = av_packet_alloc();
 	if (!pkt || !prev)
 		return 2;
-	while (av_read_frame(fc, pkt) >= 0) {
-		int is_v = pkt->stream_index == vi, is_a = audio && pkt->stream_index == ai;
-		if (pkt->size > 0 && (is_v || is_a)) {
-			if (skew) {
-				/* each sample against the frame after it: holds the previous frame of that stream */
-				if (prev->size > 0 && prev->stream_index == pkt->stream_index &&
-				    compare(src, is_v ? &ix->video : audio, is_v ? "video" : "audio", pkt, is_v ? &nv : &na, &buf, &cap) < 0)
-					return 1;
-				av_packet_unref(prev);
-				av_packet_ref(prev, pkt);
-			} else if (compare(src, is_v ? &ix->video : audio, is_v ? "video" : "audio", pkt, is_v ? &nv : &na, &buf,
-					   &cap) < 0) {
-				return 1;
-			}
+	/* Pass 0 without parsers; for MPEG-TS, pass 1 with them, for the tracks whose index splits
+	 * the PES (Annex B H.264 access units, ADTS frames); the rest are whole PES in pass 0. */
+	for (int pass = 0; pass < (ix->video.ts_stride ? 2 : 1); pass++) {
+		bool split_v = ix->video.ts_stride && ix->video.annexb;
+		bool split_a = audio && audio->ts_stride && audio->codec == INDEX_CODEC_AAC;
+		bool want_v = split_v == (pass == 1), want_a = audio && split_a == (pass == 1);
+		vi = ai = -1;
+		if (!(fc = avformat_alloc_context()))
+			return 2;
+		if (pass == 0)
+			fc->flags |= AVFMT_FLAG_NOPARSE;
+		if (avformat_open_input(&fc, argv[1], NULL, NULL) < 0)
+			fc = NULL;
+		/* MPEG-PS, Ogg, ASF: frames as their parsers put them together, as hlsfs indexes them. */
+		if (fc && pass == 0 && !ix->video.ts_stride && demux_in_pieces(fc->iformat))
+			fc->flags &= ~AVFMT_FLAG_NOPARSE;
+		if (!fc || avformat_find_stream_info(fc, NULL) < 0) {
+			fprintf(stderr, "scan_frames: %s: libavformat cannot read it\n", argv[1]);
+			return 2;
 		}
-		av_packet_unref(pkt);
+		for (unsigned i = 0; i < fc->nb_streams; i++) {
+			const AVStream *st = fc->streams[i];
+			if (vi < 0 && st->codecpar->codec_type == AVMEDIA_TYPE_VIDEO && !(st->disposition & AV_DISPOSITION_ATTACHED_PIC))
+				vi = (int)i;
+			if (ai < 0 && st->codecpar->codec_type == AVMEDIA_TYPE_AUDIO)
+				ai = (int)i;
+		}
+		av_packet_unref(prev);
+		while (av_read_frame(fc, pkt) >= 0) {
+			int is_v = want_v && pkt->stream_index == vi, is_a = want_a && pkt->stream_index == ai;
+			if (pkt->size > 0 && (is_v || is_a)) {
+				if (skew) {
+					/* each sample against the frame after it: holds the previous frame of that stream */
+					if (prev->size > 0 && prev->stream_index == pkt->stream_index &&
+					    compare(src, is_v ? &ix->video : audio, is_v ? "video" : "audio", pkt, is_v ? &nv : &na, &buf, &cap) < 0)
+						return 1;
+					av_packet_unref(prev);
+					av_packet_ref(prev, pkt);
+				} else if (compare(src, is_v ? &ix->video : audio, is_v ? "video" : "audio", pkt, is_v ? &nv : &na, &buf,
+						   &cap) < 0) {
+					return 1;
+				}
+			}
+			av_packet_unref(pkt);
+		}
+		avformat_close_input(&fc);
 	}
 	if (nv != ix->video.nb_samples || (audio && na != audio->nb_samples)) {
 		fprintf(stderr, "scan_frames: the index holds %u video and %u audio samples, the demuxer gave %u and %u frames\n",
@@ -114,7 +178,6 @@ int main(int argc, char **argv)
 	printf("%u video and %u audio frames: every sample's bytes are the demuxer's frame\n", nv, na);
 	av_packet_free(&pkt);
 	av_packet_free(&prev);
-	avformat_close_input(&fc);
 	index_free(ix);
 	source_close(src);
 	free(buf);

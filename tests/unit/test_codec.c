@@ -88,8 +88,29 @@ static void test_aac(void)
 	CHECK(codec_aac_parse(lc, 1, &c) < 0);
 }
 
+/* Annex B parameter sets as FFmpeg gives H.264's extradata from MPEG-TS: SPS then PPS behind
+ * 4-byte start codes whatever the source used, zeros at a NAL's end and other NALs dropped. */
+static void test_annexb_config(void)
+{
+	static const uint8_t ab[] = { 0, 0, 0, 1, 0x68, 0xee, 0x3c, 0x80, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0,
+				      0, 0, 0, 1, 0x06, 0x05, 0x01 };
+	static const uint8_t ps[] = { 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1f, 0xac, 0, 0, 0, 1, 0x68, 0xee, 0x3c, 0x80 };
+	static const uint8_t no_sps[] = { 0, 0, 1, 0x68, 0xee, 0x3c, 0x80 };
+	struct avc_config c;
+
+	CHECK_EQ(codec_avc_parse(ab, sizeof(ab), &c), 0);
+	CHECK_EQ(c.profile, 0x64);
+	CHECK_EQ(c.level, 0x1f);
+	CHECK_EQ(c.nal_length_size, 4);
+	CHECK_EQ(c.ps_size, sizeof(ps));
+	CHECK(c.ps && !memcmp(c.ps, ps, sizeof(ps)));
+	codec_avc_release(&c);
+	CHECK_EQ(codec_avc_parse(no_sps, sizeof(no_sps), &c), -EINVAL);
+}
+
 int main(void)
 {
+	test_annexb_config();
 	test_avcc();
 	test_annexb(1);
 	test_annexb(2);

@@ -13,8 +13,8 @@ int main(void)
 {
 	struct source_identity id = { 1234567, 42, 7, 9, 0 }, other = id;
 	struct media_index ix = { 0 }, *out;
-	struct index_sample vs[3] = { { 0, -3000, 48, 1000, 3000, 0, 1 }, { 6000, 0, 1048, 200, 3000, 0, 0 },
-				      { 3000, 3000, 1248, 100, 3000, 0, 0 } };
+	struct index_sample vs[3] = { { 0, -3000, 48, 1000, 3000, 0, 1, 6, 0 }, { 6000, 0, 1048, 200, 3000, 0, 0, 0, 0 },
+				      { 3000, 3000, 1248, 100, 3000, 0, 2, 5, 0 } };
 	uint8_t *blob;
 	size_t size;
 	char *err;
@@ -31,7 +31,19 @@ int main(void)
 	memcpy(ix.video.language, "eng", 4);
 	ix.video.nb_samples = 3;
 	ix.video.samples = vs;
+	ix.video.ts_pid = 0x100;
+	ix.video.ts_stride = 192;
+	ix.video.annexb = 1;
 	ix.audio_note = "a note";
+	struct index_cue cues[2] = { { 90000, 180000, 0, 5 }, { 200000, 300000, 5, 7 } };
+	ix.nb_subtitles = 1;
+	memcpy(ix.subtitles[0].language, "fr", 3);
+	ix.subtitles[0].flags = INDEX_SUB_FORCED | INDEX_SUB_SIDECAR;
+	ix.subtitles[0].nb_cues = 2;
+	ix.subtitles[0].cues = cues;
+	ix.subtitles[0].text = "Caf\xc3\xa9<i>x</i>";
+	ix.subtitles[0].text_size = 12;
+	ix.sidecar_tag = 0xfeedull;
 
 	CHECK_EQ(index_blob_encode(&id, &ix, NULL, &blob, &size), 0);
 	CHECK_EQ(index_blob_decode(blob, size, &id, &out, &err), 0);
@@ -43,9 +55,19 @@ int main(void)
 		CHECK(!memcmp(out->video.extradata, avcc, sizeof(avcc)));
 		CHECK_EQ(out->video.height, 360);
 		CHECK_EQ(out->video.rotation, 270);
+		CHECK_EQ(out->video.ts_pid, 0x100);
+		CHECK_EQ(out->video.ts_stride, 192);
+		CHECK_EQ(out->video.annexb, 1);
 		CHECK(!strcmp(out->video.language, "eng"));
 		CHECK(out->audio_note && !strcmp(out->audio_note, "a note"));
 		CHECK_EQ(out->audio.codec, INDEX_CODEC_NONE);
+		CHECK_EQ(out->nb_subtitles, 1);
+		CHECK(!strcmp(out->subtitles[0].language, "fr"));
+		CHECK_EQ(out->subtitles[0].flags, INDEX_SUB_FORCED | INDEX_SUB_SIDECAR);
+		CHECK_EQ(out->subtitles[0].nb_cues, 2);
+		CHECK(out->subtitles[0].cues && !memcmp(out->subtitles[0].cues, cues, sizeof(cues)));
+		CHECK(out->subtitles[0].text && !memcmp(out->subtitles[0].text, "Caf\xc3\xa9<i>x</i>", 12));
+		CHECK_EQ(out->sidecar_tag, 0xfeed);
 		index_free(out);
 	}
 	other.mtime_ns++;

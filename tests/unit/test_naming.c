@@ -18,7 +18,7 @@ int main(void)
 	CHECK(!naming_is_video("a.mp4.url"));
 	{
 		const char *want[] = { ".mkv", ".webm", ".ts", ".m2ts", ".mts", ".avi", ".mpg", ".mpeg", ".flv",
-				       ".3gp", ".3g2", ".ogv", ".wmv", ".mp4", ".m4v", ".mov" };
+				       ".3gp", ".3g2", ".ogv", ".wmv", ".mp4", ".m4v", ".mov", ".vob", ".asf" };
 		char n[32];
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 			snprintf(n, sizeof(n), "talk%s", want[i]);
@@ -35,15 +35,41 @@ int main(void)
 	CHECK(!naming_is_video("seg.tsx"));
 	CHECK(!naming_is_video("a.srt"));
 
+	{
+		struct source_identity a = { .size = 1000, .mtime_ns = 5, .ino = 7, .dev = 9 }, b = a;
+		char va[NAMING_VERSION_LEN + 1], vb[NAMING_VERSION_LEN + 1];
+		naming_version(&a, "cfg", va);
+		CHECK_EQ(strlen(va), NAMING_VERSION_LEN);
+		b.ino = 8;
+		b.dev = 10;
+		naming_version(&b, "cfg", vb);
+		CHECK(!strcmp(va, vb));  /* another node's inode and device: the same version */
+		b.mtime_ns = 6;
+		naming_version(&b, "cfg", vb);
+		CHECK(strcmp(va, vb));   /* a replaced source */
+		naming_version(&a, "cfg2", vb);
+		CHECK(strcmp(va, vb));   /* another configuration */
+		b = a;
+		b.size = 1001;
+		naming_version(&b, "cfg", vb);
+		CHECK(strcmp(va, vb));
+		b = a;
+		b.tag = 1;
+		naming_version(&b, "cfg", vb);
+		CHECK(strcmp(va, vb));
+	}
+	naming_segment(42, "0123abcd", name);
+	CHECK(!strcmp(name, "seg-00042-0123abcd.ts"));
 	for (uint32_t n = 0; n < 200000; n += 997) {
-		naming_segment(n, name);
+		naming_segment(n, "0123abcd", name);
 		snprintf(path, sizeof(path), "720p/%s", name);
 		CHECK_EQ(naming_parse_inner(path, &in), 0);
 		CHECK_EQ(in.kind, NAMING_SEGMENT_FILE);
 		CHECK_EQ(in.segment, n);
 		CHECK(!strcmp(in.variant, "720p"));
+		CHECK(!strcmp(in.version, "0123abcd"));
 	}
-	naming_segment(4294967295u, name);
+	naming_segment(4294967295u, "ffffffff", name);
 	snprintf(path, sizeof(path), "1p/%s", name);
 	CHECK_EQ(naming_parse_inner(path, &in), 0);
 	CHECK_EQ(in.segment, 4294967295u);
@@ -62,7 +88,10 @@ int main(void)
 	CHECK_EQ(in.kind, NAMING_IFRAMES_FILE);
 	CHECK(naming_parse_inner("1080p/iframes.M3U8", &in) < 0);
 
-	const char *bad[] = { "720p/seg-7.ts", "720p/seg-000007.ts", "720p/seg-00007.TS", "0720p/index.m3u8",
+	const char *bad[] = { "720p/seg-7-0123abcd.ts", "720p/seg-000007-0123abcd.ts", "720p/seg-00007-0123ABCD.ts",
+			      "720p/seg-00007-0123abc.ts", "720p/seg-00007-0123abcde.ts", "720p/seg-00007-0123abcg.ts",
+			      "720p/seg-00007.0123abcd.ts", "720p/seg-00007-0123abcd.TS", "720p/seg-00007.ts",
+			      "720p/seg-0123abcd.ts", "720p/seg--0123abcd.ts", "720p/seg-7.ts", "720p/seg-000007.ts", "720p/seg-00007.TS", "0720p/index.m3u8",
 			      "p/index.m3u8", "720/index.m3u8", "720p/", "720p/seg-4294967296.ts",
 			      "720p/seg-99999999999999999999.ts", "720p/seg--0001.ts", "master.m3u8/x",
 			      "720p/index.m3u8/x", "..", "720p/../master.m3u8" };

@@ -266,6 +266,55 @@ int main(void)
 		}
 	}
 
+	/* Transcode-only (no avcC), a keyframe every 30 s, B-frames (decode order I P B B: pts
+	 * 0 3 1 2 6 4 5 ...), 6 s target, cutting long GOPs: segments of about 6 s, each cut where no
+	 * frame shown before it is decoded after it; with keyframe cuts only, 30 s segments. */
+	for (int split = 0; split < 2; split++) {
+		const uint32_t nv = 1800, ft = 3000;  /* 60 s at 30 fps */
+		make_index(&ix, nv, ft, 900, nv * ft / 1920);
+		ix.video.codec = INDEX_CODEC_OTHER;
+		ix.video.extradata = NULL;
+		ix.video.extradata_size = 0;
+		for (uint32_t i = 0; i < nv; i++) {
+			uint32_t g = i % 900, pos = g == 0 ? 0 : (g - 1) % 3 == 0 ? g + 2 : g - 1;
+			ix.video.samples[i].pts = (int64_t)(i - g + (pos < 900 ? pos : 899)) * ft;
+		}
+		struct plan_config sc = cfg;
+		sc.nb_rungs = 1;
+		sc.rungs[0] = (struct plan_rung_config){ .height = 240, .kbps = 400 };
+		sc.split_gops = split;
+		CHECK_EQ(plan_build(&ix, &sc, &p), 0);
+		if (p) {
+			CHECK_EQ(p->passthrough, 0);
+			CHECK_EQ(p->nb_segments, split ? 10u : 2u);
+			for (uint32_t k = 1; k < p->nb_segments; k++) {
+				const struct plan_segment *sg = &p->segments[k];
+				int64_t before = INT64_MIN, after = INT64_MAX;
+				for (uint32_t i = 0; i < sg->v_first; i++)
+					before = ix.video.samples[i].pts > before ? ix.video.samples[i].pts : before;
+				for (uint32_t i = sg->v_first; i < nv; i++)
+					after = ix.video.samples[i].pts < after ? ix.video.samples[i].pts : after;
+				CHECK(before < sg->start);
+				CHECK_EQ(after, sg->start);
+				CHECK(sg->start >= (int64_t)k * (split ? 6 : 30) * 90000);
+				CHECK(sg->start - p->segments[k - 1].start <= (split ? 7 : 30) * 90000);
+			}
+			CHECK_EQ(p->segments[p->nb_segments - 1].end, (int64_t)nv * ft);
+			plan_free(p);
+		}
+		/* The same with an avcC (a passthrough variant): keyframe cuts only. */
+		ix.video.codec = INDEX_CODEC_H264;
+		ix.video.extradata = (uint8_t *)avcc;
+		ix.video.extradata_size = sizeof(avcc);
+		CHECK_EQ(plan_build(&ix, &sc, &p), 0);
+		if (p) {
+			CHECK_EQ(p->passthrough, 1);
+			CHECK_EQ(p->nb_segments, 2u);
+			plan_free(p);
+		}
+		free_index(&ix);
+	}
+
 	/* random GOP structures and sizes: the layout always matches the plan */
 	for (int round = 0; round < 200; round++) {
 		uint32_t nv = 1 + rnd() % 2000, gop = 1 + rnd() % 400, ft = 1000 + rnd() % 5000;
