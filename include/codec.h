@@ -66,4 +66,11 @@ int codec_aac_parse(const uint8_t *asc, size_t size, struct aac_config *out);
 /* Writes the 7-byte ADTS header for one raw AAC frame of frame_size bytes. */
 void codec_adts_header(const struct aac_config *c, size_t frame_size, uint8_t out[CODEC_ADTS_SIZE]);
 
+/* The coded pictures (VOPs) of one MPEG-4 Part 2 sample, in order, as 'I', 'P', 'B' or 'S'
+ * (sprite): at most max of them into types. A VOP of 8 bytes or fewer from its start code to the
+ * next start code is not coded (an N-VOP: the placeholder a packed B-frame leaves; a coded VOP's
+ * header and one macroblock take more), and is left out. Returns how many were found. */
+#define CODEC_MPEG4_VOP_MAX_UNCODED 8
+unsigned codec_mpeg4_vops(const uint8_t *p, size_t size, char *types, unsigned max);
+
 #endif

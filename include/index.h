@@ -70,6 +70,12 @@ struct index_track {
 	 * the demuxer's stream id demux_id, its size and its check. */
 	uint8_t demuxed;
 	int32_t demux_id;
+	/* Video whose container gives decode times only, though the codec reorders (MPEG-4 Part 2
+	 * with B-frames in AVI, packed or not): the decoder shows one picture per sample it is fed,
+	 * one sample late, so a sample's pts is the dts of the sample after it (scan.c), the order
+	 * of the samples is the order of the pictures, and the transcoder times each picture by the
+	 * sample it was fed with (transcode.c). Never passed through. */
+	uint8_t shown_late;
 };
 
 /* A text subtitle track (embedded, or a sidecar file beside the video), its cues already WebVTT

@@ -270,3 +270,26 @@ void codec_adts_header(const struct aac_config *c, size_t frame_size, uint8_t ou
 	out[5] = (uint8_t)(((len & 7) << 5) | 0x1f);
 	out[6] = 0xfc;  /* buffer fullness 0x7ff (VBR), one raw data block */
 }
+
+unsigned codec_mpeg4_vops(const uint8_t *p, size_t size, char *types, unsigned max)
+{
+	unsigned n = 0;
+	size_t i = 0;
+
+	while (i + 4 < size && n < max) {
+		size_t next;
+		if (!(p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1 && p[i + 3] == 0xb6)) {
+			i++;
+			continue;
+		}
+		for (next = i + 4; next + 2 < size; next++)
+			if (p[next] == 0 && p[next + 1] == 0 && p[next + 2] == 1)
+				break;
+		if (next + 2 >= size)
+			next = size;
+		if (next - i > CODEC_MPEG4_VOP_MAX_UNCODED)
+			types[n++] = "IPBS"[p[i + 4] >> 6];
+		i = next;
+	}
+	return n;
+}

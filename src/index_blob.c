@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 10u
+#define BLOB_VERSION 11u
 
 struct blob_header {
 	char magic[8];
@@ -30,7 +30,7 @@ struct track_fixed {
 	char language[4];
 	uint32_t ts_pid, ts_stride, annexb;
 	uint32_t demux;  /* 0, or 1 + index_track.demux_id of a demuxed track */
-	uint32_t block_align, bit_rate, pad;  /* pad: zero, so that the record has no padding */
+	uint32_t block_align, bit_rate, shown_late;  /* three words: the record has no padding */
 	uint64_t extradata_size;
 };
 
@@ -43,7 +43,7 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 		.decoder_id = t->decoder_id, .sar_num = t->sar_num, .sar_den = t->sar_den, .rotation = t->rotation,
 		.ts_pid = t->ts_pid, .ts_stride = t->ts_stride, .annexb = t->annexb,
 		.demux = t->demuxed ? (uint32_t)t->demux_id + 1 : 0,
-		.block_align = t->block_align, .bit_rate = t->bit_rate,
+		.block_align = t->block_align, .bit_rate = t->bit_rate, .shown_late = t->shown_late,
 	};
 	memcpy(f.language, t->language, sizeof(f.language));
 	strbuf_add(sb, &f, sizeof(f));
@@ -198,6 +198,7 @@ static int get_track(struct reader *r, struct index_track *t)
 	t->demuxed = f.demux != 0;
 	t->block_align = f.block_align;
 	t->bit_rate = f.bit_rate;
+	t->shown_late = f.shown_late != 0;
 	t->demux_id = f.demux ? (int32_t)(f.demux - 1) : 0;
 	memcpy(t->language, f.language, sizeof(t->language));
 	t->language[3] = '\0';

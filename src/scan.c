@@ -629,6 +629,44 @@ static int settle_times(struct index_track *t, bool derive, bool is_video, char 
 	return 0;
 }
 
+/* MPEG-4 Part 2 with B-frames whose container gives decode times only (AVI; DivX and XviD
+ * files, their B-frames packed two to a sample or not). Its decoder decodes one coded picture
+ * (VOP) per sample it is fed: the next in the order they lie in the file (a packed sample's
+ * second picture is decoded for the placeholder sample after it). It shows a B-frame at once and
+ * holds each other picture back until the next non-B picture comes. So the c-th picture, decoded
+ * for sample c, is shown for sample c when it is a B-frame, else for the sample that decodes the
+ * next non-B picture (the end: one frame after the last sample). Sample c gets that time and is a
+ * keyframe when its picture is an I-VOP, so a segment starts where its keyframe is shown, open
+ * GOPs included (the B-frames before it belong to the segment before). vops holds the pictures'
+ * types; when there are fewer than samples (a damaged file), each sample is shown for the next
+ * one and the container's keyframes are kept. */
+static void shown_late(struct index_track *t, const char *vops, uint32_t nb_vops)
+{
+	uint32_t n = t->nb_samples, next_anchor = UINT32_MAX;
+	bool paired = nb_vops >= n;  /* a packed picture after the last sample is never decoded */
+	int64_t last_dur;
+
+	if (n == 0)
+		return;
+	last_dur = t->samples[n - 1].duration ? t->samples[n - 1].duration
+		   : n > 1 ? t->samples[n - 1].dts - t->samples[n - 2].dts : 1;
+	for (uint32_t c = n; c-- > 0;) {
+		struct index_sample *s = &t->samples[c];
+		uint32_t shown = c + 1;
+		if (paired && vops[c] == 'B')
+			shown = c;
+		else if (paired)
+			shown = next_anchor == UINT32_MAX ? n : next_anchor;
+		s->pts = shown < n ? t->samples[shown].dts : t->samples[n - 1].dts + last_dur;
+		if (paired) {
+			s->flags = vops[c] == 'I' ? s->flags | INDEX_SAMPLE_KEY : s->flags & ~INDEX_SAMPLE_KEY;
+			if (vops[c] != 'B')
+				next_anchor = c;
+		}
+	}
+	t->shown_late = 1;
+}
+
 /* MPEG-1/2 video from MPEG-PS: a frame whose PES carried no PTS (the demuxer gives none) is shown
  * where its picture header's temporal reference says within its GOP: between the frames of the
  * same GOP with a PTS whose references lie on either side of it, in proportion (pulled-down film
@@ -768,6 +806,8 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	bool pieces = false;  /* frames in other pieces: demuxed again when read (demuxread.h) */
 	bool mpeg12 = false;  /* MPEG-1/2 video in pieces: frames without a PTS are placed by mpeg12_fill_pts */
 	struct mpeg12_pics m12 = { 0 };
+	char *vops = NULL;  /* MPEG-4 Part 2 video: its coded pictures' types, in order (shown_late) */
+	uint32_t nb_vops = 0, vops_cap = 0;
 	struct ts_scan tss = { 0 };
 	/* MPEG-TS being written: per stream, the last PES read and its timing, indexed once the
 	 * next PES of its stream comes (see below) */
@@ -1077,6 +1117,17 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 			goto fail;
 		if (is_video && mpeg12 && (ret = mpeg12_note(&m12, ix->video.nb_samples, pkt->data, (size_t)pkt->size, no_pts)) < 0)
 			goto fail;
+		if (is_video && generic && ix->video.decoder_id == AV_CODEC_ID_MPEG4) {
+			if (nb_vops + 4 > vops_cap) {
+				char *q = realloc(vops, vops_cap = vops_cap ? vops_cap * 2 : 4096);
+				if (!q) {
+					ret = -ENOMEM;
+					goto fail;
+				}
+				vops = q;
+			}
+			nb_vops += codec_mpeg4_vops(pkt->data, (size_t)pkt->size, vops + nb_vops, 4);
+		}
 next:
 		av_packet_unref(pkt);
 	}
@@ -1094,8 +1145,12 @@ next:
 		ts_timeline(ix);
 	if (mpeg12 && video_no_pts)
 		video_no_pts = !mpeg12_fill_pts(&ix->video, m12.pics);
-	/* AVI says when a frame is decoded, not when it is shown: right only without reordering. */
-	if (generic && video_no_pts && fc->streams[vi]->codecpar->video_delay > 0) {
+	/* AVI says when a frame is decoded, not when it is shown: right only without reordering, or
+	 * where each sample gives one picture one sample late (MPEG-4 Part 2). */
+	if (generic && video_no_pts && fc->streams[vi]->codecpar->video_delay > 0 &&
+	    ix->video.decoder_id == AV_CODEC_ID_MPEG4 && fc->streams[vi]->codecpar->video_delay == 1) {
+		shown_late(&ix->video, vops, nb_vops);
+	} else if (generic && video_no_pts && fc->streams[vi]->codecpar->video_delay > 0) {
 		ret = -ENOTSUP;
 		*why = why_printf("its container (%s) does not say when each frame is shown, and its video reorders frames (B-frames), which hlsfs cannot serve yet.",
 				  container_label(fc->iformat));
@@ -1146,6 +1201,7 @@ fail:
 	free(track_of);
 	free(lace);
 	free(m12.pics);
+	free(vops);
 	free(lc.buf);
 	free(tss.buf);
 	free(tss.rd.buf);

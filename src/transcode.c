@@ -162,6 +162,7 @@ struct job {
 	uint32_t nwant, sent;      /* sent: frames given to the current encoder so far (index into want) */
 	uint32_t k0, last_sample;  /* the video samples decoded: from the keyframe k0 to last_sample */
 	uint32_t first_wanted;     /* the first sample (decode order) whose picture the segment shows */
+	uint32_t fed;              /* the last sample given to the decoder */
 	uint32_t taken;            /* decoded frames queued so far */
 	AVCodecContext *dec, *enc;
 	AVFilterGraph *deint;      /* yadif, from the first interlaced picture on (deint_offer) */
@@ -369,12 +370,21 @@ static int offer_frame(struct job *j, AVFrame *f)
 static int drain_decoder(struct job *j, AVFrame *frame)
 {
 	int ret;
+	const struct index_track *v = &j->in->ix->video;
 	while ((ret = avcodec_receive_frame(j->dec, frame)) >= 0) {
+		/* At the end, the picture held back comes out for no sample: the last non-B-frame
+		 * fed (the one sample shown later than it is decoded). */
+		if (v->shown_late && frame_time(frame) == AV_NOPTS_VALUE) {
+			uint32_t i = j->fed;
+			while (i > j->k0 && v->samples[i].pts == v->samples[i].dts)
+				i--;
+			frame->best_effort_timestamp = v->samples[i].pts;
+		}
 		/* A picture shown before the keyframe the decode starts at leads an open GOP: its
 		 * references were never decoded. It, and any picture the decoder flags corrupt, is
 		 * dropped (a stand-in takes its place), so no concealed picture reaches the encoder. */
 		bool sound = !(frame->flags & AV_FRAME_FLAG_CORRUPT) && !frame->decode_error_flags &&
-			     frame_time(frame) >= j->in->ix->video.samples[j->k0].pts;
+			     frame_time(frame) >= v->samples[j->k0].pts;
 		if (sound)
 			ret = offer_frame(j, frame);
 		av_frame_unref(frame);
@@ -427,10 +437,13 @@ static int decode_span(struct job *j)
 			ret = -EIO;
 			goto out;
 		}
-		pkt->pts = s->pts;
+		/* A picture shown one sample late (index_track.shown_late) is timed by the sample it
+		 * comes out for: no PTS, so the decoder's best guess is that sample's DTS. */
+		pkt->pts = v->shown_late ? AV_NOPTS_VALUE : s->pts;
 		pkt->dts = s->dts;
 		pkt->duration = s->duration;
 		pkt->flags = (s->flags & INDEX_SAMPLE_KEY) ? AV_PKT_FLAG_KEY : 0;
+		j->fed = i;
 		/* Before the first picture the segment shows, only what later pictures refer to is
 		 * decoded: a seek into a long GOP skips its unreferenced frames (H.264, HEVC). The
 		 * pictures shown are the same, as nothing refers to what is skipped. */
@@ -470,7 +483,9 @@ static int open_decoder(struct job *j)
 	if ((ret = sample_decoder(&j->in->ix->video, &j->dec)) < 0)
 		return ret;
 	j->dec->pkt_timebase = (AVRational){ 1, PLAN_TIMEBASE };
-	j->dec->thread_count = decoder_thread_count();
+	/* One thread where pictures are timed by the sample fed (index_track.shown_late): frame
+	 * threads would tie a picture to another sample. */
+	j->dec->thread_count = j->in->ix->video.shown_late ? 1 : decoder_thread_count();
 	j->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
 	return avcodec_open2(j->dec, NULL, NULL) < 0 ? -EIO : 0;
 }

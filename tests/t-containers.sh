@@ -3,7 +3,8 @@
 # ASF/WMV and Ogg are served: each index names exactly the demuxer's frames, each tree plays through Caddy and
 # is exact and deterministic, H.264 with an avcC (or Annex B in MPEG-TS) passes through unchanged, and
 # MPEG-2 frames whose PES has no PTS are shown in their order, an interlaced DVD picture is deinterlaced;
-# AVI with B-frames is refused with one error.txt line. t-mpegts covers MPEG-TS timestamps, .m2ts and damage.
+# MPEG-4 Part 2 B-frames in AVI (DivX, packed XviD) show every picture where the source does; H.264 with
+# B-frames in AVI is refused with one error.txt line. t-mpegts covers MPEG-TS timestamps, .m2ts and damage.
 source "$(dirname "$0")/lib.sh"
 
 need ffmpeg ffprobe mkvmerge mkvinfo
@@ -33,6 +34,16 @@ ff -f lavfi -i "$(pic 25 6)" -f lavfi -i "$(tone 500 44100 6)" -c:v libx264 -bf 
     -c:a libmp3lame "$SRC/annexb.avi"
 ff -f lavfi -i "$(pic 25 4)" -f lavfi -i "$(tone 500 44100 4)" -c:v libx264 -bf 2 -g 50 -pix_fmt yuv420p \
     -c:a libmp3lame "$SRC/bframes.avi"
+# MPEG-4 Part 2 with B-frames, as DivX and XviD wrote AVI: decode times only. XviD packs a B-frame with
+# the picture after it into one chunk and leaves a placeholder chunk (an N-VOP) where the B-frame stood.
+ff -f lavfi -i "$(pic 25 4)" -f lavfi -i "$(tone 450 44100 4)" -c:v mpeg4 -vtag DX50 -bf 2 -q:v 4 -g 50 \
+    -c:a libmp3lame "$SRC/divx.avi"
+# XviD's GOPs here are open (B-frames after a keyframe shown before it), its keyframes a second apart, so
+# the second segment starts at such a keyframe.
+ff -f lavfi -i "$(pic 25 8)" -f lavfi -i "$(tone 350 44100 8)" -c:v libxvid -bf 2 -q:v 4 -g 25 \
+    -c:a libmp3lame "$SRC/xvid.avi"
+ffprobe -v error -select_streams v -show_entries packet=size -of csv=p=0 "$SRC/xvid.avi" | awk '$1 <= 8 { n++ } END { exit !n }' ||
+    fail "test bug: xvid.avi has no placeholder chunks (its B-frames are not packed)"
 ff -f lavfi -i "$(pic 30 6)" -f lavfi -i "$(tone 660 44100 6)" -c:v libx264 -profile:v main -g 60 \
     -pix_fmt yuv420p -c:a aac -b:a 96k "$SRC/clip.flv"
 # MPEG-TS: frames put together from transport packets, H.264 as Annex B, AAC as ADTS.
@@ -54,9 +65,11 @@ mkvmerge -q -o "$SRC/zlib.mkv" --compression 0:zlib --compression 1:zlib "$W/tal
 ff -f lavfi -i "testsrc2=size=720x480:rate=60000/1001:duration=4,interlace=scan=tff" -f lavfi -i "$(tone 440 48000 4)" \
     -c:v mpeg2video -b:v 6M -flags +ilme+ildct -top 1 -bf 2 -c:a ac3 -f dvd "$SRC/dvd.vob"
 
-GOOD=(talk.mkv lecture.webm show.avi annexb.avi clip.flv cam.ts old.mpg old.wmv film.ogv zlib.mkv dvd.vob)
+GOOD=(talk.mkv lecture.webm show.avi annexb.avi divx.avi xvid.avi clip.flv cam.ts old.mpg old.wmv film.ogv zlib.mkv dvd.vob)
 PASSTHROUGH=(talk.mkv clip.flv cam.ts zlib.mkv)
-PIECES=(old.mpg old.wmv film.ogv)
+# Transcoded and compared picture by picture with the source: frames demuxed again, and pictures shown
+# one sample late (MPEG-4 B-frames in AVI).
+PIECES=(old.mpg old.wmv film.ogv divx.avi xvid.avi)
 declare -A REFUSED=([bframes.avi]='B-frames')
 for rel in "${!REFUSED[@]}"; do EXPECT_LOG+=("^hlsfs: .*$(ere_quote "$rel"): "); done
 

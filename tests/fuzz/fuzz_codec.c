@@ -1,6 +1,7 @@
 /* Fuzzes the codec byte work the muxer's sizes rest on: avcC and AudioSpecificConfig parsing,
  * NAL counting and the Annex B rewrite (which must fill exactly the size it promised, and
- * never write past it), and ADTS headers whose 13-bit frame length must read back. */
+ * never write past it), ADTS headers whose 13-bit frame length must read back, and the MPEG-4
+ * VOP types the AVI timing rests on. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,23 @@ static void check_nals(const uint8_t *data, size_t size, unsigned lsize, uint16_
 	}
 }
 
+/* MPEG-4 VOPs: never more than asked for, never more than the start codes the bytes hold (each
+ * VOP is one start code 00 00 01 b6), each type one of IPBS, and a prefix gives a prefix. */
+static void check_vops(const uint8_t *p, size_t size)
+{
+	char all[64], some[2];
+	size_t codes = 0;
+	unsigned n = codec_mpeg4_vops(p, size, all, sizeof(all)), m;
+
+	for (size_t i = 0; i + 4 < size; i++)
+		codes += p[i] == 0 && p[i + 1] == 0 && p[i + 2] == 1 && p[i + 3] == 0xb6;
+	FUZZ_CHECK(n <= sizeof(all) && n <= codes);
+	for (unsigned i = 0; i < n; i++)
+		FUZZ_CHECK(memchr("IPBS", all[i], 4) != NULL);
+	m = codec_mpeg4_vops(p, size, some, sizeof(some));
+	FUZZ_CHECK(m == (n < sizeof(some) ? n : sizeof(some)) && !memcmp(some, all, m));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const unsigned lsizes[] = { 1, 2, 4 };
@@ -279,6 +297,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	check_avcc(data, size);
 	check_asc(data, size);
+	check_vops(data, size);
 	for (int i = 0; i < 3; i++)
 		check_nals(data, size, lsizes[i], wobble);
 	/* lengthSizeMinusOne 2 and nonsense: never tiles, still filled exactly */

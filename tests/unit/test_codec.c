@@ -108,6 +108,25 @@ static void test_annexb_config(void)
 	CHECK_EQ(codec_avc_parse(no_sps, sizeof(no_sps), &c), -EINVAL);
 }
 
+static void test_mpeg4_vops(void)
+{
+	/* A VOL header, a packed P + B (the P's payload long enough to be coded), then an N-VOP. */
+	static const uint8_t packed[] = { 0, 0, 1, 0x20, 0x08, 0xc8,
+					  0, 0, 1, 0xb6, 0x50, 1, 2, 3, 4, 5, 6, 7,
+					  0, 0, 1, 0xb6, 0x90, 9, 8, 7, 6, 5, 4, 3, 2 };
+	static const uint8_t nvop[] = { 0, 0, 1, 0xb6, 0x50, 0x0a, 0x60 };
+	static const uint8_t intra[] = { 0, 0, 1, 0xb6, 0x10, 1, 2, 3, 4, 5 };
+	char t[4];
+
+	CHECK_EQ(codec_mpeg4_vops(packed, sizeof(packed), t, 4), 2);
+	CHECK(t[0] == 'P' && t[1] == 'B');
+	CHECK_EQ(codec_mpeg4_vops(packed, sizeof(packed), t, 1), 1);
+	CHECK(t[0] == 'P');
+	CHECK_EQ(codec_mpeg4_vops(nvop, sizeof(nvop), t, 4), 0);
+	CHECK_EQ(codec_mpeg4_vops(intra, sizeof(intra), t, 4), 1);
+	CHECK(t[0] == 'I');
+}
+
 int main(void)
 {
 	test_annexb_config();
@@ -116,5 +135,6 @@ int main(void)
 	test_annexb(2);
 	test_annexb(4);
 	test_aac();
+	test_mpeg4_vops();
 	return check_report("codec");
 }

@@ -34,6 +34,7 @@ int main(void)
 	ix.video.ts_pid = 0x100;
 	ix.video.ts_stride = 192;
 	ix.video.annexb = 1;
+	ix.video.shown_late = 1;
 	ix.audio_note = "a note";
 	struct index_cue cues[2] = { { 90000, 180000, 0, 5 }, { 200000, 300000, 5, 7 } };
 	ix.nb_subtitles = 1;
@@ -58,6 +59,8 @@ int main(void)
 		CHECK_EQ(out->video.ts_pid, 0x100);
 		CHECK_EQ(out->video.ts_stride, 192);
 		CHECK_EQ(out->video.annexb, 1);
+		CHECK_EQ(out->video.shown_late, 1);
+		CHECK_EQ(out->audio.shown_late, 0);
 		CHECK(!strcmp(out->video.language, "eng"));
 		CHECK(out->audio_note && !strcmp(out->audio_note, "a note"));
 		CHECK_EQ(out->audio.codec, INDEX_CODEC_NONE);
