@@ -66,6 +66,9 @@ int codec_aac_parse(const uint8_t *asc, size_t size, struct aac_config *out);
 /* Writes the 7-byte ADTS header for one raw AAC frame of frame_size bytes. */
 void codec_adts_header(const struct aac_config *c, size_t frame_size, uint8_t out[CODEC_ADTS_SIZE]);
 
+/* The layer (1, 2 or 3) of the first MPEG audio frame header in p, or 0 when none is found. */
+unsigned codec_mpa_layer(const uint8_t *p, size_t size);
+
 /* The coded pictures (VOPs) of one MPEG-4 Part 2 sample, in order, as 'I', 'P', 'B' or 'S'
  * (sprite): at most max of them into types. A VOP of 8 bytes or fewer from its start code to the
  * next start code is not coded (an N-VOP: the placeholder a packed B-frame leaves; a coded VOP's

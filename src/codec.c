@@ -293,3 +293,13 @@ unsigned codec_mpeg4_vops(const uint8_t *p, size_t size, char *types, unsigned m
 	}
 	return n;
 }
+
+unsigned codec_mpa_layer(const uint8_t *p, size_t size)
+{
+	for (size_t i = 0; i + 1 < size; i++) {
+		unsigned layer = 4 - ((p[i + 1] >> 1) & 3);
+		if (p[i] == 0xff && (p[i + 1] & 0xe0) == 0xe0 && layer < 4)
+			return layer;
+	}
+	return 0;
+}

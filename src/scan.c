@@ -806,6 +806,7 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	bool pieces = false;  /* frames in other pieces: demuxed again when read (demuxread.h) */
 	bool mpeg12 = false;  /* MPEG-1/2 video in pieces: frames without a PTS are placed by mpeg12_fill_pts */
 	struct mpeg12_pics m12 = { 0 };
+	unsigned mpa_layer = 0;  /* the muxed MPEG audio track's layer, from its first frame */
 	char *vops = NULL;  /* MPEG-4 Part 2 video: its coded pictures' types, in order (shown_late) */
 	uint32_t nb_vops = 0, vops_cap = 0;
 	struct ts_scan tss = { 0 };
@@ -986,6 +987,8 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		if (!t)
 			goto next;
 		slot = t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (unsigned)(t - ix->renditions);
+		if (t == &ix->audio && t->codec == INDEX_CODEC_MP3 && generic && !mpa_layer)
+			mpa_layer = codec_mpa_layer(pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0);
 		if (pkt->size <= 0 || (!generic && pkt->pos < 0))
 			goto next;
 		if (pts == AV_NOPTS_VALUE) {
@@ -1178,6 +1181,23 @@ next:
 	if (ix->audio.nb_samples == 0) {
 		free(ix->audio.extradata);
 		free(ix->audio.samples);
+		memset(&ix->audio, 0, sizeof(ix->audio));
+	}
+	/* MPEG audio that is not Layer III (MP2 in broadcast MPEG-TS, which libavformat names MP3):
+	 * neither browsers nor Apple devices play it, so it becomes a rendition transcoded to AAC. */
+	if (ix->audio.codec == INDEX_CODEC_MP3 && (mpa_layer == 1 || mpa_layer == 2)) {
+		if (ix->nb_renditions < INDEX_MAX_RENDITIONS) {
+			memmove(&ix->renditions[1], &ix->renditions[0], sizeof(ix->renditions[0]) * ix->nb_renditions);
+			ix->renditions[0] = ix->audio;
+			ix->renditions[0].codec = INDEX_CODEC_OTHER;
+			ix->renditions[0].decoder_id = mpa_layer == 2 ? AV_CODEC_ID_MP2 : AV_CODEC_ID_MP1;
+			ix->nb_renditions++;
+		} else {
+			free(ix->audio.extradata);
+			free(ix->audio.samples);
+			if (!ix->audio_note)
+				ix->audio_note = why_printf("its MPEG audio Layer %u track is left out: too many audio tracks", mpa_layer);
+		}
 		memset(&ix->audio, 0, sizeof(ix->audio));
 	}
 	for (unsigned k = 0; k < ix->nb_renditions;) {  /* an audio track without samples offers nothing */

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # t-mpegts: MPEG-TS sources. A .ts (H.264 with B-frames + AAC) whose timestamps start just before 2^33
 # and wrap inside the file, an .m2ts (192-byte packets, 44.1 kHz AAC) also named .mts, and a .ts holding
-# MPEG-2 video + MP2 (transcoded): every index sample is exactly the demuxer's frame (unit/scan_frames);
+# MPEG-2 video + MP2 (transcoded; the MP2 an AAC rendition): every index sample is exactly the demuxer's frame (unit/scan_frames);
 # through Caddy each tree plays to the end in ffmpeg without a message; every segment opens on a
 # keyframe; stat sizes = bytes read; H.264 passes through with the source's pictures and every audio
 # frame; the output starts at 10 s (the source's first frame), runs on without a gap across the wrap,
@@ -157,6 +157,30 @@ check_good() {
     fi
 }
 for rel in "${GOOD[@]}"; do soft check_good "$rel"; done
+
+# MP2 (MPEG audio Layer II, which libavformat reports as MP3 in MPEG-TS) plays in no browser and on no Apple
+# device: no variant carries it; it is an AAC rendition named by the master, as long as the source's.
+check_mp2() {
+    local v=$MNT/mpeg2.ts pl codecs want got
+    [ "$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$SRC/mpeg2.ts" | sed '/^$/d' | sed -n 1p)" = mp2 ] ||
+        fail "test bug: mpeg2.ts's audio is not MP2"
+    while IFS= read -r pl; do
+        case $pl in */audio-*) continue ;; esac
+        got=$(ffprobe -v error -select_streams a -show_entries stream=codec_name -of csv=p=0 "$pl" | sed '/^$/d' | sort -u | tr '\n' ' ')
+        [ -z "$got" ] || fail "'${pl#"$MNT"/}' carries audio ($got); MP2 must be a transcoded rendition"
+    done < <(variant_playlists "$v")
+    grep -q '^#EXT-X-MEDIA:TYPE=AUDIO,.*URI="audio-1/index.m3u8"' "$v/master.m3u8" ||
+        fail "mpeg2.ts's master names no audio rendition: $(tr '\n' ' ' < "$v/master.m3u8")"
+    codecs=$(sed -n 's/.*CODECS="\([^"]*\)".*/\1/p' "$v/master.m3u8" | sed -n 1p)
+    [[ $codecs == *mp4a.40.2* && $codecs != *mp4a.40.34* ]] || fail "mpeg2.ts's CODECS should name AAC, not MP3: $codecs"
+    got=$(ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 "$v/audio-1/index.m3u8" | sed '/^$/d' | sed -n 1p)
+    [ "$got" = aac ] || fail "mpeg2.ts's audio rendition is '$got', want aac"
+    want=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$SRC/mpeg2.ts" | sed '/^$/d' | sed -n 1p)
+    got=$(ffmpeg -nostdin -v error -i "$v/audio-1/index.m3u8" -map 0:a:0 -f null - -stats 2>&1 | sed -n 's/.*time=\([0-9:.]*\).*/\1/p' | tail -n 1 |
+        awk -F: '{ print $1 * 3600 + $2 * 60 + $3 }')
+    ftrue "${got:-0} > $want - 0.2 && ${got:-0} < $want + 0.2" || fail "mpeg2.ts's AAC rendition lasts ${got:-?} s, the source $want s"
+}
+soft check_mp2
 
 # The damaged file: only error.txt, one line naming the damaged packet's offset, one log line.
 got=$(ls -A "$MNT/damaged.ts" | tr '\n' ' ')

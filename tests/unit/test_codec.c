@@ -127,6 +127,18 @@ static void test_mpeg4_vops(void)
 	CHECK(t[0] == 'I');
 }
 
+static void test_mpa_layer(void)
+{
+	static const uint8_t mp3[] = { 0, 0xff, 0xfb, 0x90, 0x64 }, mp2[] = { 0xff, 0xfd, 0x84, 0x04 },
+			     mp1[] = { 0xff, 0xff, 0x44, 0 }, none[] = { 0xff, 0xf9, 0x50, 0x80 };
+
+	CHECK_EQ(codec_mpa_layer(mp3, sizeof(mp3)), 3);
+	CHECK_EQ(codec_mpa_layer(mp2, sizeof(mp2)), 2);
+	CHECK_EQ(codec_mpa_layer(mp1, sizeof(mp1)), 1);
+	CHECK_EQ(codec_mpa_layer(none, sizeof(none)), 0);  /* layer bits 00 (ADTS) */
+	CHECK_EQ(codec_mpa_layer(mp3, 1), 0);
+}
+
 int main(void)
 {
 	test_annexb_config();
@@ -136,5 +148,6 @@ int main(void)
 	test_annexb(4);
 	test_aac();
 	test_mpeg4_vops();
+	test_mpa_layer();
 	return check_report("codec");
 }
