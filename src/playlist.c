@@ -165,13 +165,15 @@ static void audio_group(struct strbuf *sb, const struct media_index *ix, const s
 	*extra_peak = *extra_avg = 0;
 	for (unsigned k = 0; k <= p->nb_renditions; k++) {
 		const struct index_track *t;
-		char name[48], c[32];
+		char name[48], c[32], lang[8];
 		bool dup;
 		if (k == 0 && !muxed)
 			continue;
 		t = k == 0 ? &ix->audio : &ix->renditions[k - 1];
-		if (t->language[0])
-			snprintf(name, sizeof(name), "%s", t->language);
+		/* LANGUAGE is an RFC 5646 tag ("fr", not the track's "fre"); NAME says it in words. */
+		webvtt_language(t->language[0] ? t->language : NULL, lang);
+		if (strcmp(lang, "und"))
+			snprintf(name, sizeof(name), "%s", webvtt_language_label(lang));
 		else
 			snprintf(name, sizeof(name), "Audio %u", nused + 1);
 		do {  /* NAME must be unique in the group */
@@ -185,13 +187,17 @@ static void audio_group(struct strbuf *sb, const struct media_index *ix, const s
 		} while (dup);
 		snprintf(used[nused++], sizeof(used[0]), "%s", name);
 		strbuf_printf(sb, "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"%s\"", name);
-		if (t->language[0])
-			strbuf_printf(sb, ",LANGUAGE=\"%s\"", t->language);
+		if (strcmp(lang, "und"))
+			strbuf_printf(sb, ",LANGUAGE=\"%s\"", lang);
 		strbuf_printf(sb, ",DEFAULT=%s,AUTOSELECT=YES", nused == 1 ? "YES" : "NO");
+		/* CHANNELS (Apple asks for it on every audio rendition): a transcode gives stereo,
+		 * a copy what the track says. */
+		if (k > 0 && p->renditions[k - 1].transcode)
+			strbuf_printf(sb, ",CHANNELS=\"2\"");
+		else if (t->channels > 0 && t->channels <= 16)
+			strbuf_printf(sb, ",CHANNELS=\"%u\"", t->channels);
 		if (k > 0) {
 			const struct plan_rendition *r = &p->renditions[k - 1];
-			if (r->transcode)
-				strbuf_printf(sb, ",CHANNELS=\"2\"");
 			strbuf_printf(sb, ",URI=\"%s/%s\"", names[plan_variants(p) + k - 1], NAMING_PLAYLIST);
 			if (r->peak_bps > *extra_peak)
 				*extra_peak = r->peak_bps;

@@ -25,7 +25,7 @@ mkvmerge -q -o "$SRC/talk.mkv" "$W/talk.mp4" || fail "mkvmerge could not make ta
 mkvinfo -v "$SRC/talk.mkv" > "$W/talk.mkvinfo" || fail "mkvinfo cannot read talk.mkv"
 grep -Eq 'track number 2, [2-9][0-9]* frame' "$W/talk.mkvinfo" || fail "test bug: mkvmerge did not lace the audio of talk.mkv"
 ff -f lavfi -i "$(pic 25 6)" -f lavfi -i "$(tone 330 48000 6)" -c:v libvpx-vp9 -b:v 300k -deadline realtime \
-    -cpu-used 8 -g 50 -c:a libopus -b:a 64k "$SRC/lecture.webm"
+    -cpu-used 8 -g 50 -c:a libopus -b:a 64k -metadata:s:a:0 language=fre "$SRC/lecture.webm"
 ff -f lavfi -i "$(pic 25 6)" -f lavfi -i "$(tone 550 44100 6)" -c:v mpeg4 -q:v 5 -g 50 -c:a libmp3lame -b:a 128k \
     "$SRC/show.avi"
 # H.264 as AVI stores it: Annex B with start codes, no avcC; our muxer cannot pass it through. AVI gives
@@ -150,6 +150,16 @@ check_good() {
 # The passthrough variant is the one with an I-frame playlist (rungs have none).
 passthrough_pl() { local d; for d in "$1"/*p; do [ -f "$d/iframes.m3u8" ] && printf '%s\n' "$d/index.m3u8"; done; true; }
 for rel in "${GOOD[@]}"; do soft check_good "$rel"; done
+
+# An audio rendition names its language as RFC 8216 asks (an RFC 5646 tag: "fr", not the track's "fre"),
+# in words, and its channels.
+check_audio_language() {
+    local line
+    line=$(grep '^#EXT-X-MEDIA:TYPE=AUDIO' "$MNT/lecture.webm/master.m3u8" | sed -n 1p)
+    [[ $line == *'NAME="French",LANGUAGE="fr",'* && $line == *',CHANNELS="2",'* ]] ||
+        fail "lecture.webm's French Opus track: want NAME=\"French\",LANGUAGE=\"fr\" and CHANNELS, got: $line"
+}
+soft check_audio_language
 
 # Interlaced pictures are deinterlaced before they are scaled: the 480p rung of the 480i DVD picture is
 # progressive frame by frame (idet), where the source is combed.
