@@ -25,4 +25,9 @@ struct AVFrame;
  * Returns 0 with *jpeg (free() it), -ENOMEM, or -EIO. */
 int poster_jpeg(const struct AVFrame *pic, int qscale, uint8_t **jpeg, size_t *size);
 
+/* An HDR picture (PQ or HLG transfer) scaled to w x h (even) and mapped to 8-bit SDR (tonemap.h),
+ * so that stills look as the rungs do: a new frame (av_frame_free() it), or NULL when pic is not
+ * HDR or memory ran out (pic is then used as it is). */
+struct AVFrame *poster_sdr(const struct AVFrame *pic, int w, int h);
+
 #endif

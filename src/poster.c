@@ -10,6 +10,7 @@
 #include <libswscale/swscale.h>
 
 #include "rotate.h"
+#include "tonemap.h"
 #include "sampleio.h"
 
 int poster_jpeg(const AVFrame *pic, int qscale, uint8_t **jpeg, size_t *size)
@@ -61,11 +62,49 @@ static AVFrame *picture(int w, int h)
 	return f;
 }
 
+AVFrame *poster_sdr(const AVFrame *pic, int w, int h)
+{
+	const struct tonemap *t;
+	struct SwsContext *sws;
+	AVFrame *ten = NULL, *out = NULL;
+
+	if ((pic->color_trc != AVCOL_TRC_SMPTE2084 && pic->color_trc != AVCOL_TRC_ARIB_STD_B67) || w < 2 || h < 2 ||
+	    (w | h) & 1 ||
+	    !(t = tonemap_shared(pic->color_trc == AVCOL_TRC_SMPTE2084 ? TONEMAP_PQ : TONEMAP_HLG,
+				 pic->color_range == AVCOL_RANGE_JPEG)))
+		return NULL;
+	if (!(ten = av_frame_alloc()) || !(out = av_frame_alloc()))
+		goto fail;
+	ten->format = AV_PIX_FMT_YUV420P10;
+	out->format = AV_PIX_FMT_YUV420P;
+	ten->width = out->width = w;
+	ten->height = out->height = h;
+	if (av_frame_get_buffer(ten, 0) < 0 || av_frame_get_buffer(out, 0) < 0)
+		goto fail;
+	if (!(sws = sws_getContext(pic->width, pic->height, pic->format, w, h, AV_PIX_FMT_YUV420P10,
+				   SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL)))
+		goto fail;
+	sws_scale(sws, (const uint8_t *const *)pic->data, pic->linesize, 0, pic->height, ten->data, ten->linesize);
+	sws_freeContext(sws);
+	tonemap_yuv420(t, out->data, out->linesize, (const uint8_t *const *)ten->data, ten->linesize, (unsigned)w,
+		       (unsigned)h);
+	out->color_range = AVCOL_RANGE_MPEG;
+	out->sample_aspect_ratio = pic->sample_aspect_ratio;
+	av_frame_free(&ten);
+	return out;
+fail:
+	av_frame_free(&ten);
+	av_frame_free(&out);
+	return NULL;
+}
+
 /* Encodes in, scaled to w x h after turning it clockwise by rot degrees, as a JPEG. */
-static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, uint8_t **jpeg, size_t *size)
+static int encode_jpeg(const AVFrame *pic, unsigned w, unsigned h, unsigned rot, uint8_t **jpeg, size_t *size)
 {
 	bool turned = rotate_swaps(rot);
 	int sw = (int)(turned ? h : w), sh = (int)(turned ? w : h);
+	AVFrame *sdr = poster_sdr(pic, sw, sh);
+	const AVFrame *in = sdr ? sdr : pic;
 	AVFrame *upright = NULL, *f = NULL;
 	struct SwsContext *sws = NULL;
 	int ret = -ENOMEM;
@@ -88,6 +127,7 @@ static int encode_jpeg(const AVFrame *in, unsigned w, unsigned h, unsigned rot, 
 	f->pts = 0;
 	ret = poster_jpeg(f, 3, jpeg, size);
 out:
+	av_frame_free(&sdr);
 	av_frame_free(&f);
 	av_frame_free(&upright);
 	sws_freeContext(sws);

@@ -238,8 +238,8 @@ static int encode_sheet(const AVFrame *sheet, uint8_t **jpeg, uint64_t *size)
 	return ret;
 }
 
-/* Puts the picture `in` on tile `in_sheet` of sheet, upright. */
-static int place_tile(struct thumbs *t, const AVFrame *in, AVFrame *sheet, uint32_t in_sheet, struct SwsContext **sws,
+/* Puts the picture `pic` on tile `in_sheet` of sheet, upright. */
+static int place_tile(struct thumbs *t, const AVFrame *pic, AVFrame *sheet, uint32_t in_sheet, struct SwsContext **sws,
 		      AVFrame *turned)
 {
 	unsigned rot = t->ix->video.rotation, x = in_sheet % THUMBS_COLUMNS * t->tw, y = in_sheet / THUMBS_COLUMNS * t->th;
@@ -249,17 +249,24 @@ static int place_tile(struct thumbs *t, const AVFrame *in, AVFrame *sheet, uint3
 			    sheet->data[1] + (size_t)(y / 2) * sheet->linesize[1] + x / 2,
 			    sheet->data[2] + (size_t)(y / 2) * sheet->linesize[2] + x / 2, NULL };
 	int dls[4] = { sheet->linesize[0], sheet->linesize[1], sheet->linesize[2], 0 };
+	AVFrame *sdr = poster_sdr(pic, sw, sh);  /* an HDR picture mapped to SDR at the tile's size */
+	const AVFrame *in = sdr ? sdr : pic;
 
 	*sws = sws_getCachedContext(*sws, in->width, in->height, in->format, sw, sh, AV_PIX_FMT_YUVJ420P,
 				    SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
-	if (!*sws)
+	if (!*sws) {
+		av_frame_free(&sdr);
 		return -EIO;
+	}
 	if (!rot) {
 		sws_scale(*sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, dst, dls);
-		return 0;
+	} else {
+		sws_scale(*sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, turned->data,
+			  turned->linesize);
+		rotate_yuv420(dst, dls, (const uint8_t *const *)turned->data, turned->linesize, (unsigned)sw, (unsigned)sh,
+			      rot);
 	}
-	sws_scale(*sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, turned->data, turned->linesize);
-	rotate_yuv420(dst, dls, (const uint8_t *const *)turned->data, turned->linesize, (unsigned)sw, (unsigned)sh, rot);
+	av_frame_free(&sdr);
 	return 0;
 }
 

@@ -46,6 +46,7 @@
 #include "sampleio.h"
 #include "plan.h"
 #include "rotate.h"
+#include "tonemap.h"
 #include "segment.h"
 #include "source.h"
 #include "synth.h"
@@ -112,8 +113,9 @@ void transcode_fingerprint(char *out, size_t size)
 {
 	const char *level = x264_level();
 	/* gops=3: a short first GOP (first_gop_frames), then GOP by GOP refits (what the bytes are);
-	 * yadif: interlaced pictures deinterlaced (offer_frame) by this libavfilter */
-	snprintf(out, size, "%s/%s/%s/t%d/%s/simd=%s/gops=3/yadif-%s", config.encoder, config.preset,
+	 * yadif: interlaced pictures deinterlaced (offer_frame) by this libavfilter;
+	 * hdr: HDR pictures mapped to SDR by tonemap.c (this is its version) */
+	snprintf(out, size, "%s/%s/%s/t%d/%s/simd=%s/gops=3/yadif-%s/hdr=mobius1", config.encoder, config.preset,
 		 config.profile, ENCODER_THREADS, LIBAVCODEC_IDENT, level ? level : "auto", LIBAVFILTER_IDENT);
 }
 
@@ -170,6 +172,8 @@ struct job {
 	AVFrame *deint_frame;
 	struct SwsContext *sws;
 	AVFrame *upright;          /* a turned source's picture scaled before it is turned */
+	const struct tonemap *tm;  /* an HDR source's: its pictures scaled in 10 bits into hdr, then mapped */
+	AVFrame *hdr;
 	AVFrame *last;             /* the previous frame encoded, for stand-ins */
 	struct encoded out;        /* encoded frames: [0, gop0) committed, [gop0, out.n) the GOP under way */
 	double rate_factor;
@@ -233,13 +237,13 @@ static AVFrame *queue_get(struct job *j)
 	return f;
 }
 
-static AVFrame *new_picture(int w, int h)
+static AVFrame *new_picture_of(int w, int h, enum AVPixelFormat format)
 {
 	AVFrame *f = av_frame_alloc();
 
 	if (!f)
 		return NULL;
-	f->format = AV_PIX_FMT_YUV420P;
+	f->format = format;
 	f->width = w;
 	f->height = h;
 	if (av_frame_get_buffer(f, 0) < 0) {
@@ -253,6 +257,29 @@ static AVFrame *new_picture(int w, int h)
 	return f;
 }
 
+static AVFrame *new_picture(int w, int h)
+{
+	return new_picture_of(w, h, AV_PIX_FMT_YUV420P);
+}
+
+/* HDR pictures (PQ or HLG) are scaled in 10 bits and then mapped to SDR (tonemap.h) for the rungs,
+ * which are BT.709 SDR: shown as they are, they would look grey and washed out. The peak is taken
+ * as 1000 cd/m2 for every picture of every segment (metadata that only some pictures carry would
+ * map segments differently). */
+static int hdr_prepare(struct job *j, const AVFrame *dec, int sw, int sh)
+{
+	enum AVColorTransferCharacteristic trc = dec->color_trc != AVCOL_TRC_UNSPECIFIED ? dec->color_trc : j->dec->color_trc;
+
+	if (trc != AVCOL_TRC_SMPTE2084 && trc != AVCOL_TRC_ARIB_STD_B67)
+		return 0;
+	if (!j->tm && !(j->tm = tonemap_shared(trc == AVCOL_TRC_SMPTE2084 ? TONEMAP_PQ : TONEMAP_HLG,
+					       dec->color_range == AVCOL_RANGE_JPEG)))
+		return -ENOMEM;
+	if (!j->hdr && !(j->hdr = new_picture_of(sw, sh, AV_PIX_FMT_YUV420P10)))
+		return -ENOMEM;
+	return 1;
+}
+
 /* Scales a decoded frame into a new picture of the rung's size, turned as the container asks,
  * and queues it. A turned picture is scaled upright first, then rotated plane by plane. */
 static int take_frame(struct job *j, AVFrame *dec)
@@ -261,18 +288,31 @@ static int take_frame(struct job *j, AVFrame *dec)
 	bool turned = rotate_swaps(rot);
 	int w = (int)j->r->width, h = (int)j->r->height, sw = turned ? h : w, sh = turned ? w : h;
 	AVFrame *f;
+	int hdr = hdr_prepare(j, dec, sw, sh);
 
-	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, sw, sh, AV_PIX_FMT_YUV420P,
+	if (hdr < 0)
+		return hdr;
+	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, sw, sh,
+				      hdr ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P,
 				      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
 	if (!j->sws)
 		return -EIO;
 	if (!(f = new_picture(w, h)))
 		return -ENOMEM;
-	if (rot) {
-		if (!j->upright && !(j->upright = new_picture(sw, sh))) {
-			av_frame_free(&f);
-			return -ENOMEM;
-		}
+	if (rot && !j->upright && !(j->upright = new_picture(sw, sh))) {
+		av_frame_free(&f);
+		return -ENOMEM;
+	}
+	if (hdr) {
+		AVFrame *to = rot ? j->upright : f;
+		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->hdr->data,
+			  j->hdr->linesize);
+		tonemap_yuv420(j->tm, to->data, to->linesize, (const uint8_t *const *)j->hdr->data, j->hdr->linesize,
+			       (unsigned)sw, (unsigned)sh);
+		if (rot)
+			rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)j->upright->data,
+				      j->upright->linesize, (unsigned)sw, (unsigned)sh, rot);
+	} else if (rot) {
 		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->upright->data,
 			  j->upright->linesize);
 		rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)j->upright->data, j->upright->linesize,
@@ -565,6 +605,7 @@ static void job_release(struct job *j)
 	sws_freeContext(j->sws);
 	j->sws = NULL;
 	av_frame_free(&j->upright);
+	av_frame_free(&j->hdr);
 	av_frame_free(&j->last);
 	while (j->count) {
 		av_frame_free(&j->queue[j->head]);
