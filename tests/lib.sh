@@ -379,6 +379,18 @@ tree_sums() {
         fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
 }
 
+# same_on_second_mount: $SRC mounted again on $T/mnt2 with its own cache and read in the opposite order gives
+# every file of $MNT byte for byte (invariant 2); the second mount is unmounted again.
+same_on_second_mount() {
+    tree_sums "$MNT" > "$T/sums-1"
+    mkdir -p "$T/mnt2"
+    mount_hlsfs "$SRC" "$T/mnt2"
+    REVERSE=1 tree_sums "$T/mnt2" > "$T/sums-2"
+    cmp -s "$T/sums-1" "$T/sums-2" ||
+        fail "two mounts differ: $(diff "$T/sums-1" "$T/sums-2" | grep '^[<>]' | head -n 2 | tr '\n' ' ')"
+    umount_hlsfs "$T/mnt2"
+}
+
 # differing_files SUMS-A SUMS-B: the paths (without ./) whose lines in two tree_sums listings differ, as
 # SUMS-A has them, one a line.
 differing_files() { diff "$1" "$2" | sed -n 's/^< [0-9a-f]*  \.\///p' || true; }
