@@ -379,6 +379,21 @@ tree_sums() {
         fail "reading through the mount failed: $(grep -m1 . "$err" | sed "s|$dir/||")"
 }
 
+# frame_hashes MEDIA: the MD5 of each decoded video frame, one a line, in output order.
+frame_hashes() {
+    ffmpeg -nostdin -v error -i "$1" -map 0:v:0 -fps_mode passthrough -f framemd5 - | grep -v '^#' | awk -F, '{print $NF}'
+}
+
+# audio_packets MEDIA: how many packets its first audio stream has.
+audio_packets() {
+    ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$1" |
+        sed '/^$/d' | sed -n 1p
+}
+
+# passthrough_pl VIDEO_DIR: the passthrough variant's playlist, the one with an I-frame playlist beside it
+# (rungs have none); nothing without one.
+passthrough_pl() { local d; for d in "$1"/*p; do [ -f "$d/iframes.m3u8" ] && printf '%s\n' "$d/index.m3u8"; done; true; }
+
 # same_on_second_mount: $SRC mounted again on $T/mnt2 with its own cache and read in the opposite order gives
 # every file of $MNT byte for byte (invariant 2); the second mount is unmounted again.
 same_on_second_mount() {

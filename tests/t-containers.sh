@@ -84,13 +84,6 @@ done
 mount_hlsfs "$SRC" "$MNT"
 start_caddy "$MNT"
 
-frame_hashes() {
-    ffmpeg -nostdin -v error -i "$1" -map 0:v:0 -fps_mode passthrough -f framemd5 - | grep -v '^#' | awk -F, '{print $NF}'
-}
-audio_packets() {
-    ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$1" |
-        sed '/^$/d' | sed -n 1p
-}
 is_passthrough() { local p; for p in "${PASSTHROUGH[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
 
 check_good() {
@@ -147,8 +140,6 @@ check_good() {
             fail "'${pl#"$MNT"/}': a picture is ${worst} dB from the source's (out of order or not its bytes)"
     fi
 }
-# The passthrough variant is the one with an I-frame playlist (rungs have none).
-passthrough_pl() { local d; for d in "$1"/*p; do [ -f "$d/iframes.m3u8" ] && printf '%s\n' "$d/index.m3u8"; done; true; }
 for rel in "${GOOD[@]}"; do soft check_good "$rel"; done
 
 # An audio rendition names its language as RFC 8216 asks (an RFC 5646 tag: "fr", not the track's "fre"),

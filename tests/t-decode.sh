@@ -7,15 +7,6 @@ source "$(dirname "$0")/lib.sh"
 need ffmpeg ffprobe
 mount_library
 
-# Decoded video frames, one MD5 a line, in output order.
-frame_hashes() {
-    ffmpeg -nostdin -v error -i "$1" -map 0:v:0 -fps_mode passthrough -f framemd5 - | grep -v '^#' | awk -F, '{print $NF}'
-}
-audio_packets() {
-    ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$1" |
-        sed '/^$/d' | sed -n 1p
-}
-
 check_video() {
     local rel=$1 m out want got first pl want_a
     m=$MNT/$rel/master.m3u8

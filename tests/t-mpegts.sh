@@ -73,15 +73,7 @@ out=$("$SCAN_PREFIX" "$SRC/damaged.ts" 30 2>&1) && fail "damaged.ts being writte
 mount_hlsfs "$SRC" "$MNT"
 start_caddy "$MNT"
 
-frame_hashes() {
-    ffmpeg -nostdin -v error -i "$1" -map 0:v:0 -fps_mode passthrough -f framemd5 - | grep -v '^#' | awk -F, '{print $NF}'
-}
-audio_packets() {
-    ffprobe -v error -select_streams a:0 -count_packets -show_entries stream=nb_read_packets -of csv=p=0 "$1" |
-        sed '/^$/d' | sed -n 1p
-}
 is_passthrough() { local p; for p in "${PASSTHROUGH[@]}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
-passthrough_pl() { local d; for d in "$1"/*p; do [ -f "$d/iframes.m3u8" ] && printf '%s\n' "$d/index.m3u8"; done; true; }
 # The source's A/V offset in 90 kHz ticks: first audio PTS minus the smallest early video PTS, taken
 # modulo 2^33 (the demuxer may hand either side of a wrap).
 source_av_offset() {
