@@ -394,6 +394,21 @@ audio_packets() {
 # (rungs have none); nothing without one.
 passthrough_pl() { local d; for d in "$1"/*p; do [ -f "$d/iframes.m3u8" ] && printf '%s\n' "$d/index.m3u8"; done; true; }
 
+# plays_whole_and_exact REL: the video folder $MNT/REL has a master that ffmpeg plays through Caddy
+# ($HTTP_PORT) without a message, every stream mapped, and every file reads as many bytes as stat gives.
+plays_whole_and_exact() {
+    local rel=$1 v=$MNT/$1 out f want got
+    [ -f "$v/master.m3u8" ] || fail "'$rel' has no master.m3u8: $(cat "$v/error.txt" 2>/dev/null || ls -A "$v" | tr '\n' ' ')"
+    out=$(timeout 120 ffmpeg -nostdin -v error -i "http://127.0.0.1:$HTTP_PORT/$(urlpath "$rel")/master.m3u8" \
+        -map 0 -f null - 2>&1) || fail "'$rel': ffmpeg over HTTP (Caddy) failed: $(sed -n 1,2p <<<"$out" | tr '\n' ' ')"
+    [ -z "$out" ] || fail "'$rel': ffmpeg over HTTP (Caddy) printed: $(sed -n 1,2p <<<"$out" | tr '\n' ' ')"
+    while IFS= read -r -d '' f; do
+        want=$(stat -c %s "$f")
+        got=$(wc -c < "$f")
+        [ "$want" = "$got" ] || fail "'${f#"$MNT"/}': stat says $want bytes, reading gives $got"
+    done < <(every_file "$v")
+}
+
 # same_on_second_mount: $SRC mounted again on $T/mnt2 with its own cache and read in the opposite order gives
 # every file of $MNT byte for byte (invariant 2); the second mount is unmounted again.
 same_on_second_mount() {

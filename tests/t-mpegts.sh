@@ -98,15 +98,7 @@ source_duration() {
 
 check_good() {
     local rel=$1 v=$MNT/$1 out pl seg f key vs ve as rest want got first prev_ve n total dur
-    [ -f "$v/master.m3u8" ] || fail "'$rel' has no master.m3u8: $(cat "$v/error.txt" 2>/dev/null || ls -A "$v" | tr '\n' ' ')"
-    out=$(timeout 120 ffmpeg -nostdin -v error -i "http://127.0.0.1:$HTTP_PORT/$(urlpath "$rel")/master.m3u8" \
-        -map 0 -f null - 2>&1) || fail "'$rel': ffmpeg over HTTP (Caddy) failed: $(sed -n 1,2p <<<"$out" | tr '\n' ' ')"
-    [ -z "$out" ] || fail "'$rel': ffmpeg over HTTP (Caddy) printed: $(sed -n 1,2p <<<"$out" | tr '\n' ' ')"
-    while IFS= read -r -d '' f; do
-        want=$(stat -c %s "$f")
-        got=$(wc -c < "$f")
-        [ "$want" = "$got" ] || fail "'${f#"$MNT"/}': stat says $want bytes, reading gives $got"
-    done < <(every_file "$v")
+    plays_whole_and_exact "$rel"
     frame_hashes "$SRC/$rel" > "$T/src.md5"
     [ -s "$T/src.md5" ] || fail "test bug: '$rel' decodes to no frames"
     dur=$(source_duration "$SRC/$rel")
