@@ -1,6 +1,6 @@
-/* poster.jpg: one frame about 10% into a video, as a JPEG, made when the source is indexed so
- * its size is known to stat and kept with the index. Only this module, index.c and
- * transcode.c include FFmpeg's codec headers. */
+/* poster.jpg: one frame about 10% into a video, as a JPEG, made the first time it is asked for
+ * (media.h keeps it with the index); and the check, when a source is indexed, that a video we
+ * must transcode decodes at all. Only this module, thumbs.c and transcode.c decode video. */
 #ifndef HLSFS_POSTER_H
 #define HLSFS_POSTER_H
 
@@ -12,12 +12,16 @@
 
 #define POSTER_MAX_WIDTH 640
 
+/* Decodes the video's first keyframe: returns 0 and fills in what the container left out (the
+ * picture size, and the sample aspect ratio from the bitstream), -ENODATA when it does not decode
+ * (the video is unusable), another negative errno when it cannot be read, -ENOMEM. */
+int poster_probe(struct source *src, struct media_index *ix);
+
 /* Decodes the keyframe at or before 10% of the video's duration and encodes it as a JPEG at
  * most POSTER_MAX_WIDTH wide, in the display aspect ratio. Returns 0 with *jpeg (free() it),
- * -ENODATA when the keyframe does not decode (the video is unusable), another negative errno
- * when it cannot be read, -ENOMEM. *jpeg may be NULL on success if only the JPEG failed. The decoded frame also fills in what
- * the container left out: the picture size, and the sample aspect ratio from the bitstream. */
-int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size_t *size);
+ * -ENODATA when that keyframe does not decode or no JPEG can be made of it, another negative
+ * errno when it cannot be read, -ENOMEM. */
+int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg, size_t *size);
 
 struct AVFrame;
 /* Encodes a YUVJ420P picture as a baseline JPEG at quantizer qscale (2 best .. 31), bit-exact, so

@@ -280,7 +280,7 @@ static int extra_text(const struct media *m, const struct naming_inner *in, cons
 }
 
 /* Size of the file a video-inner node names, or a negative errno; directories give 0. */
-static int64_t inner_size(const struct media *m, const struct naming_inner *in)
+static int64_t inner_size(struct media *m, const struct naming_inner *in)
 {
 	int v;
 
@@ -290,8 +290,12 @@ static int64_t inner_size(const struct media *m, const struct naming_inner *in)
 		return (int64_t)m->master_len;
 	if (in->kind == NAMING_CYTUBE_FILE)
 		return m->cytube ? (int64_t)m->cytube_len : -ENOENT;
-	if (in->kind == NAMING_POSTER_FILE)
-		return m->ix->poster ? (int64_t)m->ix->poster_size : -ENOENT;
+	if (in->kind == NAMING_POSTER_FILE) {
+		const uint8_t *jpeg;
+		size_t size;
+		int ret = media_poster(m, &jpeg, &size);
+		return ret < 0 ? ret : (int64_t)size;
+	}
 	if (in->kind >= NAMING_SUBS_DIR) {
 		const char *text;
 		size_t len;
@@ -494,7 +498,7 @@ static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 			filler(buf, NAMING_MASTER, NULL, 0, 0);
 			if (m->cytube)
 				filler(buf, NAMING_CYTUBE, NULL, 0, 0);
-			if (m->ix->poster)
+			if (media_has_poster(m))
 				filler(buf, NAMING_POSTER, NULL, 0, 0);
 			for (unsigned v = 0; v < m->nb_variants; v++)
 				filler(buf, m->variants[v], NULL, 0, 0);
@@ -641,11 +645,17 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		of->text_len = m->cytube_len;
 		of->m = m;
 		break;
-	case NAMING_POSTER_FILE:
-		of->text = (const char *)m->ix->poster;
-		of->text_len = m->ix->poster_size;
+	case NAMING_POSTER_FILE: {
+		const uint8_t *jpeg;
+		if ((ret = media_poster(m, &jpeg, &of->text_len)) < 0) {
+			media_put(m);
+			free(of);
+			return ret;
+		}
+		of->text = (const char *)jpeg;
 		of->m = m;
 		break;
+	}
 	case NAMING_SPRITE_FILE:
 		if ((ret = thumbs_open(m->thumbs, n.inner.segment, &of->seg.fd, &of->seg.mem, &of->seg.size)) < 0) {
 			media_put(m);

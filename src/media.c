@@ -124,6 +124,7 @@ static unsigned hash(const char *s)
 
 static void media_release(struct media *m)
 {
+	pthread_mutex_destroy(&m->poster_lock);
 	free(m->path);
 	free(m->error_text);
 	index_free(m->ix);
@@ -342,17 +343,17 @@ static void build_loaded(struct media *m, int loaded)
 		}
 		m->id = *source_identity(src);
 		ret = scan_build(src, &m->ix, &why);
-		/* The poster doubles as the check that the video decodes at all, and its frame gives
-		 * the true picture size. */
-		if (ret == 0 && (pret = poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size)) < 0) {
+		/* A video we must transcode has to decode: its first keyframe is the check, and gives
+		 * the true picture size for the rungs. A passthrough is served as it is stored. */
+		if (ret == 0 && !plan_passes_through(&m->ix->video) && (pret = poster_probe(src, m->ix)) < 0) {
 			if (pret == -ENODATA) {
 				index_free(m->ix);
 				m->ix = NULL;
-				why = strdup("its video cannot be decoded (its keyframe does not decode).");
+				why = strdup("its video cannot be decoded (its first keyframe does not decode).");
 				ret = -EINVAL;
 			} else {
-				log_warn("%s: its poster frame could not be read (%s); poster.jpg is left out", m->path,
-					 strerror(-pret));
+				log_warn("%s: its first keyframe could not be read (%s); its picture size is taken from the container",
+					 m->path, strerror(-pret));
 			}
 		}
 		if (ret == 0 && (ret = subtitle_scan(src, m->path, m->ix)) < 0) {
@@ -424,7 +425,7 @@ static void build_loaded(struct media *m, int loaded)
 			tracks[k].name = m->subs[k].name;
 		}
 		if (cytube_manifest_full(base_url, rel, m->ix->title, ms, plan_variant_height(m->plan, m->ix, 0),
-					 m->ix->poster != NULL, tracks, m->nb_subs, &m->cytube, &m->cytube_len) < 0)
+					 true, tracks, m->nb_subs, &m->cytube, &m->cytube_len) < 0)
 			set_error(m, -ENOMEM, "out of memory while writing its CyTube manifest.");
 	}
 	log_debug("%s: indexed, %u video and %u audio samples, %u segments", m->path,
@@ -472,7 +473,7 @@ static uint32_t complete_segments(const struct media_index *ix, const struct pla
  * is the media of the same file built before, or NULL: its ladder, master, target duration and
  * poster are kept when it is the same recording. A container that cannot be served while it
  * is written is built as a finished file is (build). Runs without the registry lock. */
-static void build_growing(struct media *m, const struct media *prev)
+static void build_growing(struct media *m, struct media *prev)
 {
 	const struct media *was = prev;
 	struct source *src = NULL;
@@ -556,14 +557,26 @@ static void build_growing(struct media *m, const struct media *prev)
 	ret = scan_build_upto(src, end, &m->ix, &why);
 	if (ret == 0) {
 		m->ix->identity = g;
-		if (prev && prev->ix->poster && (m->ix->poster = malloc(prev->ix->poster_size))) {
-			memcpy(m->ix->poster, prev->ix->poster, prev->ix->poster_size);
-			m->ix->poster_size = prev->ix->poster_size;
-		} else if ((pret = poster_make(src, m->ix, &m->ix->poster, &m->ix->poster_size)) == -ENODATA) {
+		if (prev) {
+			/* The part already served passed the check; its picture, and its poster when it
+			 * was made, are this one's too. */
+			struct index_track *v = &m->ix->video;
+			const struct index_track *pv = &prev->ix->video;
+			v->width = pv->width;
+			v->height = pv->height;
+			v->sar_num = pv->sar_num;
+			v->sar_den = pv->sar_den;
+			pthread_mutex_lock(&prev->poster_lock);
+			if (prev->ix->poster && (m->ix->poster = malloc(prev->ix->poster_size))) {
+				memcpy(m->ix->poster, prev->ix->poster, prev->ix->poster_size);
+				m->ix->poster_size = prev->ix->poster_size;
+			}
+			pthread_mutex_unlock(&prev->poster_lock);
+		} else if (!plan_passes_through(&m->ix->video) && (pret = poster_probe(src, m->ix)) == -ENODATA) {
 			index_free(m->ix);
 			m->ix = NULL;
 			free(why);
-			why = strdup("its video cannot be decoded (its keyframe does not decode).");
+			why = strdup("its video cannot be decoded (its first keyframe does not decode).");
 			ret = -EINVAL;
 		}
 	}
@@ -728,6 +741,7 @@ int media_get(const char *path, struct media **out)
 		flight_land(&builds, f, -ENOMEM);
 		return -ENOMEM;
 	}
+	pthread_mutex_init(&e->m.poster_lock, NULL);
 	e->m.id = id;
 	e->m.sidecars = sidecars;
 	e->refs = 1;
@@ -791,6 +805,67 @@ const struct webvtt_rendition *media_subtitle(const struct media *m, const char 
 		if (!strcmp(m->subs[k].folder, name) || !strcmp(m->subs[k].file, name))
 			return &m->subs[k];
 	return NULL;
+}
+
+int media_poster(struct media *m, const uint8_t **jpeg, size_t *size)
+{
+	struct source *src = NULL;
+	uint8_t *made = NULL;
+	size_t n = 0;
+	char why[512] = "";
+	int ret;
+
+	if (m->error)
+		return -ENOENT;
+	pthread_mutex_lock(&m->poster_lock);
+	if (m->ix->poster) {
+		ret = 0;
+		goto out;
+	}
+	if (m->no_poster) {
+		ret = -ENOENT;
+		goto out;
+	}
+	if ((ret = source_open(m->path, &src, why, sizeof(why))) < 0) {
+		log_error("%s: its poster frame could not be read (%s)", m->path, why[0] ? why : strerror(-ret));
+		ret = -EIO;
+		goto out;
+	}
+	/* A recording being written: its indexed part, where the frame lies, does not change. */
+	if (!m->growing && !identity_equal(source_identity(src), &m->id))
+		ret = -EIO;  /* changed since it was indexed: the next lookup sees the new one */
+	else
+		ret = poster_make(src, m->ix, &made, &n);
+	if (ret == 0) {
+		m->ix->poster = made;
+		m->ix->poster_size = n;
+		if (!m->growing)
+			save_stored(m, NULL);  /* kept with the index: made once per identity */
+	} else if (ret == -ENODATA) {
+		log_warn("%s: its poster frame does not decode; poster.jpg is left out", m->path);
+		m->no_poster = true;
+		ret = -ENOENT;
+	} else if (ret != -ENOMEM) {
+		log_error("%s: its poster frame could not be read (%s)", m->path, source_strerror(src, ret));
+		ret = -EIO;
+	}
+	source_close(src);
+out:
+	if (ret == 0) {
+		*jpeg = m->ix->poster;
+		*size = m->ix->poster_size;
+	}
+	pthread_mutex_unlock(&m->poster_lock);
+	return ret;
+}
+
+bool media_has_poster(struct media *m)
+{
+	bool no;
+	pthread_mutex_lock(&m->poster_lock);
+	no = m->no_poster;
+	pthread_mutex_unlock(&m->poster_lock);
+	return !m->error && !no;
 }
 
 void media_ref(struct media *m)

@@ -1,5 +1,6 @@
-/* Poster frames. A keyframe decodes on its own, so the poster costs one sample read, one
- * decode and one JPEG encode per source (tens of milliseconds at 1080p), once per identity. */
+/* Poster frames, and the check that a video decodes. A keyframe decodes on its own, so either
+ * costs one sample read and one decode (tens of milliseconds at 1080p), the poster one JPEG
+ * encode more. */
 #include "poster.h"
 
 #include <errno.h>
@@ -134,30 +135,17 @@ out:
 	return ret;
 }
 
-int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size_t *size)
+/* Decodes sample k of v, a keyframe, into frame. Returns 0, -ENODATA when it does not decode
+ * (or its bytes are damaged), another negative errno when it cannot be read, -ENOMEM. */
+static int decode_key(struct source *src, const struct index_track *v, uint32_t k, AVFrame *frame)
 {
-	struct index_track *v = &ix->video;
 	AVCodecContext *dec = NULL;
 	AVPacket *pkt = NULL;
-	AVFrame *frame = NULL;
-	int64_t first = v->samples[0].pts, last = v->samples[v->nb_samples - 1].pts, target;
-	uint32_t k = 0;
-	uint64_t dw, dh;
-	int ret = -EIO;
+	int ret;
 
-	*jpeg = NULL;
-	/* The last keyframe at or before 10% of the way through (the first one if none). */
-	target = first + (last - first) / 10;
-	while (k < v->nb_samples && !(v->samples[k].flags & INDEX_SAMPLE_KEY))
-		k++;
-	if (k == v->nb_samples)
-		return -EIO;
-	for (uint32_t i = k + 1; i < v->nb_samples; i++)
-		if ((v->samples[i].flags & INDEX_SAMPLE_KEY) && v->samples[i].pts <= target)
-			k = i;
 	if ((ret = sample_decoder(v, &dec)) < 0)
 		goto out;
-	if (!(pkt = av_packet_alloc()) || !(frame = av_frame_alloc())) {
+	if (!(pkt = av_packet_alloc())) {
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -173,7 +161,7 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 		ret = sample_read(&rd, v, &v->samples[k], pkt->data, &bad);
 		sample_reader_release(&rd);
 		if (ret == -EILSEQ)
-			ret = -ENODATA;  /* a damaged frame: no poster from it */
+			ret = -ENODATA;  /* a damaged frame: no picture from it */
 		if (ret < 0)
 			goto out;
 	}
@@ -183,14 +171,69 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 	if (avcodec_send_packet(dec, pkt) < 0 || avcodec_send_packet(dec, NULL) < 0 ||
 	    avcodec_receive_frame(dec, frame) < 0)
 		goto out;
-	/* The bitstream's picture size is the truth; the sample entry's may be missing or wrong. */
-	v->width = (unsigned)frame->width;
-	v->height = (unsigned)frame->height;
-	if (!v->sar_num && frame->sample_aspect_ratio.num > 0 && frame->sample_aspect_ratio.den > 0 &&
-	    frame->sample_aspect_ratio.num != frame->sample_aspect_ratio.den) {
-		v->sar_num = (unsigned)frame->sample_aspect_ratio.num;
-		v->sar_den = (unsigned)frame->sample_aspect_ratio.den;
+	ret = 0;
+out:
+	av_packet_free(&pkt);
+	avcodec_free_context(&dec);
+	return ret;
+}
+
+/* The first keyframe of v, or v->nb_samples when it has none. */
+static uint32_t first_key(const struct index_track *v)
+{
+	uint32_t k = 0;
+	while (k < v->nb_samples && !(v->samples[k].flags & INDEX_SAMPLE_KEY))
+		k++;
+	return k;
+}
+
+int poster_probe(struct source *src, struct media_index *ix)
+{
+	struct index_track *v = &ix->video;
+	uint32_t k = first_key(v);
+	AVFrame *frame;
+	int ret;
+
+	if (k == v->nb_samples)
+		return -EIO;
+	if (!(frame = av_frame_alloc()))
+		return -ENOMEM;
+	if ((ret = decode_key(src, v, k, frame)) == 0) {
+		/* The bitstream's picture size is the truth; the sample entry's may be missing or wrong. */
+		v->width = (unsigned)frame->width;
+		v->height = (unsigned)frame->height;
+		if (!v->sar_num && frame->sample_aspect_ratio.num > 0 && frame->sample_aspect_ratio.den > 0 &&
+		    frame->sample_aspect_ratio.num != frame->sample_aspect_ratio.den) {
+			v->sar_num = (unsigned)frame->sample_aspect_ratio.num;
+			v->sar_den = (unsigned)frame->sample_aspect_ratio.den;
+		}
 	}
+	av_frame_free(&frame);
+	return ret;
+}
+
+int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg, size_t *size)
+{
+	const struct index_track *v = &ix->video;
+	AVFrame *frame = NULL;
+	uint32_t k = first_key(v);
+	uint64_t dw, dh;
+	int64_t target;
+	int ret;
+
+	*jpeg = NULL;
+	*size = 0;
+	if (k == v->nb_samples)
+		return -ENODATA;
+	/* The last keyframe at or before 10% of the way through (the first one if none). */
+	target = v->samples[0].pts + (v->samples[v->nb_samples - 1].pts - v->samples[0].pts) / 10;
+	for (uint32_t i = k + 1; i < v->nb_samples; i++)
+		if ((v->samples[i].flags & INDEX_SAMPLE_KEY) && v->samples[i].pts <= target)
+			k = i;
+	if (!(frame = av_frame_alloc()))
+		return -ENOMEM;
+	if ((ret = decode_key(src, v, k, frame)) < 0)
+		goto out;
 	/* Display size: the sample aspect ratio applied, turned as the container asks, then fitted
 	 * to the width bound, even. */
 	dw = (uint64_t)frame->width * (v->sar_num ? v->sar_num : 1) / (v->sar_den ? v->sar_den : 1);
@@ -206,14 +249,11 @@ int poster_make(struct source *src, struct media_index *ix, uint8_t **jpeg, size
 	}
 	dw = (dw + 1) & ~1ull;
 	dh = (dh + 1) & ~1ull;
+	ret = -ENODATA;
 	if (dw < 2 || dh < 2)
 		goto out;
-	if (encode_jpeg(frame, (unsigned)dw, (unsigned)dh, v->rotation, jpeg, size) < 0)
-		*jpeg = NULL;  /* the video decodes; only the poster is missing */
-	ret = 0;
+	ret = encode_jpeg(frame, (unsigned)dw, (unsigned)dh, v->rotation, jpeg, size);
 out:
 	av_frame_free(&frame);
-	av_packet_free(&pkt);
-	avcodec_free_context(&dec);
 	return ret;
 }
