@@ -86,9 +86,12 @@ gen_testsrc() {
 }
 
 # gen_first_byte_sources DIR: 8 s of 1080p30 H.264 High 10, 1080p30 HEVC Main 10 and 2160p30 HEVC, each with
-# AAC and a keyframe every 2 s, in DIR/h264-10, DIR/hevc-10, DIR/hevc-4k (first-byte.sh, ttff.sh).
+# AAC and a keyframe every 2 s, in DIR/h264-10, DIR/hevc-10, DIR/hevc-4k (first-byte.sh, ttff.sh); and 8 s of
+# 1080p30 H.264 High 8-bit at 3 Mbit/s (a web video's rate), which is passed through, in DIR/h264-8 (ttff.sh).
 gen_first_byte_sources() {
 	local src_root=$1 tone=sine=frequency=440:sample_rate=48000
+	gen "$src_root/h264-8/h264-1080p.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i $tone -t 8 \
+		-c:v libx264 -preset veryfast -profile:v high -pix_fmt yuv420p -g 60 -b:v 3M -maxrate 3.5M -bufsize 7M -c:a aac -b:a 128k -ac 2 -movflags +faststart
 	gen "$src_root/h264-10/h264-1080p-10bit.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i $tone -t 8 \
 		-c:v libx264 -preset veryfast -profile:v high10 -pix_fmt yuv420p10le -g 60 -b:v 6M -c:a aac -b:a 128k -ac 2 -movflags +faststart
 	gen "$src_root/hevc-10/hevc-1080p-10bit.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i $tone -t 8 \
@@ -253,6 +256,29 @@ free_port() {
 	done
 	printf '%s\n' "$p"
 }
+
+# serve_root DIR: Caddy serving DIR (file_server) on 127.0.0.1:$port in the background, stopped by the exit
+# trap; returns once it answers. Its log is $run/caddy.log.
+serve_root() {
+	port=$(free_port)
+	cat > "$run/Caddyfile" <<EOF
+{
+	admin off
+	auto_https off
+}
+http://127.0.0.1:$port {
+	root * $1
+	file_server
+}
+EOF
+	caddy run --config "$run/Caddyfile" --adapter caddyfile >"$run/caddy.log" 2>&1 &
+	caddy_pid=$!
+	cleanup_hooks+=(stop_caddy)
+	for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.05; done
+	die "caddy did not answer on port $port: $(tail -n 3 "$run/caddy.log")"
+}
+# shellcheck disable=SC2317  # called by the EXIT trap
+stop_caddy() { kill "$caddy_pid" 2>/dev/null; wait "$caddy_pid" 2>/dev/null; }
 
 # time_file FILE: "SECONDS_TO_FIRST_64K SECONDS_TO_LAST_BYTE BYTES" of reading FILE (open included).
 time_file() {

@@ -1,27 +1,32 @@
 #!/usr/bin/env bash
 # Benchmarks what a viewer sees in hls.js (headless Chromium, contrib/player) on a fresh mount: the time
-# from opening the page to the first frame playing, and to a picture of at least 720 lines, for each choice
-# of the variant a player starts with (hls.js, video.js and Safari start with the first one the master
-# lists): the master as hlsfs writes it, and the same master with the 720p or the 1080p rung listed first.
-# Then a cold seek to 60% of a 60 s video whose keyframes are 30 s apart. Everything through Caddy.
+# from opening the page to the first frame playing, and to a picture of at least 720 lines, for the master
+# as hlsfs writes it ("listed") and for the same master with the 360p, 720p or 1080p folder listed first
+# instead (hls.js takes the first variant's BANDWIDTH, at most 5 Mbit/s, as its first bandwidth estimate
+# and starts with the best variant within it; Safari starts with the first one). Then a cold seek to 60%
+# of a 60 s video whose keyframes are 30 s apart. Everything through Caddy.
 #
 # How to run it, from a built tree (the script runs ninja itself unless HLSFS is set):
 #
 #     bench/ttff.sh
 #     BENCH_REPEAT=3 bench/ttff.sh
+#     BENCH_SOURCES=h264-8 BENCH_SEEK=0 BENCH_REPEAT=3 bench/ttff.sh
 #
 # Sources (generated once under bench/cache/, shared with first-byte.sh and seek.sh): 8 s of 1080p30
-# H.264 High 10, 1080p30 HEVC Main 10 and 2160p30 HEVC (transcode-only, so every variant is a rung), and
-# 60 s of 1080p30 HEVC Main 10 with a keyframe every 30 s. For each source and each first variant: a fresh
-# mount on an empty cache_dir (default options, as a user mounts it, with the ladder below), a fresh
-# browser profile; the variant lists are rewritten in a copy of the master beside the mount (its URIs
-# pointing into the mount), so the bytes served are hlsfs's own. Medians of BENCH_REPEAT rounds (default 1).
+# H.264 High at 3 Mbit/s (h264-8, passed through), H.264 High 10 (h264-10), HEVC Main 10 (hevc-10) and
+# 2160p30 HEVC (hevc-4k) (transcode-only, so every variant is a rung), and 60 s of 1080p30 HEVC Main 10
+# with a keyframe every 30 s. For each source and each first variant: a fresh mount on an empty cache_dir
+# (default options, as a user mounts it, with the ladder below), a fresh browser profile; the variant
+# lists are rewritten in a copy of the master beside the mount (its URIs pointing into the mount), so the
+# bytes served are hlsfs's own. Medians of BENCH_REPEAT rounds (default 1).
 # The machine may be shared: figures are reported, not asserted; a run that fails to play says so and the
 # script exits 1. Needs chromium (Debian's), node with tests/browser's npm packages (npm install --prefix
 # tests/browser), caddy, ffmpeg (with libx265), python3, fusermount3.
 #
 # Environment: BENCH_CACHE   where the sources and scratch folders go (default bench/cache)
 #              BENCH_REPEAT  rounds; the median is shown (default 1)
+#              BENCH_SOURCES the 8 s sources to start (default "h264-8 h264-10 hevc-10 hevc-4k")
+#              BENCH_SEEK    0 leaves out the cold seek (default 1)
 #              HLSFS         the binary to measure (default build/hlsfs, built if missing)
 #              CHROMIUM      the browser (default /usr/bin/chromium)
 set -euo pipefail
@@ -55,22 +60,7 @@ www=$run/www
 mkdir -p "$www/player" "$www/alt"
 cp "$repo/contrib/player/index.html" "$repo/tests/browser/node_modules/hls.js/dist/hls.min.js" "$www/player/"
 ln -s "$mnt" "$www/m"
-port=$(free_port)
-cat > "$run/Caddyfile" <<EOF
-{
-	admin off
-	auto_https off
-}
-http://127.0.0.1:$port {
-	root * $www
-	file_server
-}
-EOF
-caddy run --config "$run/Caddyfile" --adapter caddyfile >"$run/caddy.log" 2>&1 &
-caddy_pid=$!
-stop_caddy() { kill "$caddy_pid" 2>/dev/null; wait "$caddy_pid" 2>/dev/null; }
-cleanup_hooks+=(stop_caddy)
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$port/player/index.html" && break; sleep 0.05; done
+serve_root "$www"
 
 # rewrite MASTER VIDEO FIRST OUT: MASTER with the variant whose folder is FIRST listed first (as-is when
 # FIRST is "listed"), every URI pointing into the mount's VIDEO folder.
@@ -125,9 +115,24 @@ field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]
 printf 'machine: %s, %s CPUs, load %s; hlsfs %s; %s round(s), medians; hls.js %s in %s\n' "$(uname -m)" "$(nproc)" \
 	"$(loadavg)" "$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +dirty)" "$repeat" \
 	"$(node -p "require('$repo/tests/browser/node_modules/hls.js/package.json').version")" "$("$chromium" --version 2>/dev/null | head -n 1)"
-printf '%-10s %-8s | %9s | %9s | %s\n' source first "frame s" "720p+ s" "first picture"
-for dir in "$fb"/h264-10 "$fb"/hevc-10 "$fb"/hevc-4k; do
-	for first in listed 720p 1080p; do
+# listed_first DIR: the folder of the variant hlsfs lists first for DIR's video (a mount of its own).
+listed_first() {
+	local v
+	rm -rf "$run/cache"
+	log=$run/hlsfs-listed.log
+	mount_hlsfs "$hlsfs" "$1" "cache_dir=$run/cache,ladder=$ladder"
+	v=$(ls "$mnt")
+	grep -v '^#' "$mnt/$v/master.m3u8" | sed '/^$/d' | head -n 1 | cut -d/ -f1
+	unmount_checked
+}
+
+printf '%-10s %-14s | %9s | %9s | %s\n' source first "frame s" "720p+ s" "first picture"
+for name in ${BENCH_SOURCES:-h264-8 h264-10 hevc-10 hevc-4k}; do
+	dir=$fb/$name
+	[ -d "$dir" ] || die "no source $name (one of h264-8 h264-10 hevc-10 hevc-4k)"
+	lf=$(listed_first "$dir")
+	for first in listed 360p 720p 1080p; do
+		[ "$first" != "$lf" ] || continue  # the master as listed already starts there
 		f=() g=() h=''
 		for _ in $(seq "$repeat"); do
 			out=$(play "$dir" "$first")
@@ -136,12 +141,15 @@ for dir in "$fb"/h264-10 "$fb"/hevc-10 "$fb"/hevc-4k; do
 			g+=("$(field "$out" good)")
 			h=$(field "$out" height)
 		done
-		[ "${#f[@]}" -gt 0 ] || { printf '%-10s %-8s | %9s | %9s |\n' "$(basename "$dir")" "$first" - -; continue; }
+		row=$first
+		[ "$first" != listed ] || row="listed ($lf)"
+		[ "${#f[@]}" -gt 0 ] || { printf '%-10s %-14s | %9s | %9s |\n' "$name" "$row" - -; continue; }
 		mg=$(median "${g[@]/#-/999}")  # a round without a 720p+ picture counts as slowest
 		[ "$mg" = 999 ] && mg=-
-		printf '%-10s %-8s | %9s | %9s | %sp\n' "$(basename "$dir")" "$first" "$(median "${f[@]}")" "$mg" "$h"
+		printf '%-10s %-14s | %9s | %9s | %sp\n' "$name" "$row" "$(median "${f[@]}")" "$mg" "$h"
 	done
 done
+[ "${BENCH_SEEK:-1}" = 1 ] || exit "$status"
 printf '\ncold seek to 60%% of %s (keyframes 30 s apart), the master as listed:\n' "$(ls "$sk/hevc-10")"
 s=()
 for _ in $(seq "$repeat"); do

@@ -28,8 +28,12 @@ int playlist_iframes_event(const struct plan_iframe *f, uint32_t n, const char *
  * (every segment starts with PAT and PMT). Returns 0 or -ENOMEM. */
 int playlist_iframes(const struct plan_iframe *f, uint32_t n, const char *version, char **text, size_t *len);
 
-/* Master playlist: every variant of the plan (names[v] is variant v's folder), lowest
- * BANDWIDTH first. CODECS comes from the SPS and AudioSpecificConfig for passthrough and from the
+/* The passthrough is listed first when its BANDWIDTH is at most this: hls.js's cap on the
+ * bandwidth estimate it starts from (abrEwmaDefaultEstimateMax), so that it starts with it too. */
+#define PLAYLIST_START_MAX_BPS 5000000
+
+/* Master playlist: every variant of the plan (names[v] is variant v's folder): the passthrough
+ * first when its BANDWIDTH is at most PLAYLIST_START_MAX_BPS, then lowest BANDWIDTH first. CODECS comes from the SPS and AudioSpecificConfig for passthrough and from the
  * encoder's profile and level for rungs, and is left out when it cannot be known. With n_iframes
  * keyframes (plan_iframes), the passthrough's I-frame playlist follows as EXT-X-I-FRAME-STREAM-INF.
  * Returns 0 or -ENOMEM. */

@@ -128,13 +128,17 @@ int playlist_codecs(const struct media_index *ix, char *out, size_t size)
 struct stream_inf {
 	uint64_t peak, average;
 	unsigned width, height;
+	bool start;  /* listed first: the passthrough, when players start with it that way */
 	char codecs[128];
 	const char *name;
 };
 
+/* The order of the master: the variant to start with first, then by ascending BANDWIDTH. */
 static int by_bandwidth(const void *a, const void *b)
 {
 	const struct stream_inf *x = a, *y = b;
+	if (x->start != y->start)
+		return x->start ? -1 : 1;
 	if (x->peak != y->peak)
 		return x->peak < y->peak ? -1 : 1;
 	return x->height < y->height ? -1 : x->height > y->height;
@@ -229,9 +233,11 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 		int r = plan_variant_rung(p, i);
 		struct stream_inf *s = &inf[i];
 		s->name = names[i];
+		s->start = false;
 		if (r < 0) {
 			s->peak = p->peak_bps;
 			s->average = p->average_bps;
+			s->start = true;  /* decided below, once the audio's share is known */
 			s->width = v->width;
 			s->height = v->height;
 			if (playlist_codecs(ix, s->codecs, sizeof(s->codecs)) < 0)
@@ -250,12 +256,17 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 				s->codecs[0] = '\0';
 		}
 	}
-	qsort(inf, n, sizeof(inf[0]), by_bandwidth);
-
 	strbuf_init(&sb);
 	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
 	if (p->nb_renditions)
 		audio_group(&sb, ix, p, names, &extra_peak, &extra_avg, rcodecs, sizeof(rcodecs));
+	/* Safari starts with the first variant listed; hls.js takes the first one's BANDWIDTH (at
+	 * most 5 Mbit/s) as its bandwidth estimate and starts with the best variant within it. The
+	 * passthrough costs no encoding and is the best picture, while a rung's first segment is a
+	 * cold encode (1-5 s on 2 cores): it comes first when both players would start with it. */
+	for (unsigned i = 0; i < n; i++)
+		inf[i].start = inf[i].start && inf[i].peak + extra_peak <= PLAYLIST_START_MAX_BPS;
+	qsort(inf, n, sizeof(inf[0]), by_bandwidth);
 	for (unsigned i = 0; i < n; i++) {
 		strbuf_printf(&sb, "#EXT-X-STREAM-INF:BANDWIDTH=%" PRIu64 ",AVERAGE-BANDWIDTH=%" PRIu64,
 			      inf[i].peak + extra_peak, inf[i].average + extra_avg);

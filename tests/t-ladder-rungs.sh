@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # t-ladder-rungs: which variants a video gets from ladder=: an H.264 source its passthrough (named after
 # its height) plus the rungs strictly below it (never an upscale); a non-H.264 source (HEVC, MPEG-4 Part 2)
-# every rung up to its height, and at least one; the master lists each variant once, by ascending
-# BANDWIDTH, with BANDWIDTH, AVERAGE-BANDWIDTH, CODECS, RESOLUTION and FRAME-RATE, and ffmpeg plays them all.
+# every rung up to its height, and at least one; the master lists each variant once, the passthrough first
+# (when its BANDWIDTH is at most 5 Mbit/s) and the rest by ascending BANDWIDTH, with BANDWIDTH, AVERAGE-BANDWIDTH, CODECS, RESOLUTION and FRAME-RATE, and ffmpeg plays them all.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
 
 LADDER=720:1500/360:600/240:300
+START_MAX_BPS=5000000  # playlist.h: PLAYLIST_START_MAX_BPS
 
 need ffmpeg ffprobe jq python3
 src_h480
@@ -39,7 +40,7 @@ check_video() {
     rows=$(master_rows "$v/master.m3u8")
     n=$(grep -c . <<<"$rows" || true)
     [ "$n" = "$(wc -w <<<"$want")" ] || fail "'$rel/master.m3u8' lists $n variants, want $(wc -w <<<"$want") ($want)"
-    local bw abw codecs res fr uri prev=0 uris='' fps
+    local bw abw codecs res fr uri prev=0 uris='' fps pt_bw='' first_pt=no
     fps=$(awk -v n="$fn" -v d="$fd" 'BEGIN { printf "%.3f", n / d }')
     while IFS=$'\t' read -r bw abw codecs res fr uri; do
         for a in "BANDWIDTH=$bw" "AVERAGE-BANDWIDTH=$abw" "CODECS=$codecs" "RESOLUTION=$res" "FRAME-RATE=$fr"; do
@@ -47,10 +48,20 @@ check_video() {
         done
         [[ $bw =~ ^[1-9][0-9]*$ && $abw =~ ^[1-9][0-9]*$ ]] || fail "'$rel/master.m3u8': $uri: BANDWIDTH=$bw AVERAGE-BANDWIDTH=$abw are not positive integers"
         [ "$abw" -le "$bw" ] || fail "'$rel/master.m3u8': $uri: AVERAGE-BANDWIDTH $abw above BANDWIDTH (peak) $bw"
-        [ "$bw" -ge "$prev" ] || fail "'$rel/master.m3u8': not ordered by ascending BANDWIDTH: $uri ($bw) after one of $prev"
-        prev=$bw
         [[ $uri =~ ^([0-9]+)p/index\.m3u8$ ]] || fail "'$rel/master.m3u8': variant URI '$uri' is not HEIGHTp/index.m3u8"
         h=${BASH_REMATCH[1]}
+        if [ "$passthrough" = yes ] && [ "$h" = "$sh" ]; then
+            pt_bw=$bw
+            [ -n "$uris" ] || first_pt=yes
+        fi
+        # the passthrough, when listed first, starts the order; the rest by ascending BANDWIDTH
+        if [ -z "$uris" ] && [ "$passthrough" = yes ] && [ "$h" = "$sh" ]; then
+            [ "$bw" -le "$START_MAX_BPS" ] ||
+                fail "'$rel/master.m3u8': the passthrough is listed first though its BANDWIDTH $bw is above $START_MAX_BPS"
+        else
+            [ "$bw" -ge "$prev" ] || fail "'$rel/master.m3u8': not ordered by ascending BANDWIDTH: $uri ($bw) after one of $prev"
+            prev=$bw
+        fi
         [[ $res =~ ^([0-9]+)x([0-9]+)$ ]] || fail "'$rel/master.m3u8': $uri: RESOLUTION=$res is not WxH"
         [ "${BASH_REMATCH[2]}" = "$h" ] || fail "'$rel/master.m3u8': $uri has RESOLUTION=$res, not ${h} lines tall"
         [ "$fr" = "$fps" ] || fail "'$rel/master.m3u8': $uri: FRAME-RATE=$fr, the source is $fps"
@@ -61,6 +72,10 @@ check_video() {
         [ -n "$(playlist_uris "$v/$uri")" ] || fail "'$rel/$uri' lists no segments"
         uris+="$h "
     done <<<"$rows"
+    # players start with the first variant (hls.js: the best one within the first's BANDWIDTH, up to 5 Mbit/s)
+    if [ "$passthrough" = yes ] && [ "$pt_bw" -le "$START_MAX_BPS" ] && [ "$first_pt" != yes ]; then
+        fail "'$rel/master.m3u8': the passthrough (BANDWIDTH $pt_bw) is not listed first"
+    fi
     [ "$(tr ' ' '\n' <<<"$uris" | sed '/^$/d' | sort -n | tr '\n' ' ')" = "$(tr ' ' '\n' <<<"$want" | sort -n | tr '\n' ' ')" ] ||
         fail "'$rel/master.m3u8' lists the heights [$uris], want [$want]"
 
