@@ -1,5 +1,6 @@
 /* Codec configuration facts the muxer needs, parsed from MP4 sample-entry extradata:
- * H.264 avcC (parameter sets, NAL length size, profile/level) and AAC AudioSpecificConfig.
+ * H.264 avcC (parameter sets, NAL length size, profile/level; the SPS's picture size and aspect
+ * ratio) and AAC AudioSpecificConfig.
  * Pure: no I/O, no FFmpeg; also converts samples to the byte forms MPEG-TS carries. */
 #ifndef HLSFS_CODEC_H
 #define HLSFS_CODEC_H
@@ -30,6 +31,17 @@ int codec_avc_parse_annexb(const uint8_t *p, size_t size, struct avc_config *out
  * Returns 0, or -EINVAL for a malformed or unsupported record, -ENOMEM. */
 int codec_avc_parse(const uint8_t *avcc, size_t size, struct avc_config *out);
 void codec_avc_release(struct avc_config *c);
+
+/* The picture an H.264 SPS describes (ITU-T H.264 7.3.2.1.1 and E.1.1). */
+struct avc_picture {
+	unsigned width, height;      /* after cropping */
+	unsigned sar_num, sar_den;   /* the sample aspect ratio, 0/0 when the SPS does not say */
+};
+
+/* Reads the first SPS of ps (codec_avc_parse's parameter sets, behind start codes): its size
+ * and its VUI sample aspect ratio. Returns 0, or -EINVAL when there is no SPS or it does not
+ * parse. */
+int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out);
 
 /* Counts the NAL units of a length-prefixed sample. Returns the count, or -EINVAL when the
  * lengths do not tile the sample exactly. */

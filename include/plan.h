@@ -204,10 +204,6 @@ static inline size_t plan_video_header(int64_t pts, int64_t dts)
 	return tsmux_pes_header_size(pts != dts);
 }
 
-/* Whether the video track v is served as it is (the passthrough variant): 8-bit 4:2:0 H.264
- * that needs no turning. Otherwise every picture is transcoded. */
-bool plan_passes_through(const struct index_track *v);
-
 /* Video variants are numbered 0 .. plan_variants() - 1: the passthrough first when there is
  * one, then the rungs, tallest first; the audio renditions follow them. plan_variant_rung says
  * which rung v is (-1: passthrough or a rendition), plan_variant_rendition which rendition

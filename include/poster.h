@@ -1,6 +1,7 @@
 /* poster.jpg: one frame about 10% into a video, as a JPEG, made the first time it is asked for
- * (media.h keeps it with the index); and the check, when a source is indexed, that a video we
- * must transcode decodes at all. Only this module, thumbs.c and transcode.c decode video. */
+ * (media.h keeps it with the index); and the check, when a source is indexed, that a video
+ * decodes at all, which gives its true picture size. Only this module, thumbs.c and
+ * transcode.c decode video. */
 #ifndef HLSFS_POSTER_H
 #define HLSFS_POSTER_H
 
@@ -12,9 +13,12 @@
 
 #define POSTER_MAX_WIDTH 640
 
-/* Decodes the video's first keyframe: returns 0 and fills in what the container left out (the
- * picture size, and the sample aspect ratio from the bitstream), -ENODATA when it does not decode
- * (the video is unusable), another negative errno when it cannot be read, -ENOMEM. */
+/* Reads the video's first keyframe with its decoder: returns 0 and fills in what the container
+ * left out (the picture size, and the sample aspect ratio from the bitstream), -ENODATA when it
+ * does not decode (the video is unusable), another negative errno when it cannot be read,
+ * -ENOMEM. H.264 is read from its SPS, and where the decoder tells all of that from the headers
+ * (HEVC) nothing more is decoded: a keyframe that is damaged past them is then found by the
+ * first segment made of it (or served as it is, by the passthrough). */
 int poster_probe(struct source *src, struct media_index *ix);
 
 /* Decodes the keyframe at or before 10% of the video's duration and encodes it as a JPEG at

@@ -3,6 +3,7 @@
 #include "codec.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,6 +301,142 @@ unsigned codec_mpa_layer(const uint8_t *p, size_t size)
 		unsigned layer = 4 - ((p[i + 1] >> 1) & 3);
 		if (p[i] == 0xff && (p[i + 1] & 0xe0) == 0xe0 && layer < 4)
 			return layer;
+	}
+	return 0;
+}
+
+/* ue(v) (H.264 9.1); a value of more than 31 bits is an overrun. */
+static uint32_t get_ue(struct bits *b)
+{
+	unsigned lead = 0;
+	while (!get_bits(b, 1) && !b->overrun)
+		if (++lead > 31) {
+			b->overrun = 1;
+			return 0;
+		}
+	return lead ? (uint32_t)(((uint64_t)1 << lead) - 1 + get_bits(b, lead)) : 0;
+}
+
+int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
+{
+	/* Table E-1: the sample aspect ratios aspect_ratio_idc 1..16 stand for. */
+	static const uint8_t sar[17][2] = { { 0, 0 }, { 1, 1 }, { 12, 11 }, { 10, 11 }, { 16, 11 }, { 40, 33 },
+		{ 24, 11 }, { 20, 11 }, { 32, 11 }, { 80, 33 }, { 18, 11 }, { 15, 11 }, { 64, 33 }, { 160, 99 },
+		{ 4, 3 }, { 3, 2 }, { 2, 1 } };
+	uint8_t rbsp[1024];
+	struct bits b = { rbsp, 0, 0, 0 };
+	uint32_t profile, chroma = 1, w_mbs, h_units, crop[4] = { 0 };
+	unsigned frame_mbs_only, sub_w, sub_h;
+	size_t i, end;
+
+	memset(out, 0, sizeof(*out));
+	/* The first NAL unit of type 7 behind a start code. */
+	for (i = 0; i + 4 < size; i++)
+		if (ps[i] == 0 && ps[i + 1] == 0 && ps[i + 2] == 1 && (ps[i + 3] & 0x1f) == 7)
+			break;
+	if (i + 4 >= size)
+		return -EINVAL;
+	for (end = i + 4; end + 2 < size && !(ps[end] == 0 && ps[end + 1] == 0 && ps[end + 2] <= 1); end++)
+		;
+	if (end + 2 >= size)
+		end = size;
+	/* The RBSP: emulation prevention bytes (00 00 03) dropped. */
+	for (size_t k = i + 4, zeros = 0; k < end && b.size < sizeof(rbsp); k++) {
+		if (zeros >= 2 && ps[k] == 3) {
+			zeros = 0;
+			continue;
+		}
+		zeros = ps[k] ? 0 : zeros + 1;
+		rbsp[b.size++] = ps[k];
+	}
+
+	profile = get_bits(&b, 8);
+	get_bits(&b, 16);  /* constraint flags, level_idc */
+	if (get_ue(&b) > 31)  /* seq_parameter_set_id */
+		return -EINVAL;
+	if (profile == 100 || profile == 110 || profile == 122 || profile == 244 || profile == 44 || profile == 83 ||
+	    profile == 86 || profile == 118 || profile == 128 || profile == 138 || profile == 139 || profile == 134 ||
+	    profile == 135) {
+		if ((chroma = get_ue(&b)) > 3)
+			return -EINVAL;
+		if (chroma == 3)
+			get_bits(&b, 1);  /* separate_colour_plane_flag */
+		get_ue(&b);        /* bit_depth_luma_minus8 */
+		get_ue(&b);        /* bit_depth_chroma_minus8 */
+		get_bits(&b, 1);      /* qpprime_y_zero_transform_bypass_flag */
+		if (get_bits(&b, 1)) {  /* seq_scaling_matrix_present_flag */
+			for (unsigned l = 0; l < (chroma != 3 ? 8u : 12u) && !b.overrun; l++) {
+				unsigned n = l < 6 ? 16 : 64, last = 8, next = 8;
+				if (!get_bits(&b, 1))
+					continue;
+				for (unsigned j = 0; j < n && !b.overrun; j++) {
+					if (next) {
+						uint32_t u = get_ue(&b);  /* delta_scale, se(v) */
+						int32_t d = u & 1 ? (int32_t)((u + 1) / 2) : -(int32_t)(u / 2);
+						next = (unsigned)(((int)last + d + 256) % 256);
+					}
+					last = next ? next : last;
+				}
+			}
+		}
+	}
+	get_ue(&b);  /* log2_max_frame_num_minus4 */
+	switch (get_ue(&b)) {  /* pic_order_cnt_type */
+	case 0:
+		get_ue(&b);  /* log2_max_pic_order_cnt_lsb_minus4 */
+		break;
+	case 1: {
+		uint32_t n;
+		get_bits(&b, 1);  /* delta_pic_order_always_zero_flag */
+		get_ue(&b);    /* offset_for_non_ref_pic */
+		get_ue(&b);    /* offset_for_top_to_bottom_field */
+		if ((n = get_ue(&b)) > 255)
+			return -EINVAL;
+		while (n-- && !b.overrun)
+			get_ue(&b);  /* offset_for_ref_frame */
+		break;
+	}
+	case 2:
+		break;
+	default:
+		return -EINVAL;
+	}
+	get_ue(&b);    /* max_num_ref_frames */
+	get_bits(&b, 1);  /* gaps_in_frame_num_value_allowed_flag */
+	w_mbs = get_ue(&b) + 1;
+	h_units = get_ue(&b) + 1;
+	frame_mbs_only = get_bits(&b, 1);
+	if (!frame_mbs_only)
+		get_bits(&b, 1);  /* mb_adaptive_frame_field_flag */
+	get_bits(&b, 1);      /* direct_8x8_inference_flag */
+	if (get_bits(&b, 1))  /* frame_cropping_flag */
+		for (unsigned k = 0; k < 4; k++)
+			crop[k] = get_ue(&b);
+	if (b.overrun || w_mbs > 1024 || h_units > 1024)
+		return -EINVAL;
+	/* CropUnitX/Y (7-19, 7-20): 4:2:0 crops in 2x2, 4:2:2 in 2x1, 4:4:4 and monochrome in 1x1,
+	 * heights doubled for field pictures. */
+	sub_w = chroma == 1 || chroma == 2 ? 2 : 1;
+	sub_h = (chroma == 1 ? 2 : 1) * (2 - frame_mbs_only);
+	{
+		uint64_t w = (uint64_t)w_mbs * 16, h = (uint64_t)h_units * 16 * (2 - frame_mbs_only);
+		uint64_t cw = ((uint64_t)crop[0] + crop[1]) * sub_w, ch = ((uint64_t)crop[2] + crop[3]) * sub_h;
+		if (cw >= w || ch >= h)
+			return -EINVAL;
+		out->width = (unsigned)(w - cw);
+		out->height = (unsigned)(h - ch);
+	}
+	if (get_bits(&b, 1) && get_bits(&b, 1)) {  /* vui_parameters_present_flag, aspect_ratio_info_present_flag */
+		uint32_t idc = get_bits(&b, 8);
+		if (idc == 255) {
+			out->sar_num = get_bits(&b, 16);
+			out->sar_den = get_bits(&b, 16);
+		} else if (idc >= 1 && idc <= 16) {
+			out->sar_num = sar[idc][0];
+			out->sar_den = sar[idc][1];
+		}
+		if (b.overrun || !out->sar_num || !out->sar_den)
+			out->sar_num = out->sar_den = 0;  /* unspecified (0, reserved, or cut short) */
 	}
 	return 0;
 }

@@ -343,9 +343,9 @@ static void build_loaded(struct media *m, int loaded)
 		}
 		m->id = *source_identity(src);
 		ret = scan_build(src, &m->ix, &why);
-		/* A video we must transcode has to decode: its first keyframe is the check, and gives
-		 * the true picture size for the rungs. A passthrough is served as it is stored. */
-		if (ret == 0 && !plan_passes_through(&m->ix->video) && (pret = poster_probe(src, m->ix)) < 0) {
+		/* Its first keyframe is the check that the video decodes at all, and gives the true
+		 * picture size and aspect ratio for the rungs. */
+		if (ret == 0 && (pret = poster_probe(src, m->ix)) < 0) {
 			if (pret == -ENODATA) {
 				index_free(m->ix);
 				m->ix = NULL;
@@ -572,7 +572,7 @@ static void build_growing(struct media *m, struct media *prev)
 				m->ix->poster_size = prev->ix->poster_size;
 			}
 			pthread_mutex_unlock(&prev->poster_lock);
-		} else if (!plan_passes_through(&m->ix->video) && (pret = poster_probe(src, m->ix)) == -ENODATA) {
+		} else if ((pret = poster_probe(src, m->ix)) == -ENODATA) {
 			index_free(m->ix);
 			m->ix = NULL;
 			free(why);

@@ -518,7 +518,7 @@ static void bandwidth(const struct plan *p, const uint64_t *sizes, uint64_t *pea
 /* Passed through only when players can show it as it is: a picture the container asks to turn
  * is transcoded (MPEG-TS cannot say so to a player), and so is H.264 beyond the 8-bit 4:2:0
  * profiles browsers and Apple devices decode (High 10, 4:2:2, 4:4:4, ...). */
-bool plan_passes_through(const struct index_track *v)
+static bool passes_through(const struct index_track *v)
 {
 	struct avc_config avc;
 	bool yes;
@@ -560,7 +560,7 @@ int plan_build_ladder(const struct media_index *ix, const struct plan_config *cf
 		return -ENOMEM;
 	if (v->codec == INDEX_CODEC_H264 && v->rotation == 0 &&
 	    codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
-		p->passthrough = plan_passes_through(v);
+		p->passthrough = passes_through(v);
 		p->nal_length_size = avc.nal_length_size;
 		p->ps_size = (uint32_t)avc.ps_size;
 		p->annexb = v->annexb != 0;

@@ -10,6 +10,7 @@
 #include <libavcodec/avcodec.h>
 #include <libswscale/swscale.h>
 
+#include "codec.h"
 #include "rotate.h"
 #include "tonemap.h"
 #include "sampleio.h"
@@ -136,8 +137,11 @@ out:
 }
 
 /* Decodes sample k of v, a keyframe, into frame. Returns 0, -ENODATA when it does not decode
- * (or its bytes are damaged), another negative errno when it cannot be read, -ENOMEM. */
-static int decode_key(struct source *src, const struct index_track *v, uint32_t k, AVFrame *frame)
+ * (or its bytes are damaged), another negative errno when it cannot be read, -ENOMEM. With
+ * headers_only, nothing is decoded past the headers (skip_frame): frame gets only the width,
+ * height and sample aspect ratio the decoder read from them, and -EAGAIN means it read not all
+ * three (H.264 gives the aspect ratio only with a decoded picture). */
+static int decode_key(struct source *src, const struct index_track *v, uint32_t k, bool headers_only, AVFrame *frame)
 {
 	AVCodecContext *dec = NULL;
 	AVPacket *pkt = NULL;
@@ -150,6 +154,8 @@ static int decode_key(struct source *src, const struct index_track *v, uint32_t 
 		goto out;
 	}
 	dec->thread_count = 1;  /* the picture size comes from the bitstream */
+	if (headers_only)
+		dec->skip_frame = AVDISCARD_ALL;
 	if (avcodec_open2(dec, NULL, NULL) < 0 || av_new_packet(pkt, (int)v->samples[k].size) < 0) {
 		ret = -ENODATA;
 		goto out;
@@ -168,6 +174,16 @@ static int decode_key(struct source *src, const struct index_track *v, uint32_t 
 	ret = -ENODATA;  /* from here on, a failure is the video's, not the disk's */
 	pkt->flags = AV_PKT_FLAG_KEY;
 	pkt->pts = pkt->dts = v->samples[k].pts;
+	if (headers_only) {
+		if (avcodec_send_packet(dec, pkt) < 0)
+			goto out;
+		frame->width = dec->width;
+		frame->height = dec->height;
+		frame->sample_aspect_ratio = dec->sample_aspect_ratio;
+		ret = dec->width > 0 && dec->height > 0 && dec->sample_aspect_ratio.num > 0 &&
+		      dec->sample_aspect_ratio.den > 0 ? 0 : -EAGAIN;
+		goto out;
+	}
 	if (avcodec_send_packet(dec, pkt) < 0 || avcodec_send_packet(dec, NULL) < 0 ||
 	    avcodec_receive_frame(dec, frame) < 0)
 		goto out;
@@ -187,6 +203,27 @@ static uint32_t first_key(const struct index_track *v)
 	return k;
 }
 
+/* The picture of an H.264 track from its first SPS, as decode_key's headers_only gives it.
+ * Returns 0, or -EINVAL when the SPS does not parse or gives no aspect ratio. */
+static int avc_facts(const struct index_track *v, AVFrame *frame)
+{
+	struct avc_config avc;
+	struct avc_picture pic;
+	int ret;
+
+	if (codec_avc_parse(v->extradata, v->extradata_size, &avc) < 0)
+		return -EINVAL;
+	ret = codec_avc_picture(avc.ps, avc.ps_size, &pic);
+	codec_avc_release(&avc);
+	if (ret < 0)
+		return ret;
+	frame->width = (int)pic.width;
+	frame->height = (int)pic.height;
+	/* No aspect ratio in the SPS: square, as a decoder shows it. */
+	frame->sample_aspect_ratio = pic.sar_num ? (AVRational){ (int)pic.sar_num, (int)pic.sar_den } : (AVRational){ 1, 1 };
+	return 0;
+}
+
 int poster_probe(struct source *src, struct media_index *ix)
 {
 	struct index_track *v = &ix->video;
@@ -198,7 +235,13 @@ int poster_probe(struct source *src, struct media_index *ix)
 		return -EIO;
 	if (!(frame = av_frame_alloc()))
 		return -ENOMEM;
-	if ((ret = decode_key(src, v, k, frame)) == 0) {
+	/* H.264: its SPS tells the picture. Otherwise the headers alone when the decoder tells all
+	 * from them (HEVC: a 4K keyframe's decode is a fifth of a second); the keyframe otherwise. */
+	if (v->codec == INDEX_CODEC_H264 && avc_facts(v, frame) == 0)
+		ret = 0;
+	else if ((ret = decode_key(src, v, k, true, frame)) == -EAGAIN)
+		ret = decode_key(src, v, k, false, frame);
+	if (ret == 0) {
 		/* The bitstream's picture size is the truth; the sample entry's may be missing or wrong. */
 		v->width = (unsigned)frame->width;
 		v->height = (unsigned)frame->height;
@@ -232,7 +275,7 @@ int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg
 			k = i;
 	if (!(frame = av_frame_alloc()))
 		return -ENOMEM;
-	if ((ret = decode_key(src, v, k, frame)) < 0)
+	if ((ret = decode_key(src, v, k, false, frame)) < 0)
 		goto out;
 	/* Display size: the sample aspect ratio applied, turned as the container asks, then fitted
 	 * to the width bound, even. */

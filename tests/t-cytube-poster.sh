@@ -2,12 +2,13 @@
 # t-cytube-poster: with base_url, every video directory holds a cytube.json that CyTube's custom-media
 # format accepts (checked field by field from calzoneman/sync docs/custom-media.md), whose manifest URL,
 # resolved against a real Caddy serving the mount, is playable HLS; and poster.jpg is a valid JPEG in the
-# video's display aspect ratio whose stat size equals the bytes read.
+# video's display aspect ratio whose stat size equals the bytes read, the same bytes after a remount that
+# indexes nothing again (it is made when first asked for, then kept with the index).
 source "$(dirname "$0")/lib.sh"
 
 need caddy curl ffmpeg ffprobe python3
 BASE=https://video.example.org/hls
-mount_library -o "ladder=none,base_url=$BASE"
+mount_library -o "ladder=none,base_url=$BASE,cache_dir=$T/kept"
 start_caddy "$MNT"
 
 # The manifest, as CyTube checks it; prints the master playlist's path below BASE.
@@ -78,10 +79,21 @@ while IFS= read -r rel; do
     case $sar in ''|N/A|0:1) sar=1:1 ;; esac
     ftrue "(($pw / $ph) - ($vw * ${sar%:*} / ${sar#*:} / $vh)) < 0.02 && (($vw * ${sar%:*} / ${sar#*:} / $vh) - ($pw / $ph)) < 0.02" ||
         fail "$rel: poster.jpg is ${pw}x$ph, the video ${vw}x$vh (SAR $sar)"
+    md5sum < "$p" | sed "s|-\$|$rel|" >> "$T/posters"
     checked=$((checked + 1))
 done < <(good_videos)
 [ "$checked" -gt 0 ] || fail "no video was checked"
 say "cytube-poster: $checked videos: cytube.json valid and playable through Caddy, poster.jpg right"
 stop_servers
+umount_hlsfs "$MNT"
+
+# poster.jpg is made when first asked for and kept with the index: a remount on the same cache_dir
+# serves the same bytes without indexing any video again.
+mount_hlsfs "$SRC" "$MNT" -o "ladder=none,base_url=$BASE,cache_dir=$T/kept"
+while read -r sum rel; do
+    [ "$(md5sum < "$MNT/$rel/poster.jpg" | cut -d' ' -f1)" = "$sum" ] || fail "$rel: poster.jpg differs after a remount"
+done < "$T/posters"
+[ "$(stat_of "$MNT" hlsfs_index_builds_total)" = 0 ] ||
+    fail "the remount indexed $(stat_of "$MNT" hlsfs_index_builds_total) videos again, want 0 (all from the persistent index)"
 umount_hlsfs "$MNT"
 pass

@@ -138,6 +138,21 @@ static void check_avcc(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.ps == NULL && c.ps_size == 0);
 }
 
+/* Any bytes: a picture within the sizes an SPS can describe, or -EINVAL. */
+static void check_avc_picture(const uint8_t *data, size_t size)
+{
+	struct avc_picture pic;
+	int ret = codec_avc_picture(data, size, &pic);
+
+	if (ret < 0) {
+		FUZZ_CHECK(ret == -EINVAL);
+		return;
+	}
+	FUZZ_CHECK(ret == 0);
+	FUZZ_CHECK(pic.width >= 1 && pic.width <= 1024 * 16 && pic.height >= 1 && pic.height <= 1024 * 32);
+	FUZZ_CHECK((pic.sar_num == 0) == (pic.sar_den == 0));
+}
+
 static void check_adts(const struct aac_config *c, size_t frame_size)
 {
 	uint8_t h[CODEC_ADTS_SIZE];
@@ -296,6 +311,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 1 << 20)
 		return 0;
 	check_avcc(data, size);
+	check_avc_picture(data, size);
 	check_asc(data, size);
 	check_vops(data, size);
 	for (int i = 0; i < 3; i++)

@@ -139,10 +139,39 @@ static void test_mpa_layer(void)
 	CHECK_EQ(codec_mpa_layer(mp3, 1), 0);
 }
 
+/* SPSs x264 wrote (with ffmpeg's -vf setsar): 720x480 High, SAR 32:27 (aspect_ratio_idc 8 is
+ * 32:11, so this one is extended: 255), emulation prevention bytes inside; 1920x1080 interlaced
+ * (frame_mbs_only 0, 68 map units of 32 lines cropped to 1080), SAR 59:54; 1366x766 High 4:4:4
+ * (crop in single pixels), no aspect ratio but square. Each checked against ffprobe. */
+static void test_avc_picture(void)
+{
+	static const uint8_t ntsc[] = { 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x1e, 0xac, 0xd9, 0x40, 0xb4, 0x3d, 0xbf, 0xf0, 0x02,
+		0x00, 0x01, 0xb1, 0x00, 0x00, 0x03, 0x00, 0x01, 0x00, 0x00, 0x03, 0x00, 0x3c, 0x0f, 0x16, 0x2d, 0x96 };
+	static const uint8_t interlaced[] = { 0, 0, 0, 1, 0x67, 0x64, 0x00, 0x28, 0xac, 0xd9, 0x40, 0x78, 0x04, 0x4f,
+		0xdf, 0xfe, 0x00, 0x76, 0x00, 0x6c, 0x20, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x07, 0x83, 0xe2, 0xc5,
+		0xb2, 0xc0 };
+	static const uint8_t yuv444[] = { 0, 0, 0, 1, 0x67, 0xf4, 0x00, 0x20, 0x91, 0x9b, 0x28, 0x0a, 0xc0, 0xc3, 0xc5,
+		0xde, 0x02, 0x20, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x07, 0x81, 0xe3, 0x06, 0x32, 0xc0 };
+	struct avc_picture pic;
+
+	CHECK_EQ(codec_avc_picture(ntsc, sizeof(ntsc), &pic), 0);
+	CHECK(pic.width == 720 && pic.height == 480 && pic.sar_num == 32 && pic.sar_den == 27);
+	CHECK_EQ(codec_avc_picture(interlaced, sizeof(interlaced), &pic), 0);
+	CHECK(pic.width == 1920 && pic.height == 1080 && pic.sar_num == 59 && pic.sar_den == 54);
+	CHECK_EQ(codec_avc_picture(yuv444, sizeof(yuv444), &pic), 0);
+	CHECK(pic.width == 1366 && pic.height == 766 && pic.sar_num == 1 && pic.sar_den == 1);
+	/* Cut short: no crash, and no size read from what is not there. */
+	for (size_t n = 0; n < 14; n++)
+		CHECK(codec_avc_picture(ntsc, n, &pic) < 0);
+	/* No SPS: a PPS alone. */
+	CHECK(codec_avc_picture((const uint8_t *)"\0\0\0\1\x68\xee\x3c\x80", 8, &pic) < 0);
+}
+
 int main(void)
 {
 	test_annexb_config();
 	test_avcc();
+	test_avc_picture();
 	test_annexb(1);
 	test_annexb(2);
 	test_annexb(4);
