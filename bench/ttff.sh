@@ -3,8 +3,9 @@
 # from opening the page to the first frame playing, and to a picture of at least 720 lines, for the master
 # as hlsfs writes it ("listed") and for the same master with the 360p, 720p or 1080p folder listed first
 # instead (hls.js takes the first variant's BANDWIDTH, at most 5 Mbit/s, as its first bandwidth estimate
-# and starts with the best variant within it; Safari starts with the first one). Then a cold seek to 60%
-# of a 60 s video whose keyframes are 30 s apart. Everything through Caddy.
+# and starts with the best variant within it; Safari starts with the first one), in hls.js and video.js.
+# Then a cold seek, made as soon as the first frame plays, to 90% of a 60 s video whose keyframes are 30 s
+# apart (with BENCH_BASE, also for that revision's build). Everything through Caddy.
 #
 # How to run it, from a built tree (the script runs ninja itself unless HLSFS is set):
 #
@@ -25,8 +26,10 @@
 #
 # Environment: BENCH_CACHE   where the sources and scratch folders go (default bench/cache)
 #              BENCH_REPEAT  rounds; the median is shown (default 1)
-#              BENCH_SOURCES the 8 s sources to start (default "h264-8 h264-10 hevc-10 hevc-4k")
+#              BENCH_SOURCES the 8 s sources to start (default "h264-8 h264-10 hevc-10 hevc-4k"; none: only the seek)
 #              BENCH_SEEK    0 leaves out the cold seek (default 1)
+#              BENCH_BASE    a git revision whose build also makes the seek, round by round (default none)
+#              BENCH_PLAYERS the players (default "hls.js video.js"; video.js is installed under BENCH_CACHE)
 #              HLSFS         the binary to measure (default build/hlsfs, built if missing)
 #              CHROMIUM      the browser (default /usr/bin/chromium)
 set -euo pipefail
@@ -60,6 +63,33 @@ www=$run/www
 mkdir -p "$www/player" "$www/alt"
 cp "$repo/contrib/player/index.html" "$repo/tests/browser/node_modules/hls.js/dist/hls.min.js" "$www/player/"
 ln -s "$mnt" "$www/m"
+# video.js (its VHS engine plays HLS through MSE), installed once under the cache; a page of its own.
+players=${BENCH_PLAYERS:-hls.js video.js}
+vjs_version=8.24.1
+if [[ " $players " == *" video.js "* ]]; then
+	vjs=$cache/npm/node_modules/video.js/dist
+	if [ ! -f "$vjs/video.min.js" ]; then
+		echo "bench: installing video.js $vjs_version under $cache/npm (done once)" >&2
+		npm install --prefix "$cache/npm" --no-audit --no-fund --no-save --loglevel=error "video.js@$vjs_version" >&2 </dev/null ||
+			die "npm install video.js failed"
+	fi
+	mkdir -p "$www/player-vjs"
+	cp "$vjs/video.min.js" "$vjs/video-js.min.css" "$www/player-vjs/"
+	cat > "$www/player-vjs/index.html" <<'EOF'
+<!doctype html>
+<html><head><meta charset="utf-8"><link rel="stylesheet" href="video-js.min.css"></head>
+<body>
+<video id="v" class="video-js" muted playsinline width="1280" height="720"></video>
+<script src="video.min.js"></script>
+<script>
+  window.playerState = {};
+  const player = videojs('v', { autoplay: 'muted', muted: true, html5: { vhs: { overrideNative: true } } });
+  player.on('error', () => { const e = player.error(); window.playerState.fatalError = { message: e ? e.code + ' ' + e.message : 'error' }; });
+  player.src({ src: new URLSearchParams(location.search).get('src'), type: 'application/x-mpegURL' });
+</script>
+</body></html>
+EOF
+fi
 serve_root "$www"
 
 # rewrite MASTER VIDEO FIRST OUT: MASTER with the variant whose folder is FIRST listed first (as-is when
@@ -90,12 +120,14 @@ with open(out, 'w') as f:
 PY
 }
 
-# play DIR FIRST [SEEK]: one cold start of DIR's video with FIRST listed first; prints the JSON line.
+# play PLAYER DIR FIRST [SEEK]: one cold start of DIR's video in PLAYER (hls.js or video.js) with FIRST listed
+# first; prints the JSON line.
 play() {
-	local dir=$1 first=$2 seek=${3:-} video out name
+	local player=$1 dir=$2 first=$3 seek=${4:-} video out name page=player
+	[ "$player" = hls.js ] || page=player-vjs
 	rm -rf "$run/cache" "$run/profile" && mkdir -p "$run/profile"
 	log=$run/hlsfs-$(basename "$dir")-$first.log
-	mount_hlsfs "$hlsfs" "$dir" "cache_dir=$run/cache,ladder=$ladder"
+	mount_hlsfs "${bin:-$hlsfs}" "$dir" "cache_dir=$run/cache,ladder=$ladder"
 	video=$(ls "$mnt")
 	name=$(basename "$dir")-$first.m3u8
 	if ! rewrite "$mnt/$video/master.m3u8" "$video" "$first" "$www/alt/$name"; then
@@ -104,17 +136,18 @@ play() {
 		return
 	fi
 	out=$(node "$repo/bench/ttff.mjs" --chromium "$chromium" --profile "$run/profile" \
-		--url "http://127.0.0.1:$port/player/index.html?src=/alt/$name" ${seek:+--seek "$seek"}) ||
-		{ echo "bench: $(basename "$dir"), $first first: the player failed" >&2; status=1; out='{"first": null}'; }
+		--url "http://127.0.0.1:$port/$page/index.html?src=/alt/$name" ${seek:+--seek "$seek" --good-within 0}) ||
+		{ echo "bench: $player, $(basename "$dir"), $first first: the player failed" >&2; status=1; out='{"first": null}'; }
 	unmount_checked
 	echo "$out"
 }
 
 field() { python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("-" if v is None else v)' "$1" "$2"; }
 
-printf 'machine: %s, %s CPUs, load %s; hlsfs %s; %s round(s), medians; hls.js %s in %s\n' "$(uname -m)" "$(nproc)" \
-	"$(loadavg)" "$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +dirty)" "$repeat" \
-	"$(node -p "require('$repo/tests/browser/node_modules/hls.js/package.json').version")" "$("$chromium" --version 2>/dev/null | head -n 1)"
+printf 'machine: %s, %s CPUs, load %s; hlsfs %s; %s round(s), medians; hls.js %s, video.js %s in %s\n' "$(uname -m)" \
+	"$(nproc)" "$(loadavg)" "$(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet || echo +dirty)" "$repeat" \
+	"$(node -p "require('$repo/tests/browser/node_modules/hls.js/package.json').version")" "$vjs_version" \
+	"$("$chromium" --version 2>/dev/null | head -n 1)"
 # listed_first DIR: the folder of the variant hlsfs lists first for DIR's video (a mount of its own).
 listed_first() {
 	local v
@@ -126,16 +159,18 @@ listed_first() {
 	unmount_checked
 }
 
-printf '%-10s %-14s | %9s | %9s | %s\n' source first "frame s" "720p+ s" "first picture"
+printf '%-8s %-10s %-14s | %9s | %9s | %s\n' player source first "frame s" "720p+ s" "first picture"
 for name in ${BENCH_SOURCES:-h264-8 h264-10 hevc-10 hevc-4k}; do
+	[ "$name" != none ] || continue
 	dir=$fb/$name
 	[ -d "$dir" ] || die "no source $name (one of h264-8 h264-10 hevc-10 hevc-4k)"
 	lf=$(listed_first "$dir")
-	for first in listed 360p 720p 1080p; do
+	for pair in $(for p in $players; do for f in listed 360p 720p 1080p; do echo "$p/$f"; done; done); do
+		player=${pair%/*} first=${pair#*/}
 		[ "$first" != "$lf" ] || continue  # the master as listed already starts there
 		f=() g=() h=''
 		for _ in $(seq "$repeat"); do
-			out=$(play "$dir" "$first")
+			out=$(play "$player" "$dir" "$first")
 			[ "$(field "$out" first)" != - ] || continue
 			f+=("$(field "$out" first)")
 			g+=("$(field "$out" good)")
@@ -143,18 +178,33 @@ for name in ${BENCH_SOURCES:-h264-8 h264-10 hevc-10 hevc-4k}; do
 		done
 		row=$first
 		[ "$first" != listed ] || row="listed ($lf)"
-		[ "${#f[@]}" -gt 0 ] || { printf '%-10s %-14s | %9s | %9s |\n' "$name" "$row" - -; continue; }
+		[ "${#f[@]}" -gt 0 ] || { printf '%-8s %-10s %-14s | %9s | %9s |\n' "$player" "$name" "$row" - -; continue; }
 		mg=$(median "${g[@]/#-/999}")  # a round without a 720p+ picture counts as slowest
 		[ "$mg" = 999 ] && mg=-
-		printf '%-10s %-14s | %9s | %9s | %sp\n' "$name" "$row" "$(median "${f[@]}")" "$mg" "$h"
+		printf '%-8s %-10s %-14s | %9s | %9s | %sp\n' "$player" "$name" "$row" "$(median "${f[@]}")" "$mg" "$h"
 	done
 done
 [ "${BENCH_SEEK:-1}" = 1 ] || exit "$status"
-printf '\ncold seek to 60%% of %s (keyframes 30 s apart), the master as listed:\n' "$(ls "$sk/hevc-10")"
-s=()
+# The seek is made as soon as the first frame plays, to 90%: past what hls.js buffers (30 s) and what the
+# mount prepares ahead (prefetch) by then, so that it is cold, while the segments after the start are
+# still being made. With BENCH_BASE, the same for that revision's build, round by round.
+seek_at=0.9
+printf '\ncold seek to %s%% of %s (keyframes 30 s apart) at the first frame, the master as listed:\n' \
+	"$(awk -v f="$seek_at" 'BEGIN { print f * 100 }')" "$(ls "$sk/hevc-10")"
+if [ -n "${BENCH_BASE:-}" ]; then
+	base_revision
+	build_base_bin
+fi
+s=() sb=()
 for _ in $(seq "$repeat"); do
-	out=$(play "$sk/hevc-10" listed 0.6)
+	out=$(bin=$hlsfs play hls.js "$sk/hevc-10" listed "$seek_at")
 	[ "$(field "$out" seek)" != - ] && s+=("$(field "$out" seek)")
+	if [ -n "${BENCH_BASE:-}" ]; then
+		out=$(bin=$base_bin play hls.js "$sk/hevc-10" listed "$seek_at")
+		[ "$(field "$out" seek)" != - ] && sb+=("$(field "$out" seek)")
+	fi
 done
-[ "${#s[@]}" -gt 0 ] && printf 'seek to playing: %s s (median of %d)\n' "$(median "${s[@]}")" "${#s[@]}"
+[ "${#s[@]}" -gt 0 ] && printf 'seek to playing: %s s (median of %d: %s)\n' "$(median "${s[@]}")" "${#s[@]}" "${s[*]}"
+[ "${#sb[@]}" -gt 0 ] && printf 'base %s (%s): %s s (median of %d: %s); ratio %s\n' "$base" "$base_rev" "$(median "${sb[@]}")" \
+	"${#sb[@]}" "${sb[*]}" "$(ratio "$(median "${s[@]}")" "$(median "${sb[@]}")")"
 exit "$status"
