@@ -39,9 +39,15 @@ struct avc_picture {
 };
 
 /* Reads the first SPS of ps (codec_avc_parse's parameter sets, behind start codes): its size
- * and its VUI sample aspect ratio. Returns 0, or -EINVAL when there is no SPS or it does not
- * parse. */
+ * and its VUI sample aspect ratio. Returns 0, or -EINVAL when there is no SPS, it does not
+ * parse, or its frame is larger than any level allows. */
 int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out);
+
+/* Whether an H.264 sample is what a keyframe must be: its NAL units tile it (nal_length_size 1, 2
+ * or 4; 0 for Annex B) and its first slice is an I (or SI) slice. Returns 0 or -EINVAL. Cheap
+ * enough for indexing, where it stands in for decoding: a sample table that points at the wrong
+ * bytes, or a wrong NAL length size, fails it. */
+int codec_avc_key_slice(const uint8_t *p, size_t size, unsigned nal_length_size);
 
 /* Counts the NAL units of a length-prefixed sample. Returns the count, or -EINVAL when the
  * lengths do not tile the sample exactly. */

@@ -39,8 +39,8 @@ struct media {
 	unsigned nb_subs;           /* subtitle renditions (subs-LANG/, subtitles/LANG.vtt) */
 	struct webvtt_rendition *subs;
 	struct thumbs *thumbs;      /* thumbs/: previews planned, sheets made on first stat or open */
-	/* poster.jpg: ix->poster, made on its first stat or open (media_poster) and then kept with
-	 * the index; poster_lock guards it and no_poster (its frame does not decode). */
+	/* poster.jpg: ix->poster, made on its first stat or open (media_poster) and then kept in
+	 * the persistent index; poster_lock guards it and no_poster (its frame does not decode). */
 	pthread_mutex_t poster_lock;
 	bool no_poster;
 	/* A recording being written (a local file changed within growing_idle seconds whose writer
@@ -85,8 +85,8 @@ int media_variant(const struct media *m, const char *name);
  * name, or NULL. */
 const struct webvtt_rendition *media_subtitle(const struct media *m, const char *name);
 
-/* poster.jpg, made on the first call (single flight; decoding one keyframe) and kept with the
- * index. Returns 0 with *jpeg (borrowed: valid while m is held) and *size, -ENOENT when the video
+/* poster.jpg, made on the first call (single flight; decoding one keyframe) and kept in the
+ * persistent index. Returns 0 with *jpeg (borrowed: valid while m is held) and *size, -ENOENT when the video
  * has none (its frame does not decode; said once in the log), -EIO when the source cannot be read
  * now or changed (logged; the next call tries again), or -ENOMEM. */
 int media_poster(struct media *m, const uint8_t **jpeg, size_t *size);

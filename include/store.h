@@ -1,5 +1,5 @@
 /* The persistent index: an LMDB environment in cache_dir holding, per source path, the blob
- * of its media index (index_blob.h), and, per cached segment, its record (size, last access,
+ * of its media index (index_blob.h) and its poster, and, per cached segment, its record (size, last access,
  * hits). The only module that includes lmdb.h. Records are whole values written in one
  * transaction each, so a kill -9 leaves either the old record or the new one. */
 #ifndef HLSFS_STORE_H
@@ -20,6 +20,10 @@ int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *
 /* Stores (replaces) the media blob of path. Returns 0, -ENOSPC when the map is full, or
  * another negative errno. */
 int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size);
+/* poster.jpg of path, made after its index (media.h): a record of its own, so that the index
+ * blob is not written twice; same contract as the media records. */
+int store_get_poster(struct store *st, const char *path, uint8_t **blob, size_t *size);
+int store_put_poster(struct store *st, const char *path, const uint8_t *blob, size_t size);
 /* What remote sources last said of themselves (identities, listings), keyed by a string such
  * as a URL; same contract as the media records. */
 int store_get_remote(struct store *st, const char *key, uint8_t **blob, size_t *size);

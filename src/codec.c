@@ -412,7 +412,8 @@ int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
 	if (get_bits(&b, 1))  /* frame_cropping_flag */
 		for (unsigned k = 0; k < 4; k++)
 			crop[k] = get_ue(&b);
-	if (b.overrun || w_mbs > 1024 || h_units > 1024)
+	/* Beyond level 6.2's 139264 macroblocks a frame (or 16384 pixels a side), no decoder takes it. */
+	if (b.overrun || w_mbs > 1024 || h_units > 1024 || (uint64_t)w_mbs * h_units * (2 - frame_mbs_only) > 139264)
 		return -EINVAL;
 	/* CropUnitX/Y (7-19, 7-20): 4:2:0 crops in 2x2, 4:2:2 in 2x1, 4:4:4 and monochrome in 1x1,
 	 * heights doubled for field pictures. */
@@ -439,4 +440,54 @@ int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
 			out->sar_num = out->sar_den = 0;  /* unspecified (0, reserved, or cut short) */
 	}
 	return 0;
+}
+
+int codec_avc_key_slice(const uint8_t *p, size_t size, unsigned nal_length_size)
+{
+	size_t pos = 0;
+
+	while (pos < size) {
+		size_t len, start;
+		if (nal_length_size) {
+			if (size - pos < nal_length_size)
+				return -EINVAL;
+			len = read_len(p + pos, nal_length_size);
+			start = pos + nal_length_size;
+			if (len == 0 || len > size - start)
+				return -EINVAL;
+		} else {
+			/* Annex B: from behind a start code to the next one. */
+			while (pos + 3 <= size && !(p[pos] == 0 && p[pos + 1] == 0 && p[pos + 2] == 1))
+				pos++;
+			if (pos + 3 > size)
+				return -EINVAL;
+			start = pos + 3;
+			for (len = 0; start + len + 3 <= size && !(p[start + len] == 0 && p[start + len + 1] == 0 &&
+								    p[start + len + 2] <= 1); len++)
+				;
+			if (start + len + 3 > size)
+				len = size - start;
+			if (len == 0)
+				return -EINVAL;
+		}
+		if ((p[start] & 0x1f) == 1 || (p[start] & 0x1f) == 5) {
+			/* The slice header's first_mb_in_slice and slice_type, from its RBSP. */
+			uint8_t rbsp[16];
+			struct bits b = { rbsp, 0, 0, 0 };
+			uint32_t type;
+			for (size_t k = start + 1, zeros = 0; k < start + len && b.size < sizeof(rbsp); k++) {
+				if (zeros >= 2 && p[k] == 3) {
+					zeros = 0;
+					continue;
+				}
+				zeros = p[k] ? 0 : zeros + 1;
+				rbsp[b.size++] = p[k];
+			}
+			get_ue(&b);
+			type = get_ue(&b);
+			return !b.overrun && (type % 5 == 2 || type % 5 == 4) ? 0 : -EINVAL;  /* I or SI */
+		}
+		pos = start + len;
+	}
+	return -EINVAL;
 }

@@ -807,6 +807,47 @@ const struct webvtt_rendition *media_subtitle(const struct media *m, const char 
 	return NULL;
 }
 
+/* A stored poster is the identity it was made of (five 64-bit words), then the JPEG. */
+#define POSTER_HEAD 40
+
+static void identity_words(const struct source_identity *id, uint8_t out[POSTER_HEAD])
+{
+	const uint64_t w[5] = { id->size, (uint64_t)id->mtime_ns, id->ino, id->dev, id->tag };
+	memcpy(out, w, sizeof(w));
+}
+
+/* With m->poster_lock held: the stored poster of m's identity into m->ix, if there is one. */
+static bool load_poster(struct media *m)
+{
+	uint8_t *blob, head[POSTER_HEAD];
+	size_t size;
+
+	if (!store || store_get_poster(store, m->path, &blob, &size) < 0)
+		return false;
+	identity_words(&m->id, head);
+	if (size <= POSTER_HEAD || memcmp(blob, head, POSTER_HEAD)) {
+		free(blob);
+		return false;  /* another version of the file */
+	}
+	memmove(blob, blob + POSTER_HEAD, size - POSTER_HEAD);
+	m->ix->poster = blob;
+	m->ix->poster_size = size - POSTER_HEAD;
+	return true;
+}
+
+/* With m->poster_lock held: keeps m's poster for the next mount. A store that cannot take it
+ * (full) has said so for the index already; the poster is made again next time. */
+static void save_poster(struct media *m)
+{
+	uint8_t *blob;
+	if (!store || !(blob = malloc(POSTER_HEAD + m->ix->poster_size)))
+		return;
+	identity_words(&m->id, blob);
+	memcpy(blob + POSTER_HEAD, m->ix->poster, m->ix->poster_size);
+	store_put_poster(store, m->path, blob, POSTER_HEAD + m->ix->poster_size);
+	free(blob);
+}
+
 int media_poster(struct media *m, const uint8_t **jpeg, size_t *size)
 {
 	struct source *src = NULL;
@@ -826,6 +867,10 @@ int media_poster(struct media *m, const uint8_t **jpeg, size_t *size)
 		ret = -ENOENT;
 		goto out;
 	}
+	if (!m->growing && load_poster(m)) {
+		ret = 0;
+		goto out;
+	}
 	if ((ret = source_open(m->path, &src, why, sizeof(why))) < 0) {
 		log_error("%s: its poster frame could not be read (%s)", m->path, why[0] ? why : strerror(-ret));
 		ret = -EIO;
@@ -840,7 +885,7 @@ int media_poster(struct media *m, const uint8_t **jpeg, size_t *size)
 		m->ix->poster = made;
 		m->ix->poster_size = n;
 		if (!m->growing)
-			save_stored(m, NULL);  /* kept with the index: made once per identity */
+			save_poster(m);  /* kept beside the index: made once per identity */
 	} else if (ret == -ENODATA) {
 		log_warn("%s: its poster frame does not decode; poster.jpg is left out", m->path);
 		m->no_poster = true;

@@ -203,20 +203,41 @@ static uint32_t first_key(const struct index_track *v)
 	return k;
 }
 
-/* The picture of an H.264 track from its first SPS, as decode_key's headers_only gives it.
- * Returns 0, or -EINVAL when the SPS does not parse or gives no aspect ratio. */
-static int avc_facts(const struct index_track *v, AVFrame *frame)
+/* The picture of an H.264 track from its first SPS, as decode_key's headers_only gives it,
+ * once its first keyframe k is seen to be one (codec_avc_key_slice). Returns 0, -EINVAL when the
+ * SPS does not parse (the decoder is asked then), -ENODATA when the keyframe is not one, another
+ * negative errno when it cannot be read. */
+static int avc_facts(struct source *src, const struct index_track *v, uint32_t k, AVFrame *frame)
 {
 	struct avc_config avc;
 	struct avc_picture pic;
+	unsigned lsize;
 	int ret;
 
 	if (codec_avc_parse(v->extradata, v->extradata_size, &avc) < 0)
 		return -EINVAL;
 	ret = codec_avc_picture(avc.ps, avc.ps_size, &pic);
+	lsize = v->annexb ? 0 : avc.nal_length_size;
 	codec_avc_release(&avc);
 	if (ret < 0)
 		return ret;
+	{
+		struct sample_reader rd;
+		uint64_t bad;
+		uint8_t *key = malloc(v->samples[k].size ? v->samples[k].size : 1);
+		if (!key)
+			return -ENOMEM;
+		sample_reader_init(&rd, src);
+		ret = sample_read(&rd, v, &v->samples[k], key, &bad);
+		sample_reader_release(&rd);
+		if (ret == 0 && codec_avc_key_slice(key, v->samples[k].size, lsize) < 0)
+			ret = -ENODATA;
+		free(key);
+		if (ret == -EILSEQ)
+			ret = -ENODATA;
+		if (ret < 0)
+			return ret;
+	}
 	frame->width = (int)pic.width;
 	frame->height = (int)pic.height;
 	/* No aspect ratio in the SPS: square, as a decoder shows it. */
@@ -237,10 +258,10 @@ int poster_probe(struct source *src, struct media_index *ix)
 		return -ENOMEM;
 	/* H.264: its SPS tells the picture. Otherwise the headers alone when the decoder tells all
 	 * from them (HEVC: a 4K keyframe's decode is a fifth of a second); the keyframe otherwise. */
-	if (v->codec == INDEX_CODEC_H264 && avc_facts(v, frame) == 0)
-		ret = 0;
-	else if ((ret = decode_key(src, v, k, true, frame)) == -EAGAIN)
-		ret = decode_key(src, v, k, false, frame);
+	if (v->codec != INDEX_CODEC_H264 || (ret = avc_facts(src, v, k, frame)) == -EINVAL) {
+		if ((ret = decode_key(src, v, k, true, frame)) == -EAGAIN)
+			ret = decode_key(src, v, k, false, frame);
+	}
 	if (ret == 0) {
 		/* The bitstream's picture size is the truth; the sample entry's may be missing or wrong. */
 		v->width = (unsigned)frame->width;
@@ -275,7 +296,10 @@ int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg
 			k = i;
 	if (!(frame = av_frame_alloc()))
 		return -ENOMEM;
-	if ((ret = decode_key(src, v, k, false, frame)) < 0)
+	/* That keyframe, or the first one (which indexing checked) when it does not decode. */
+	if ((ret = decode_key(src, v, k, false, frame)) == -ENODATA && k != first_key(v))
+		ret = decode_key(src, v, first_key(v), false, frame);
+	if (ret < 0)
 		goto out;
 	/* Display size: the sample aspect ratio applied, turned as the container asks, then fitted
 	 * to the width bound, even. */

@@ -22,7 +22,7 @@
 
 struct store {
 	MDB_env *env;
-	MDB_dbi media, segments, remote;
+	MDB_dbi media, segments, remote, posters;
 };
 
 /* LMDB codes become errnos here, once. */
@@ -81,6 +81,7 @@ int store_open(const char *dir, struct store **out)
 	    (rc = mdb_dbi_open(txn, "media", MDB_CREATE, &st->media)) ||
 	    (rc = mdb_dbi_open(txn, "segments", MDB_CREATE, &st->segments)) ||
 	    (rc = mdb_dbi_open(txn, "remote", MDB_CREATE, &st->remote)) ||
+	    (rc = mdb_dbi_open(txn, "posters", MDB_CREATE, &st->posters)) ||
 	    (rc = mdb_txn_commit(txn))) {
 		if (txn && rc)
 			mdb_txn_abort(txn);
@@ -165,6 +166,16 @@ int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *
 int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size)
 {
 	return put_blob(st, st->media, path, blob, size);
+}
+
+int store_get_poster(struct store *st, const char *path, uint8_t **blob, size_t *size)
+{
+	return get_blob(st, st->posters, path, blob, size);
+}
+
+int store_put_poster(struct store *st, const char *path, const uint8_t *blob, size_t size)
+{
+	return put_blob(st, st->posters, path, blob, size);
 }
 
 int store_get_remote(struct store *st, const char *key, uint8_t **blob, size_t *size)

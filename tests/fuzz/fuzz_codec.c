@@ -151,6 +151,10 @@ static void check_avc_picture(const uint8_t *data, size_t size)
 	FUZZ_CHECK(ret == 0);
 	FUZZ_CHECK(pic.width >= 1 && pic.width <= 1024 * 16 && pic.height >= 1 && pic.height <= 1024 * 32);
 	FUZZ_CHECK((pic.sar_num == 0) == (pic.sar_den == 0));
+	for (unsigned l = 0; l <= 4; l++) {  /* Annex B and every NAL length size: no read past the end */
+		int k = codec_avc_key_slice(data, size, l == 3 ? 0 : l);
+		FUZZ_CHECK(k == 0 || k == -EINVAL);
+	}
 }
 
 static void check_adts(const struct aac_config *c, size_t frame_size)

@@ -163,6 +163,20 @@ static void test_avc_picture(void)
 	/* Cut short: no crash, and no size read from what is not there. */
 	for (size_t n = 0; n < 14; n++)
 		CHECK(codec_avc_picture(ntsc, n, &pic) < 0);
+	/* Keyframe samples: an IDR NAL whose slice header says first_mb 0, slice_type 7 (I) passes;
+	 * a P slice (type 5), lengths that do not tile, or no slice at all do not. */
+	{
+		static const uint8_t idr[] = { 0, 0, 0, 2, 0x65, 0x88 }, p_slice[] = { 0, 0, 0, 2, 0x41, 0x98 };
+		static const uint8_t sei_then_idr[] = { 0, 3, 0x06, 0x05, 0x80, 0, 2, 0x65, 0x88 };
+		static const uint8_t annexb[] = { 0, 0, 0, 1, 0x09, 0xf0, 0, 0, 1, 0x65, 0x88, 0x80 };
+		CHECK_EQ(codec_avc_key_slice(idr, sizeof(idr), 4), 0);
+		CHECK_EQ(codec_avc_key_slice(sei_then_idr, sizeof(sei_then_idr), 2), 0);
+		CHECK_EQ(codec_avc_key_slice(annexb, sizeof(annexb), 0), 0);
+		CHECK(codec_avc_key_slice(p_slice, sizeof(p_slice), 4) < 0);
+		CHECK(codec_avc_key_slice(idr, sizeof(idr), 2) < 0);      /* the wrong NAL length size */
+		CHECK(codec_avc_key_slice(idr, sizeof(idr) - 1, 4) < 0);  /* cut short */
+		CHECK(codec_avc_key_slice(sei_then_idr, 5, 2) < 0);       /* no slice */
+	}
 	/* No SPS: a PPS alone. */
 	CHECK(codec_avc_picture((const uint8_t *)"\0\0\0\1\x68\xee\x3c\x80", 8, &pic) < 0);
 }
