@@ -13,7 +13,8 @@ non-200 answer, short body, reset or timeout is a failure. Each segment URL's bo
 summary lists every URL that ever gave two different bodies (a mix of old and new bytes under one name).
 
 A keep-alive connection found closed before any answer is opened again once at once, as browsers do
-(counted as reconnects). Writes a JSON summary to FILE: requests, bytes, failures (with the first few), length_mismatches, gone,
+(counted as reconnects). Writes a JSON summary to FILE: requests, bytes, failures (with the first few; "cut"
+lists the transport failures, resets and bodies cut short, as [start, end, what]), length_mismatches, gone,
 mixed (URLs with two bodies), segments per video, seconds, and the URLs seen per video.
 """
 
@@ -28,16 +29,19 @@ import urllib.parse
 
 LOCK = threading.Lock()
 R = {"reconnects": 0, "requests": 0, "bytes": 0, "failures": 0, "failure_samples": [], "length_mismatches": 0, "gone": 0, "gone_502": 0,
-     "segments": 0}
+     "segments": 0, "cut": []}
 BODIES = {}      # url -> set of sha256
 SEEN = {}        # video -> set of segment names
 
 
-def note_failure(what):
+def note_failure(what, started=None):
+    """A failed request; started (its start time) marks a transport failure: a reset or a body cut short."""
     with LOCK:
         R["failures"] += 1
         if len(R["failure_samples"]) < 8:
             R["failure_samples"].append(what)
+        if started is not None and len(R["cut"]) < 100:
+            R["cut"].append([started, time.time(), what])
 
 
 class Viewer:
@@ -52,6 +56,7 @@ class Viewer:
         for attempt in (0, 1):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+            started = time.time()
             try:
                 self.conn.request("GET", self.prefix + path, headers={"Accept-Encoding": "identity"})
                 resp = self.conn.getresponse()
@@ -65,12 +70,12 @@ class Viewer:
                     with LOCK:
                         R["reconnects"] += 1
                     continue
-                note_failure("%s: %s" % (path, e))
+                note_failure("%s: %s" % (path, e), started)
                 return None
             except Exception as e:  # timeouts, short bodies (IncompleteRead), resets mid-body
                 self.conn.close()
                 self.conn = None
-                note_failure("%s: %r" % (path, e))
+                note_failure("%s: %r" % (path, e), started)
                 with LOCK:
                     R["requests"] += 1
                     if "IncompleteRead" in repr(e):
