@@ -317,6 +317,32 @@ static uint32_t get_ue(struct bits *b)
 	return lead ? (uint32_t)(((uint64_t)1 << lead) - 1 + get_bits(b, lead)) : 0;
 }
 
+/* The RBSP of a NAL unit's payload p[0..n): emulation prevention bytes (00 00 03) dropped, at
+ * most cap bytes into out. Returns how many. */
+static size_t rbsp_of(const uint8_t *p, size_t n, uint8_t *out, size_t cap)
+{
+	size_t o = 0, zeros = 0;
+	for (size_t k = 0; k < n && o < cap; k++) {
+		if (zeros >= 2 && p[k] == 3) {
+			zeros = 0;
+			continue;
+		}
+		zeros = p[k] ? 0 : zeros + 1;
+		out[o++] = p[k];
+	}
+	return o;
+}
+
+/* Where the Annex B NAL unit starting at from ends: the next start code (00 00 00 or 00 00 01),
+ * or size. */
+static size_t annexb_end(const uint8_t *p, size_t from, size_t size)
+{
+	for (size_t e = from; e + 2 < size; e++)
+		if (p[e] == 0 && p[e + 1] == 0 && p[e + 2] <= 1)
+			return e;
+	return size;
+}
+
 int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
 {
 	/* Table E-1: the sample aspect ratios aspect_ratio_idc 1..16 stand for. */
@@ -336,19 +362,8 @@ int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
 			break;
 	if (i + 4 >= size)
 		return -EINVAL;
-	for (end = i + 4; end + 2 < size && !(ps[end] == 0 && ps[end + 1] == 0 && ps[end + 2] <= 1); end++)
-		;
-	if (end + 2 >= size)
-		end = size;
-	/* The RBSP: emulation prevention bytes (00 00 03) dropped. */
-	for (size_t k = i + 4, zeros = 0; k < end && b.size < sizeof(rbsp); k++) {
-		if (zeros >= 2 && ps[k] == 3) {
-			zeros = 0;
-			continue;
-		}
-		zeros = ps[k] ? 0 : zeros + 1;
-		rbsp[b.size++] = ps[k];
-	}
+	end = annexb_end(ps, i + 4, size);
+	b.size = rbsp_of(ps + i + 4, end - (i + 4), rbsp, sizeof(rbsp));
 
 	profile = get_bits(&b, 8);
 	get_bits(&b, 16);  /* constraint flags, level_idc */
@@ -462,11 +477,7 @@ int codec_avc_key_slice(const uint8_t *p, size_t size, unsigned nal_length_size)
 			if (pos + 3 > size)
 				return -EINVAL;
 			start = pos + 3;
-			for (len = 0; start + len + 3 <= size && !(p[start + len] == 0 && p[start + len + 1] == 0 &&
-								    p[start + len + 2] <= 1); len++)
-				;
-			if (start + len + 3 > size)
-				len = size - start;
+			len = annexb_end(p, start, size) - start;
 			if (len == 0)
 				return -EINVAL;
 		}
@@ -475,14 +486,7 @@ int codec_avc_key_slice(const uint8_t *p, size_t size, unsigned nal_length_size)
 			uint8_t rbsp[16];
 			struct bits b = { rbsp, 0, 0, 0 };
 			uint32_t type;
-			for (size_t k = start + 1, zeros = 0; k < start + len && b.size < sizeof(rbsp); k++) {
-				if (zeros >= 2 && p[k] == 3) {
-					zeros = 0;
-					continue;
-				}
-				zeros = p[k] ? 0 : zeros + 1;
-				rbsp[b.size++] = p[k];
-			}
+			b.size = rbsp_of(p + start + 1, len - 1, rbsp, sizeof(rbsp));
 			get_ue(&b);
 			type = get_ue(&b);
 			return !b.overrun && (type % 5 == 2 || type % 5 == 4) ? 0 : -EINVAL;  /* I or SI */

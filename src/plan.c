@@ -515,21 +515,6 @@ static void bandwidth(const struct plan *p, const uint64_t *sizes, uint64_t *pea
 		*peak = *avg;
 }
 
-/* Passed through only when players can show it as it is: a picture the container asks to turn
- * is transcoded (MPEG-TS cannot say so to a player), and so is H.264 beyond the 8-bit 4:2:0
- * profiles browsers and Apple devices decode (High 10, 4:2:2, 4:4:4, ...). */
-static bool passes_through(const struct index_track *v)
-{
-	struct avc_config avc;
-	bool yes;
-
-	if (v->codec != INDEX_CODEC_H264 || v->rotation != 0 || codec_avc_parse(v->extradata, v->extradata_size, &avc) < 0)
-		return false;
-	yes = avc.profile == 66 || avc.profile == 77 || avc.profile == 88 || avc.profile == 100;
-	codec_avc_release(&avc);
-	return yes;
-}
-
 int plan_build(const struct media_index *ix, const struct plan_config *cfg, struct plan **out)
 {
 	return plan_build_ladder(ix, cfg, NULL, out);
@@ -558,9 +543,12 @@ int plan_build_ladder(const struct media_index *ix, const struct plan_config *cf
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return -ENOMEM;
+	/* Passed through only when players can show it as it is: a picture the container asks to
+	 * turn is transcoded (MPEG-TS cannot say so to a player), and so is H.264 beyond the
+	 * 8-bit 4:2:0 profiles browsers and Apple devices decode (High 10, 4:2:2, 4:4:4, ...). */
 	if (v->codec == INDEX_CODEC_H264 && v->rotation == 0 &&
 	    codec_avc_parse(v->extradata, v->extradata_size, &avc) == 0) {
-		p->passthrough = passes_through(v);
+		p->passthrough = avc.profile == 66 || avc.profile == 77 || avc.profile == 88 || avc.profile == 100;
 		p->nal_length_size = avc.nal_length_size;
 		p->ps_size = (uint32_t)avc.ps_size;
 		p->annexb = v->annexb != 0;

@@ -136,6 +136,20 @@ out:
 	return ret;
 }
 
+/* Reads sample k of v into buf (its size). Returns 0, -ENODATA when its bytes are damaged, another
+ * negative errno when it cannot be read. */
+static int read_key(struct source *src, const struct index_track *v, uint32_t k, uint8_t *buf)
+{
+	struct sample_reader rd;
+	uint64_t bad;
+	int ret;
+
+	sample_reader_init(&rd, src);
+	ret = sample_read(&rd, v, &v->samples[k], buf, &bad);
+	sample_reader_release(&rd);
+	return ret == -EILSEQ ? -ENODATA : ret;  /* a damaged frame: no picture from it */
+}
+
 /* Decodes sample k of v, a keyframe, into frame. Returns 0, -ENODATA when it does not decode
  * (or its bytes are damaged), another negative errno when it cannot be read, -ENOMEM. With
  * headers_only, nothing is decoded past the headers (skip_frame): frame gets only the width,
@@ -160,17 +174,8 @@ static int decode_key(struct source *src, const struct index_track *v, uint32_t 
 		ret = -ENODATA;
 		goto out;
 	}
-	{
-		struct sample_reader rd;
-		uint64_t bad;
-		sample_reader_init(&rd, src);
-		ret = sample_read(&rd, v, &v->samples[k], pkt->data, &bad);
-		sample_reader_release(&rd);
-		if (ret == -EILSEQ)
-			ret = -ENODATA;  /* a damaged frame: no picture from it */
-		if (ret < 0)
-			goto out;
-	}
+	if ((ret = read_key(src, v, k, pkt->data)) < 0)
+		goto out;
 	ret = -ENODATA;  /* from here on, a failure is the video's, not the disk's */
 	pkt->flags = AV_PKT_FLAG_KEY;
 	pkt->pts = pkt->dts = v->samples[k].pts;
@@ -222,19 +227,12 @@ static int avc_facts(struct source *src, const struct index_track *v, uint32_t k
 	if (ret < 0)
 		return ret;
 	{
-		struct sample_reader rd;
-		uint64_t bad;
 		uint8_t *key = malloc(v->samples[k].size ? v->samples[k].size : 1);
 		if (!key)
 			return -ENOMEM;
-		sample_reader_init(&rd, src);
-		ret = sample_read(&rd, v, &v->samples[k], key, &bad);
-		sample_reader_release(&rd);
-		if (ret == 0 && codec_avc_key_slice(key, v->samples[k].size, lsize) < 0)
+		if ((ret = read_key(src, v, k, key)) == 0 && codec_avc_key_slice(key, v->samples[k].size, lsize) < 0)
 			ret = -ENODATA;
 		free(key);
-		if (ret == -EILSEQ)
-			ret = -ENODATA;
 		if (ret < 0)
 			return ret;
 	}
