@@ -52,7 +52,7 @@
 	OPTION(prefetch, UINT, 0, 16, "2", 0, "N", \
 	       "segments prepared ahead of a reader") \
 	OPTION(workers, UINT, 1, 64, "2", 0, "N", \
-	       "segment generations at once") \
+	       "segments made at once for readers (prefetch yields to them)") \
 	OPTION(ladder, LADDER, 0, CONFIG_MAX_RUNGS, "1080:5000/720:2800/480:1400/360:800", 0, "H:KBPS/...", \
 	       "transcoded rungs below the source, or none") \
 	OPTION(encoder, TEXT, 0, 0, "libx264", 0, "NAME", \

@@ -35,6 +35,7 @@ enum stats_counter {
 
 enum stats_gauge {
 	STATS_GENERATIONS_IN_FLIGHT,
+	STATS_GENERATIONS_PAUSED,  /* transcodes made ahead, waiting for a reader's to finish */
 	STATS_CACHE_BYTES,
 	STATS_CACHE_ENTRIES,
 	STATS_NB_GAUGES

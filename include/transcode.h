@@ -38,13 +38,22 @@ void transcode_stop(void);
  * bound; -ENOMEM. */
 int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t **out);
 
-/* The same into buf (plan->rungs[rung].sizes[seg] bytes), telling progress(ctx, ready) each time
- * the bytes [0, ready) are final (they never change after), last with the whole size. A GOP whose
- * encode would leave the segment over its bound is encoded again at a lower rate before any of
- * its bytes are reported, so the first encode's reported bytes are the segment's. progress may
- * be NULL. Returns 0, -EIO, -ENOMEM, -ECANCELED (at unmount). */
+/* What the caller of transcode_segment_stream hears and says while it runs. */
+struct transcode_watch {
+	/* The bytes [0, ready) are final (they never change after); last with the whole size. */
+	void (*progress)(void *ctx, uint64_t ready);
+	/* Called before each source sample is decoded; it may block, to leave the CPU to work
+	 * that is waited for. Either may be NULL. */
+	void (*turn)(void *ctx);
+	void *ctx;
+};
+
+/* The same into buf (plan->rungs[rung].sizes[seg] bytes), told to watch (may be NULL) as it goes.
+ * A GOP whose encode would leave the segment over its bound is encoded again at a lower rate
+ * before any of its bytes are reported, so the first encode's reported bytes are the segment's.
+ * Returns 0, -EIO, -ENOMEM, -ECANCELED (at unmount). */
 int transcode_segment_stream(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t *buf,
-			     void (*progress)(void *ctx, uint64_t ready), void *ctx);
+			     const struct transcode_watch *watch);
 
 /* Makes segment seg of audio rendition rn of in: copied AAC (exact size) or AAC encoded on
  * the rendition's frame grid (padded to its bound). Returns 0 with *out (free() it), exactly

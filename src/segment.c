@@ -6,9 +6,12 @@
  * SEGMENT_FORMAT. Equal keys give equal bytes on any machine (invariant 2).
  *
  * Work: one generation per key at a time (single flight: later callers wait for it and then open
- * the cache entry); at most `workers` generations at once; a reader of segment k queues
- * k+1..k+prefetch for the workers. When the cache cannot keep a segment (none configured, full,
- * unwritable), it is made for the open that asked, so a broken cache costs time, never a read.
+ * the cache entry); a reader of segment k queues k+1..k+prefetch for the workers. Segments a
+ * reader waits for come first: at most `workers` of them are made at once, whatever prefetch is
+ * doing; prefetch makes segments only while fewer than `workers` generations run in all, and a
+ * transcode made ahead pauses while a reader's transcode runs (the reader's gets every core).
+ * When the cache cannot keep a segment (none configured, full, unwritable), it is made for the
+ * open that asked, so a broken cache costs time, never a read.
  *
  * Locks, in order: S.lock (the prefetch queue, worker slots, stop) before the flights' own leaf
  * lock (flight.h); cache.h's locks are only taken with S.lock released. */
@@ -51,7 +54,8 @@ static struct {
 	pthread_cond_t changed;
 	struct job queue[QUEUE_MAX];
 	unsigned q_head, q_len;
-	unsigned generating;
+	unsigned generating;         /* generations under way, readers' and prefetch's */
+	unsigned generating_wanted;  /* those of them a reader asked for */
 	bool stop;
 	pthread_t *workers;
 	unsigned nb_workers;
@@ -156,6 +160,35 @@ out:
 	return ret;
 }
 
+/* Takes a generation slot: one a reader waits for (*wanted, read again at every wake-up, since a
+ * reader may join a prefetch meanwhile) waits only on other readers' generations; prefetch waits
+ * while `workers` generations run in all. Returns whether the slot was taken as a reader's. */
+static bool slot_take(const bool *wanted)
+{
+	bool w;
+
+	pthread_mutex_lock(&S.lock);
+	for (;;) {
+		w = __atomic_load_n(wanted, __ATOMIC_ACQUIRE);
+		if (S.stop || (w ? S.generating_wanted : S.generating) < S.cfg.workers)
+			break;
+		pthread_cond_wait(&S.changed, &S.lock);
+	}
+	S.generating++;
+	S.generating_wanted += w;
+	pthread_mutex_unlock(&S.lock);
+	return w;
+}
+
+static void slot_give(bool wanted)
+{
+	pthread_mutex_lock(&S.lock);
+	S.generating--;
+	S.generating_wanted -= wanted;
+	pthread_cond_broadcast(&S.changed);
+	pthread_mutex_unlock(&S.lock);
+}
+
 /* Generates segment seg of variant of m into the cache. Returns 0 when the entry is in place. */
 static int generate(struct media *m, unsigned variant, uint32_t seg, const char *key)
 {
@@ -186,9 +219,9 @@ static int generate(struct media *m, unsigned variant, uint32_t seg, const char 
 	return ret;
 }
 
-/* Makes sure key is in the cache, generating it at most once however many ask, and at most
- * `workers` generations at once. Returns 0 when the entry is in place. */
-static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key)
+/* Makes sure key is in the cache, generating it at most once however many ask, in a slot of
+ * slot_take (wanted: a reader waits for it). Returns 0 when the entry is in place. */
+static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key, bool wanted)
 {
 	uint64_t size = plan_variant_size(m->plan, variant, seg);
 	struct flight *f;
@@ -196,19 +229,12 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
 
 	if ((ret = flight_join(&flights, key, &f, &result)) <= 0)
 		return ret < 0 ? ret : result;  /* another caller made it (or failed to) meanwhile */
-	pthread_mutex_lock(&S.lock);
-	while (S.generating >= S.cfg.workers && !S.stop)
-		pthread_cond_wait(&S.changed, &S.lock);
-	S.generating++;
-	pthread_mutex_unlock(&S.lock);
+	wanted = slot_take(&wanted);
 
 	/* While this caller waited for a worker, another may have made the segment. */
 	ret = cache_has(key, size) ? 0 : generate(m, variant, seg, key);
 
-	pthread_mutex_lock(&S.lock);
-	S.generating--;
-	pthread_cond_broadcast(&S.changed);
-	pthread_mutex_unlock(&S.lock);
+	slot_give(wanted);
 	flight_land(&flights, f, ret);
 	return ret;
 }
@@ -220,7 +246,9 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
  * waits only until the bytes up to X + length are final (transcode_segment_stream says when),
  * and fails with EIO if the production does. When the segment is whole it goes to the cache (a
  * file written aside and renamed, as every entry) and the production ends; readers still
- * holding it read the buffer. */
+ * holding it read the buffer. A production started by prefetch is not wanted until a reader
+ * joins it; while it is not, it pauses before each source sample whenever a wanted one is being
+ * transcoded. */
 struct production {
 	char key[KEY_LEN + 1];
 	struct media *m;
@@ -229,6 +257,9 @@ struct production {
 	uint8_t *buf;
 	uint64_t size, ready;  /* [0, ready) final */
 	int state;             /* 0 under way, 1 whole, < 0 failed */
+	bool wanted;           /* a reader waits for it (set under P.lock, read atomically too) */
+	bool making;           /* in transcode_segment_stream */
+	bool counted;          /* in P.wanted_making */
 	unsigned refs;
 	struct production *next;
 };
@@ -238,7 +269,9 @@ static struct {
 	pthread_cond_t changed;
 	struct production *list;  /* under way */
 	unsigned running;         /* production threads alive */
-} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0 };
+	unsigned wanted_making;   /* wanted productions being transcoded */
+	bool stop;                /* unmounting: nothing pauses any more */
+} P = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, false };
 
 static void production_put(struct production *p)
 {
@@ -261,6 +294,40 @@ static void production_progress(void *ctx, uint64_t ready)
 	if (ready > p->ready)
 		p->ready = ready;
 	pthread_cond_broadcast(&P.changed);
+	pthread_mutex_unlock(&P.lock);
+}
+
+/* Before each source sample of a transcode: one not wanted waits while a wanted one is made. */
+static void production_turn(void *ctx)
+{
+	struct production *p = ctx;
+	bool paused = false;
+
+	pthread_mutex_lock(&P.lock);
+	while (!p->wanted && P.wanted_making && !P.stop) {
+		if (!paused)
+			stats_gauge_add(STATS_GENERATIONS_PAUSED, 1);
+		paused = true;
+		pthread_cond_wait(&P.changed, &P.lock);
+	}
+	pthread_mutex_unlock(&P.lock);
+	if (paused)
+		stats_gauge_add(STATS_GENERATIONS_PAUSED, -1);
+}
+
+/* Marks p as being transcoded (making) or done with it, counting it while wanted. */
+static void production_making(struct production *p, bool making)
+{
+	pthread_mutex_lock(&P.lock);
+	p->making = making;
+	if (making && p->wanted && !p->counted) {
+		p->counted = true;
+		P.wanted_making++;
+	} else if (!making && p->counted) {
+		p->counted = false;
+		P.wanted_making--;
+		pthread_cond_broadcast(&P.changed);
+	}
 	pthread_mutex_unlock(&P.lock);
 }
 
@@ -321,6 +388,7 @@ static void *production_main(void *arg)
 {
 	struct production *p = arg;
 	struct synth_input in = input_of(p->m);
+	struct transcode_watch watch = { production_progress, production_turn, p };
 	struct flight *f;
 	int ret, result;
 	double t0 = mono_s();
@@ -329,19 +397,17 @@ static void *production_main(void *arg)
 		/* A prefetch made it (or failed) meanwhile. */
 		ret = ret < 0 ? ret : result < 0 ? result : production_load(p);
 	} else {
-		pthread_mutex_lock(&S.lock);
-		while (S.generating >= S.cfg.workers && !S.stop)
-			pthread_cond_wait(&S.changed, &S.lock);
-		S.generating++;
-		pthread_mutex_unlock(&S.lock);
+		bool wanted = slot_take(&p->wanted);
 		if (cache_has(p->key, p->size)) {
 			ret = production_load(p);
 		} else if (production_from_store(p) == 0) {
 			ret = 0;  /* another node of the cluster made it */
 		} else {
 			stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, 1);
+			production_making(p, true);
 			ret = transcode_segment_stream(&in, (unsigned)plan_variant_rung(p->m->plan, p->variant), p->seg,
-						       p->buf, production_progress, p);
+						       p->buf, &watch);
+			production_making(p, false);
 			if (ret == 0) {
 				production_keep(p);
 				if (shared_store_enabled())
@@ -351,10 +417,7 @@ static void *production_main(void *arg)
 			}
 			stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, -1);
 		}
-		pthread_mutex_lock(&S.lock);
-		S.generating--;
-		pthread_cond_broadcast(&S.changed);
-		pthread_mutex_unlock(&S.lock);
+		slot_give(wanted);
 		flight_land(&flights, f, ret);
 	}
 	pthread_mutex_lock(&P.lock);
@@ -374,14 +437,15 @@ static void *production_main(void *arg)
 	return NULL;
 }
 
-/* Joins the production of key, starting it when none is under way. */
+/* Joins the production of key, starting it when none is under way; wanted: for a reader. */
 static int production_join(struct media *m, unsigned variant, uint32_t seg, const char *key, uint64_t size,
-			   struct production **out)
+			   bool wanted, struct production **out)
 {
 	struct production *p;
 	pthread_attr_t attr;
 	pthread_t t;
 	int ret = 0;
+	bool promoted = false;
 
 	pthread_mutex_lock(&P.lock);
 	for (p = P.list; p && strcmp(p->key, key); p = p->next)
@@ -389,6 +453,15 @@ static int production_join(struct media *m, unsigned variant, uint32_t seg, cons
 	if (p) {
 		p->refs++;
 		*out = p;
+		if (wanted && !p->wanted) {  /* a reader catches up with a prefetch: it goes first now */
+			__atomic_store_n(&p->wanted, true, __ATOMIC_RELEASE);
+			if (p->making && !p->counted) {
+				p->counted = true;
+				P.wanted_making++;
+			}
+			pthread_cond_broadcast(&P.changed);
+			promoted = true;
+		}
 		goto out;
 	}
 	if (!(p = calloc(1, sizeof(*p))) || !(p->buf = malloc(size ? size : 1))) {
@@ -401,7 +474,8 @@ static int production_join(struct media *m, unsigned variant, uint32_t seg, cons
 	p->variant = variant;
 	p->seg = seg;
 	p->size = size;
-	p->refs = 2;  /* the reader's and the thread's */
+	p->wanted = wanted;
+	p->refs = 2;  /* the caller's and the thread's */
 	media_ref(m);
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -419,6 +493,11 @@ static int production_join(struct media *m, unsigned variant, uint32_t seg, cons
 	pthread_attr_destroy(&attr);
 out:
 	pthread_mutex_unlock(&P.lock);
+	if (promoted) {  /* it may be waiting for a slot that a reader's generation would get */
+		pthread_mutex_lock(&S.lock);
+		pthread_cond_broadcast(&S.changed);
+		pthread_mutex_unlock(&S.lock);
+	}
 	return ret;
 }
 
@@ -476,8 +555,8 @@ static void prefetch_one(struct media *m, unsigned variant, uint32_t seg, const 
 	struct production *p;
 
 	if (plan_variant_rung(m->plan, variant) < 0 || production_join(m, variant, seg, key,
-								       plan_variant_size(m->plan, variant, seg), &p) < 0) {
-		fill(m, variant, seg, key);
+								       plan_variant_size(m->plan, variant, seg), false, &p) < 0) {
+		fill(m, variant, seg, key, false);
 		return;
 	}
 	pthread_mutex_lock(&P.lock);
@@ -532,6 +611,10 @@ void segment_start(void)
 void segment_shutdown(void)
 {
 	transcode_stop();
+	pthread_mutex_lock(&P.lock);  /* paused productions go on, to see the stop */
+	P.stop = true;
+	pthread_cond_broadcast(&P.changed);
+	pthread_mutex_unlock(&P.lock);
 	pthread_mutex_lock(&S.lock);
 	S.stop = true;
 	pthread_cond_broadcast(&S.changed);
@@ -576,7 +659,7 @@ int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment
 		} else if (plan_variant_rung(m->plan, variant) >= 0) {
 			/* A transcoded video segment: served while it is made. */
 			stats_add(STATS_CACHE_MISSES, 1);
-			if ((ret = production_join(m, variant, seg, key, out->size, &out->prod)) < 0) {
+			if ((ret = production_join(m, variant, seg, key, out->size, true, &out->prod)) < 0) {
 				media_put(m);
 				return ret;
 			}
@@ -585,7 +668,7 @@ int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment
 			return 0;
 		} else {
 			stats_add(STATS_CACHE_MISSES, 1);
-			ret = fill(m, variant, seg, key);
+			ret = fill(m, variant, seg, key, true);
 			if (ret == -EIO) {
 				/* The source failed (and said so once): no prefetch, no second try. */
 				media_put(m);

@@ -189,8 +189,7 @@ struct job {
 	uint32_t emitted_units, total_pcr;
 	struct plan_layout *layout;  /* of the committed frames, the whole segment's at the end */
 	uint64_t layout_size;
-	void (*progress)(void *ctx, uint64_t ready);
-	void *ctx;
+	const struct transcode_watch *watch;
 	pthread_mutex_t lock;
 	pthread_cond_t changed;
 	AVFrame *queue[QUEUE_FRAMES];
@@ -460,6 +459,8 @@ static int decode_span(struct job *j)
 	}
 	for (uint32_t i = j->k0; i <= j->last_sample && j->taken < j->nwant; i++) {
 		const struct index_sample *s = &v->samples[i];
+		if (j->watch && j->watch->turn)
+			j->watch->turn(j->watch->ctx);
 		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
 			ret = -ECANCELED;
 			goto out;
@@ -749,8 +750,8 @@ static int emit(struct job *j)
 		return ret;
 	j->emitted_units = k;
 	j->emitted_bytes = j->layout->units[k].offset;
-	if (j->progress)
-		j->progress(j->ctx, j->emitted_bytes);
+	if (j->watch && j->watch->progress)
+		j->watch->progress(j->watch->ctx, j->emitted_bytes);
 	return 0;
 }
 
@@ -949,11 +950,10 @@ static int encode_all(struct job *j)
 }
 
 int transcode_segment_stream(const struct synth_input *in, unsigned rung, uint32_t seg, uint8_t *buf,
-			     void (*progress)(void *ctx, uint64_t ready), void *ctx)
+			     const struct transcode_watch *watch)
 {
 	const struct plan_rung *r = &in->plan->rungs[rung];
-	struct job j = { .in = in, .r = r, .seg = seg, .buf = buf, .bound = r->sizes[seg], .progress = progress,
-			 .ctx = ctx };
+	struct job j = { .in = in, .r = r, .seg = seg, .buf = buf, .bound = r->sizes[seg], .watch = watch };
 	int ret;
 
 	pthread_mutex_init(&j.lock, NULL);
@@ -989,8 +989,8 @@ int transcode_segment_stream(const struct synth_input *in, unsigned rung, uint32
 	if ((ret = write_units(&j, j.emitted_units, j.layout->nb_units)) < 0)
 		goto done;
 	tsmux_null_packets(buf + j.layout_size, (j.bound - j.layout_size) / TS_PACKET_SIZE);
-	if (progress)
-		progress(ctx, j.bound);
+	if (watch && watch->progress)
+		watch->progress(watch->ctx, j.bound);
 	ret = 0;
 done:
 	free(j.want);
@@ -1009,7 +1009,7 @@ int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg,
 	*out = NULL;
 	if (!buf)
 		return -ENOMEM;
-	if ((ret = transcode_segment_stream(in, rung, seg, buf, NULL, NULL)) < 0) {
+	if ((ret = transcode_segment_stream(in, rung, seg, buf, NULL)) < 0) {
 		free(buf);
 		return ret;
 	}
