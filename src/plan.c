@@ -6,7 +6,13 @@
  * Without a passthrough variant (plan_config.split_gops), a GOP whose next keyframe lies a whole
  * target past the grid point is also cut between frames: at the first sample in decode order
  * from which every sample is shown at or after the grid point and every earlier one before it
- * (a cut no B-frame crosses); the boundary is the earliest PTS from there on.
+ * (a cut no B-frame crosses); the boundary is the earliest PTS from there on. Such a source also
+ * starts with short segments: for its first two targets, keyframes are cut on a grid of PLAN_RAMP
+ * too (never between frames), so the first segment a player waits for costs a third of a target to
+ * transcode. A short segment costs more per second of video than a long one (a decoder and an
+ * encoder start for each), so the player's buffer grows slowly over them; two targets of them leave
+ * it enough to wait for the first long one even where transcoding is barely faster than real time
+ * (4K HEVC on 2 cores).
  *
  * Membership. Video samples belong to segments by decode order (a segment runs from its
  * keyframe to the sample before the next boundary's keyframe). Audio samples belong by PTS:
@@ -43,6 +49,8 @@
 #define RUNG_FRAME_ALLOWANCE 64
 /* A rung is offered only when its average rate is under this share of the variant above. */
 #define RUNG_STEP_PERCENT 85
+/* The grid of the first segments of a transcode-only source, when the target is at least twice it. */
+#define PLAN_RAMP (2 * PLAN_TIMEBASE)
 
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s)
 {
@@ -203,12 +211,24 @@ int plan_presented(const struct plan *p, const struct media_index *ix, uint32_t 
 	return 0;
 }
 
+/* Where a keyframe may cut next after a boundary at `at`: next_grid (the target grid), or before
+ * two targets the next point of the ramp grid (ramp 0: none). */
+static int64_t key_grid(int64_t at, int64_t next_grid, uint32_t target, uint32_t ramp)
+{
+	int64_t g;
+
+	if (!ramp)
+		return next_grid;
+	g = at < 0 ? (int64_t)ramp : (at / ramp + 1) * (int64_t)ramp;
+	return g < 2 * (int64_t)target && g < next_grid ? g : next_grid;
+}
+
 static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_t first_key, uint32_t target,
 			   bool split)
 {
 	const struct index_track *v = &ix->video;
-	uint32_t cap = 0, i, next_key;
-	int64_t next_grid, last_pts, shown_before, *min_after = NULL;
+	uint32_t cap = 0, i, next_key, ramp = split && target >= 2 * PLAN_RAMP ? PLAN_RAMP : 0;
+	int64_t next_grid, next_key_grid, last_pts, shown_before, *min_after = NULL;
 
 	/* Count first: one boundary per keyframe at most, or per target of time when GOPs are cut. */
 	for (i = first_key; i < v->nb_samples; i++)
@@ -243,11 +263,12 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 	last_pts = v->samples[first_key].pts;
 	shown_before = last_pts;
 	next_grid = last_pts < 0 ? target : (last_pts / target + 1) * (int64_t)target;
+	next_key_grid = key_grid(last_pts, next_grid, target, ramp);
 	next_key = first_key;
 	for (i = first_key + 1; i < v->nb_samples; i++) {
 		const struct index_sample *s = &v->samples[i];
 		int64_t at = s->pts;
-		bool cut = (s->flags & INDEX_SAMPLE_KEY) && s->pts >= next_grid && s->pts > last_pts;
+		bool cut = (s->flags & INDEX_SAMPLE_KEY) && s->pts >= next_key_grid && s->pts > last_pts;
 		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= next_grid &&
 		    shown_before < min_after[i] && min_after[i] > last_pts && p->nb_segments < cap) {
 			if (next_key < i)
@@ -268,6 +289,7 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 		p->nb_segments++;
 		last_pts = at;
 		next_grid = (at / target + 1) * (int64_t)target;
+		next_key_grid = key_grid(at, next_grid, target, ramp);
 	}
 	p->segments[p->nb_segments - 1].v_count = v->nb_samples - p->segments[p->nb_segments - 1].v_first;
 	free(min_after);

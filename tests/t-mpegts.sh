@@ -97,15 +97,18 @@ source_duration() {
 }
 
 check_good() {
-    local rel=$1 v=$MNT/$1 out pl seg f key vs ve as rest want got first prev_ve n total dur
+    local rel=$1 v=$MNT/$1 out pl seg f key vs ve as rest want got first prev_ve n total dur ft
     plays_whole_and_exact "$rel"
     frame_hashes "$SRC/$rel" > "$T/src.md5"
     [ -s "$T/src.md5" ] || fail "test bug: '$rel' decodes to no frames"
     dur=$(source_duration "$SRC/$rel")
+    # A frame's ticks, for video packets that give no duration (a transcoded rung's, in MPEG-TS).
+    ft=$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$SRC/$rel" |
+        awk -F/ 'NR == 1 && $1 > 0 { printf "%d\n", 90000 * $2 / $1 }')
     while IFS= read -r pl; do
         n=0 prev_ve=
         while IFS= read -r seg; do
-            read -r key vs ve as rest < <(segment_times "$seg")
+            read -r key vs ve as rest < <(segment_times "$seg" "$ft")
             [ "$key" = 1 ] || fail "'${seg#"$MNT"/}': its first video packet is not a keyframe"
             if [ "$n" = 0 ]; then
                 [ "$vs" = 900000 ] || fail "'${seg#"$MNT"/}': starts at PTS $vs, want 900000 (10 s: the source's first frame)"

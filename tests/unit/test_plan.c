@@ -315,6 +315,47 @@ int main(void)
 		free_index(&ix);
 	}
 
+	/* Transcode-only, 20 s: the first segments are short (2 s) up to two targets, where keyframes
+	 * allow, never cut between frames (the last GOP is, at 18 s, as before); with a passthrough,
+	 * or for a recording being written, the target grid alone. */
+	{
+		static const struct {
+			uint32_t gop;          /* frames, at 30 fps */
+			bool split, h264;
+			unsigned n;
+			int64_t starts[8];     /* seconds */
+		} cases[] = {
+			{ 30, true, false, 8, { 0, 2, 4, 6, 8, 10, 12, 18 } },
+			{ 60, true, false, 8, { 0, 2, 4, 6, 8, 10, 12, 18 } },
+			{ 150, true, false, 5, { 0, 5, 10, 15, 18 } },
+			{ 90, true, false, 6, { 0, 3, 6, 9, 12, 18 } },
+			{ 240, true, false, 4, { 0, 8, 16, 18 } },
+			{ 30, false, false, 4, { 0, 6, 12, 18 } },  /* growing: cuts that never move */
+			{ 30, true, true, 4, { 0, 6, 12, 18 } },    /* passthrough: the target grid */
+		};
+		for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+			struct plan_config sc = cfg;
+			make_index(&ix, 600, 3000, cases[c].gop, 470);
+			if (!cases[c].h264) {
+				ix.video.codec = INDEX_CODEC_OTHER;
+				ix.video.extradata = NULL;
+				ix.video.extradata_size = 0;
+			}
+			sc.nb_rungs = 1;
+			sc.rungs[0] = (struct plan_rung_config){ .height = 240, .kbps = 400 };
+			sc.split_gops = cases[c].split;
+			CHECK_EQ(plan_build(&ix, &sc, &p), 0);
+			if (p) {
+				CHECK_EQ(p->nb_segments, cases[c].n);
+				for (uint32_t k = 0; k < p->nb_segments && k < cases[c].n; k++)
+					CHECK_EQ(p->segments[k].start, cases[c].starts[k] * 90000);
+				CHECK_EQ(p->segments[p->nb_segments - 1].end, 20 * 90000);
+				plan_free(p);
+			}
+			free_index(&ix);
+		}
+	}
+
 	/* random GOP structures and sizes: the layout always matches the plan */
 	for (int round = 0; round < 200; round++) {
 		uint32_t nv = 1 + rnd() % 2000, gop = 1 + rnd() % 400, ft = 1000 + rnd() % 5000;
