@@ -5,7 +5,8 @@
 # instead (hls.js takes the first variant's BANDWIDTH, at most 5 Mbit/s, as its first bandwidth estimate
 # and starts with the best variant within it; Safari starts with the first one), in hls.js and video.js.
 # Then a cold seek, made as soon as the first frame plays, to 90% of a 60 s video whose keyframes are 30 s
-# apart (with BENCH_BASE, also for that revision's build). Everything through Caddy.
+# apart. With BENCH_BASE, that revision's build also plays the master as it lists it, and makes the seek,
+# round by round, and the ratios are printed. Everything through Caddy.
 #
 # How to run it, from a built tree (the script runs ninja itself unless HLSFS is set):
 #
@@ -28,8 +29,10 @@
 #              BENCH_REPEAT  rounds; the median is shown (default 1)
 #              BENCH_SOURCES the 8 s sources to start (default "h264-8 h264-10 hevc-10 hevc-4k"; none: only the seek)
 #              BENCH_SEEK    0 leaves out the cold seek (default 1)
-#              BENCH_BASE    a git revision whose build also makes the seek, round by round (default none)
+#              BENCH_BASE    a git revision whose build also plays the listed masters and makes the seek,
+#                            round by round (default none)
 #              BENCH_PLAYERS the players (default "hls.js video.js"; video.js is installed under BENCH_CACHE)
+#              BENCH_FIRSTS  the rows: which variant is listed first (default "listed 360p 720p 1080p")
 #              HLSFS         the binary to measure (default build/hlsfs, built if missing)
 #              CHROMIUM      the browser (default /usr/bin/chromium)
 set -euo pipefail
@@ -159,29 +162,48 @@ listed_first() {
 	unmount_checked
 }
 
-printf '%-8s %-10s %-14s | %9s | %9s | %s\n' player source first "frame s" "720p+ s" "first picture"
+if [ -n "${BENCH_BASE:-}" ]; then
+	base_revision
+	build_base_bin
+fi
+printf '%-8s %-10s %-14s | %9s | %9s | %-13s' player source first "frame s" "720p+ s" "first picture"
+[ -z "${BENCH_BASE:-}" ] && echo || printf '| %-24s | %s\n' "base $base_rev frame s, 720p+" "frame/base"
 for name in ${BENCH_SOURCES:-h264-8 h264-10 hevc-10 hevc-4k}; do
 	[ "$name" != none ] || continue
 	dir=$fb/$name
 	[ -d "$dir" ] || die "no source $name (one of h264-8 h264-10 hevc-10 hevc-4k)"
 	lf=$(listed_first "$dir")
-	for pair in $(for p in $players; do for f in listed 360p 720p 1080p; do echo "$p/$f"; done; done); do
+	for pair in $(for p in $players; do for f in ${BENCH_FIRSTS:-listed 360p 720p 1080p}; do echo "$p/$f"; done; done); do
 		player=${pair%/*} first=${pair#*/}
 		[ "$first" != "$lf" ] || continue  # the master as listed already starts there
-		f=() g=() h=''
+		f=() g=() h="" f0=() g0=() h0=""
 		for _ in $(seq "$repeat"); do
 			out=$(play "$player" "$dir" "$first")
+			if [ "$(field "$out" first)" != - ]; then
+				f+=("$(field "$out" first)")
+				g+=("$(field "$out" good)")
+				h=$(field "$out" height)
+			fi
+			[ -n "${BENCH_BASE:-}" ] && [ "$first" = listed ] || continue
+			out=$(bin=$base_bin play "$player" "$dir" "$first")
 			[ "$(field "$out" first)" != - ] || continue
-			f+=("$(field "$out" first)")
-			g+=("$(field "$out" good)")
-			h=$(field "$out" height)
+			f0+=("$(field "$out" first)")
+			g0+=("$(field "$out" good)")
+			h0=$(field "$out" height)
 		done
 		row=$first
 		[ "$first" != listed ] || row="listed ($lf)"
 		[ "${#f[@]}" -gt 0 ] || { printf '%-8s %-10s %-14s | %9s | %9s |\n' "$player" "$name" "$row" - -; continue; }
 		mg=$(median "${g[@]/#-/999}")  # a round without a 720p+ picture counts as slowest
 		[ "$mg" = 999 ] && mg=-
-		printf '%-8s %-10s %-14s | %9s | %9s | %sp\n' "$player" "$name" "$row" "$(median "${f[@]}")" "$mg" "$h"
+		printf '%-8s %-10s %-14s | %9s | %9s | %-13s' "$player" "$name" "$row" "$(median "${f[@]}")" "$mg" "${h}p"
+		if [ "${#f0[@]}" -gt 0 ]; then
+			mg0=$(median "${g0[@]/#-/999}")
+			[ "$mg0" = 999 ] && mg0=-
+			printf '| %-24s | %s\n' "$(median "${f0[@]}"), $mg0 (${h0}p)" "$(ratio "$(median "${f[@]}")" "$(median "${f0[@]}")")"
+		else
+			echo
+		fi
 	done
 done
 [ "${BENCH_SEEK:-1}" = 1 ] || exit "$status"
@@ -191,10 +213,6 @@ done
 seek_at=0.9
 printf '\ncold seek to %s%% of %s (keyframes 30 s apart) at the first frame, the master as listed:\n' \
 	"$(awk -v f="$seek_at" 'BEGIN { print f * 100 }')" "$(ls "$sk/hevc-10")"
-if [ -n "${BENCH_BASE:-}" ]; then
-	base_revision
-	build_base_bin
-fi
 s=() sb=()
 for _ in $(seq "$repeat"); do
 	out=$(bin=$hlsfs play hls.js "$sk/hevc-10" listed "$seek_at")
