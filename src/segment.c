@@ -258,8 +258,7 @@ struct production {
 	uint64_t size, ready;  /* [0, ready) final */
 	int state;             /* 0 under way, 1 whole, < 0 failed */
 	bool wanted;           /* a reader waits for it (set under P.lock, read atomically too) */
-	bool making;           /* in transcode_segment_stream */
-	bool counted;          /* in P.wanted_making */
+	bool making;           /* in transcode_segment_stream (counted in P.wanted_making when wanted) */
 	unsigned refs;
 	struct production *next;
 };
@@ -315,17 +314,13 @@ static void production_turn(void *ctx)
 		stats_gauge_add(STATS_GENERATIONS_PAUSED, -1);
 }
 
-/* Marks p as being transcoded (making) or done with it, counting it while wanted. */
+/* Marks p as being transcoded (making) or done with it; P.wanted_making counts it while wanted. */
 static void production_making(struct production *p, bool making)
 {
 	pthread_mutex_lock(&P.lock);
 	p->making = making;
-	if (making && p->wanted && !p->counted) {
-		p->counted = true;
-		P.wanted_making++;
-	} else if (!making && p->counted) {
-		p->counted = false;
-		P.wanted_making--;
+	if (p->wanted) {
+		P.wanted_making += making ? 1 : -1;
 		pthread_cond_broadcast(&P.changed);
 	}
 	pthread_mutex_unlock(&P.lock);
@@ -455,10 +450,7 @@ static int production_join(struct media *m, unsigned variant, uint32_t seg, cons
 		*out = p;
 		if (wanted && !p->wanted) {  /* a reader catches up with a prefetch: it goes first now */
 			__atomic_store_n(&p->wanted, true, __ATOMIC_RELEASE);
-			if (p->making && !p->counted) {
-				p->counted = true;
-				P.wanted_making++;
-			}
+			P.wanted_making += p->making;
 			pthread_cond_broadcast(&P.changed);
 			promoted = true;
 		}
