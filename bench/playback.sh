@@ -36,13 +36,7 @@ base_revision
 
 use_cache
 src_root=$cache/playback-source
-tone=sine=frequency=440:sample_rate=48000
-gen "$src_root/hevc-4k/hevc-2160p-30s.mp4" -f lavfi -i testsrc2=size=3840x2160:rate=30 -f lavfi -i $tone -t 30 \
-	-c:v libx265 -preset ultrafast -pix_fmt yuv420p -x265-params log-level=error:keyint=60:min-keyint=60 \
-	-b:v 20M -tag:v hvc1 -c:a aac -b:a 128k -ac 2 -movflags +faststart
-gen "$src_root/hevc-10/hevc-1080p-10bit-30s.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i $tone -t 30 \
-	-c:v libx265 -preset ultrafast -pix_fmt yuv420p10le -x265-params log-level=error:keyint=60:min-keyint=60 \
-	-b:v 8M -tag:v hvc1 -c:a aac -b:a 128k -ac 2 -movflags +faststart
+gen_playback_sources "$src_root"
 
 scratch playback-run
 each_log=1        # every mount logs to a file of its own, which must stay empty
