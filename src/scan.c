@@ -961,6 +961,22 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		}
 	}
 
+	/* An MP4's sample tables say how many samples each track has: room for them at once, rather
+	 * than the copies of growing arrays (a long film has hundreds of thousands). */
+	for (unsigned si = 0; !generic && !fragmented && si < fc->nb_streams; si++) {
+		struct index_track *t = track_of[si];
+		int n = avformat_index_get_entries_count(fc->streams[si]);
+		unsigned slot;
+		if (!t || n <= 0 || t->samples)
+			continue;
+		slot = t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (unsigned)(t - ix->renditions);
+		if (!(t->samples = malloc(sizeof(*t->samples) * (size_t)n))) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		caps[slot] = (uint32_t)n;
+	}
+
 	/* From here on the demuxer only fetches sample payload, which we answer with zeros. */
 	io.zeros = !generic && !fragmented && avc.nal_length_size == 4;
 	if (generic) {
