@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 11u
+#define BLOB_VERSION 12u  /* 12: the checksum is hash_words (a word at a time) */
 
 struct blob_header {
 	char magic[8];
@@ -20,7 +20,7 @@ struct blob_header {
 	uint32_t is_error;
 	struct source_identity id;
 	uint64_t payload_size;
-	uint64_t checksum;  /* of the payload */
+	uint64_t checksum;  /* of the payload, hash_words: a long film's payload is megabytes, hashed on every load */
 };
 
 struct track_fixed {
@@ -93,6 +93,14 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 
 	memcpy(h.magic, BLOB_MAGIC, sizeof(h.magic));
 	strbuf_init(&sb);
+	if (ix) {  /* room for the sample tables at once: a long film's are megabytes */
+		size_t room = sizeof(h) + 4096 + ix->poster_size;
+		for (unsigned k = 0; k < 2 + ix->nb_renditions; k++) {
+			const struct index_track *t = k == 0 ? &ix->video : k == 1 ? &ix->audio : &ix->renditions[k - 2];
+			room += sizeof(struct track_fixed) + t->extradata_size + sizeof(t->samples[0]) * (size_t)t->nb_samples;
+		}
+		strbuf_grow(&sb, room);
+	}
 	strbuf_add(&sb, &h, sizeof(h));
 	if (ix) {
 		uint64_t nr = ix->nb_renditions;
@@ -117,7 +125,7 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 	if (!data)
 		return -ENOMEM;
 	h.payload_size = len - sizeof(h);
-	h.checksum = hash_fnv1a(data + sizeof(h), len - sizeof(h), 0);
+	h.checksum = hash_words(HASH_BASIS, data + sizeof(h), len - sizeof(h));
 	memcpy(data, &h, sizeof(h));
 	*blob = (uint8_t *)data;
 	*size = len;
@@ -284,7 +292,7 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 	*error = NULL;
 	if (take(&r, &h, sizeof(h)) < 0 || memcmp(h.magic, BLOB_MAGIC, sizeof(h.magic)) ||
 	    h.version != BLOB_VERSION || h.payload_size != r.left ||
-	    h.checksum != hash_fnv1a(r.p, r.left, 0))
+	    h.checksum != hash_words(HASH_BASIS, r.p, r.left))
 		return -EINVAL;
 	if (!identity_equal(&h.id, id))
 		return -ESTALE;
