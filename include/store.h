@@ -1,7 +1,9 @@
 /* The persistent index: an LMDB environment in cache_dir holding, per source path, the blob
  * of its media index (index_blob.h) and its poster, and, per cached segment, its record (size, last access,
  * hits). The only module that includes lmdb.h. Records are whole values written in one
- * transaction each, so a kill -9 leaves either the old record or the new one. */
+ * transaction each, so a kill -9 leaves either the old record or the new one. A media record
+ * made by indexing is written by the store's own thread (store_put_media_later): a kill -9
+ * before it is written costs that video one more indexing, never a wrong record. */
 #ifndef HLSFS_STORE_H
 #define HLSFS_STORE_H
 
@@ -20,6 +22,20 @@ int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *
 /* Stores (replaces) the media blob of path. Returns 0, -ENOSPC when the map is full, or
  * another negative errno. */
 int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size);
+/* A media record made when the store's writer thread gets to it: make() gives the blob (malloc()ed,
+ * freed by the store) and returns 0 or a negative errno; release() (may be NULL) is called once
+ * afterwards, whatever happened, or at once when the record cannot be queued. */
+struct store_maker {
+	int (*make)(void *arg, uint8_t **blob, size_t *size);
+	void (*release)(void *arg);
+	void *arg;
+};
+/* store_put_media made and written on the store's writer thread, so that the caller waits for
+ * neither the copy nor the disk. From the call on, store_get_media of path waits for it; a record
+ * that cannot be made or written then is logged with path. Returns 0, or -ENOMEM (not queued). */
+int store_put_media_later(struct store *st, const char *path, const struct store_maker *mk);
+/* Waits until every record queued so far is written (or has failed). store_close does too. */
+void store_flush(struct store *st);
 /* poster.jpg of path, made after its index (media.h): a record of its own, so that the index
  * blob is not written twice; same contract as the media records. */
 int store_get_poster(struct store *st, const char *path, uint8_t **blob, size_t *size);

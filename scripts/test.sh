@@ -103,11 +103,12 @@ if [ "${HLSFS_SANITIZE:-1}" = 1 ]; then
 		meson setup "$asan" -Db_sanitize=address,undefined >/dev/null
 	fi
 	if ninja -C "$asan" >/dev/null; then
-		# The unit tests that stress threads (the cache's recency buffer, single flight) once more:
+		# The unit tests that stress threads (the cache's recency buffer, single flight, the
+		# persistent index's writer thread) once more:
 		# a write past a buffer is a report here, where the plain build might only miscount.
 		echo "== threaded unit tests under AddressSanitizer and UndefinedBehaviorSanitizer"
 		if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-			meson test -C "$asan" --print-errorlogs cache; then
+			meson test -C "$asan" --print-errorlogs cache store; then
 			unit_pass=$((unit_pass + 1))
 		else
 			unit_fail=$((unit_fail + 1))

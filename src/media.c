@@ -265,17 +265,51 @@ static int load_stored(struct media *m)
 	return 1;
 }
 
-static void save_stored(struct media *m, const char *error)
+/* An index on its way to the persistent index: m is held until it is written. */
+struct saving {
+	struct media *m;
+	char *error;
+};
+
+static int saving_make(void *arg, uint8_t **blob, size_t *size)
 {
-	uint8_t *blob;
-	size_t size;
+	struct saving *s = arg;
 	int ret;
 
-	if (!store || index_blob_encode(&m->id, m->ix, error, &blob, &size) < 0)
+	pthread_mutex_lock(&s->m->poster_lock);  /* media_poster may be filling in the poster */
+	ret = index_blob_encode(&s->m->id, s->m->ix, s->error, blob, size);
+	pthread_mutex_unlock(&s->m->poster_lock);
+	return ret;
+}
+
+static void saving_release(void *arg)
+{
+	struct saving *s = arg;
+	media_put(s->m);
+	free(s->error);
+	free(s);
+}
+
+/* Keeps m's index (or error) for the next mount. Made and written by the store's thread: the
+ * request that indexed the video waits for neither the copy of its sample tables nor the disk. */
+static void save_stored(struct media *m, const char *error)
+{
+	struct saving *s;
+	struct store_maker mk = { saving_make, saving_release, NULL };
+	int ret;
+
+	if (!store)
 		return;
-	if ((ret = store_put_media(store, m->path, blob, size)) < 0)
+	if (!(s = calloc(1, sizeof(*s))) || (error && !(s->error = strdup(error)))) {
+		free(s);
+		log_warn("%s: cannot keep its index in the persistent index: %s", m->path, strerror(ENOMEM));
+		return;
+	}
+	media_ref(m);
+	s->m = m;
+	mk.arg = s;
+	if ((ret = store_put_media_later(store, m->path, &mk)) < 0)
 		log_warn("%s: cannot keep its index in the persistent index: %s", m->path, strerror(-ret));
-	free(blob);
 }
 
 static int hexval(char c)
@@ -925,6 +959,8 @@ void media_ref(struct media *m)
 void media_shutdown(void)
 {
 	watch_shutdown();
+	if (store)
+		store_flush(store);  /* the indexes it writes hold their media */
 	pthread_mutex_lock(&lock);
 	while (lru_head)
 		destroy(lru_head);

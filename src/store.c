@@ -2,11 +2,18 @@
  * path; value: the path, then the index blob -- the path is compared on read, so a hash
  * collision is a miss, never another file's index), "remote" (the same shape, for what remote
  * sources last said of themselves) and "segments" (key: the cache key; value: struct
- * store_segment). The map is large and sparse; a full map only stops new records. */
+ * store_segment). The map is large and sparse; a full map only stops new records.
+ *
+ * A media record made by indexing is made and written by the store's own writer thread
+ * (store_put_media_later): a long video's index is megabytes, copied and synced to disk in tens of
+ * milliseconds that the request which indexed it need not wait for. A read of a record still
+ * queued waits for it. */
 #include "store.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <unistd.h>
 #include <lmdb.h>
 #include <stdio.h>
@@ -20,9 +27,23 @@
 #define MAX_READERS 512
 #define LOCK_FILE_BYTES (256 << 10)  /* more than LMDB's lock table for MAX_READERS */
 
+/* A media record waiting for the writer thread. */
+struct later {
+	struct later *next;
+	char *path;
+	struct store_maker mk;
+};
+
 struct store {
 	MDB_env *env;
 	MDB_dbi media, segments, remote, posters;
+	pthread_mutex_t lock;           /* guards what follows */
+	pthread_cond_t wake;            /* a record was queued, or the store closes */
+	pthread_cond_t done;            /* a record left the queue */
+	struct later *first, **tail;    /* queued media records, oldest first; the first stays
+	                                   until it is written */
+	bool writer, closing;           /* the writer thread runs; store_close asks it to finish */
+	pthread_t thread;
 };
 
 /* LMDB codes become errnos here, once. */
@@ -91,14 +112,36 @@ int store_open(const char *dir, struct store **out)
 	}
 	/* Readers left by a daemon that was killed hold no pages hostage. */
 	mdb_reader_check(st->env, NULL);
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->wake, NULL);
+	pthread_cond_init(&st->done, NULL);
+	st->tail = &st->first;
 	*out = st;
 	return 0;
+}
+
+static void later_free(struct later *l)
+{
+	if (l->mk.release)
+		l->mk.release(l->mk.arg);
+	free(l->path);
+	free(l);
 }
 
 void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	/* What was queued is written before the environment closes: the next mount finds it. */
+	pthread_mutex_lock(&st->lock);
+	st->closing = true;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+	if (st->writer)
+		pthread_join(st->thread, NULL);
+	pthread_cond_destroy(&st->done);
+	pthread_cond_destroy(&st->wake);
+	pthread_mutex_destroy(&st->lock);
 	mdb_env_close(st->env);
 	free(st);
 }
@@ -158,14 +201,110 @@ static int put_blob(struct store *st, MDB_dbi dbi, const char *path, const uint8
 	return err_of(mdb_txn_commit(txn));
 }
 
+static bool queued(const struct store *st, const char *path)
+{
+	for (const struct later *l = st->first; l; l = l->next)
+		if (!strcmp(l->path, path))
+			return true;
+	return false;
+}
+
 int store_get_media(struct store *st, const char *path, uint8_t **blob, size_t *size)
 {
+	pthread_mutex_lock(&st->lock);
+	while (queued(st, path))
+		pthread_cond_wait(&st->done, &st->lock);
+	pthread_mutex_unlock(&st->lock);
 	return get_blob(st, st->media, path, blob, size);
 }
 
 int store_put_media(struct store *st, const char *path, const uint8_t *blob, size_t size)
 {
 	return put_blob(st, st->media, path, blob, size);
+}
+
+/* Makes and writes one record; logs what fails. */
+static void write_later(struct store *st, const struct later *l)
+{
+	uint8_t *blob;
+	size_t size;
+	int ret;
+
+	if ((ret = l->mk.make(l->mk.arg, &blob, &size)) < 0) {
+		log_warn("%s: cannot keep its index in the persistent index: %s", l->path, strerror(-ret));
+		return;
+	}
+	if ((ret = put_blob(st, st->media, l->path, blob, size)) < 0)
+		log_warn("%s: cannot keep its index in the persistent index: %s", l->path, strerror(-ret));
+	free(blob);
+}
+
+/* The writer thread: writes queued media records, oldest first, until the store closes and
+ * nothing is left. A record leaves the queue only once written (or failed) and released, so
+ * that store_get_media finds it in the file or waits for it, and store_flush returns only when
+ * nothing queued is held any more. */
+static void *writer(void *arg)
+{
+	struct store *st = arg;
+
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		struct later *l = st->first;
+		if (!l) {
+			if (st->closing)
+				break;
+			pthread_cond_wait(&st->wake, &st->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&st->lock);
+		write_later(st, l);
+		if (l->mk.release)  /* before store_flush returns: what it holds may go right after */
+			l->mk.release(l->mk.arg);
+		pthread_mutex_lock(&st->lock);
+		if (!(st->first = l->next))
+			st->tail = &st->first;
+		free(l->path);
+		free(l);
+		pthread_cond_broadcast(&st->done);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+int store_put_media_later(struct store *st, const char *path, const struct store_maker *mk)
+{
+	struct later *l = calloc(1, sizeof(*l));
+
+	if (!l || !(l->path = strdup(path))) {
+		free(l);
+		if (mk->release)
+			mk->release(mk->arg);
+		return -ENOMEM;
+	}
+	l->mk = *mk;
+	pthread_mutex_lock(&st->lock);
+	if (!st->writer && pthread_create(&st->thread, NULL, writer, st) == 0)
+		st->writer = true;
+	if (!st->writer) {
+		/* No thread: made and written now, as the caller waits. */
+		pthread_mutex_unlock(&st->lock);
+		write_later(st, l);
+		later_free(l);
+		return 0;
+	}
+	*st->tail = l;
+	st->tail = &l->next;
+	pthread_cond_signal(&st->wake);
+	pthread_mutex_unlock(&st->lock);
+	return 0;
+}
+
+void store_flush(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	while (st->first)
+		pthread_cond_wait(&st->done, &st->lock);
+	pthread_mutex_unlock(&st->lock);
 }
 
 int store_get_poster(struct store *st, const char *path, uint8_t **blob, size_t *size)
