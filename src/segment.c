@@ -424,11 +424,16 @@ static void *production_main(void *arg)
 			*q = p->next;
 			break;
 		}
-	P.running--;
 	pthread_cond_broadcast(&P.changed);
 	pthread_mutex_unlock(&P.lock);
 	media_put(p->m);
 	production_put(p);
+	/* Counted out only now: segment_shutdown waits for P.running to reach zero, and then the media
+	 * go (media_shutdown) while this thread would still be putting its media back. */
+	pthread_mutex_lock(&P.lock);
+	P.running--;
+	pthread_cond_broadcast(&P.changed);
+	pthread_mutex_unlock(&P.lock);
 	return NULL;
 }
 
