@@ -73,6 +73,7 @@ get() {
 	if [ "$code" != 200 ] || { [ -n "$cl" ] && [ "$cl" != "$bytes" ]; }; then
 		echo "$bench_tag: GET $1 answered $code with $bytes bytes (Content-Length ${cl:-none})" >&2
 		status=1
+		: > "$run/failed"
 	fi
 	awk -v t="$ms" -v b="$bytes" 'BEGIN { printf "%.1f %d\n", t * 1000, b }'
 }
@@ -86,6 +87,7 @@ hlsfs_round() {
 	local bin=$1 s=$2 video base m p g t bytes variant first seg
 	rm -rf "$run/cache"
 	log=$run/hlsfs-$s-$(basename "$(dirname "$(dirname "$bin")")").log
+	: > "$log"  # what this round's daemon logs, once
 	mount_hlsfs "$bin" "$src_root/s$s" "cache_dir=$run/cache"
 	video=video-${s}s.mp4
 	base=http://127.0.0.1:$port/m/$video
@@ -100,8 +102,12 @@ hlsfs_round() {
 	seg=$(first_of "$base/$variant")
 	read -r t _ < <(get "$base/${variant%/*}/$seg")
 	unmount_checked
+	failed_round
 	echo "$m $p $g $bytes $first $t"
 }
+
+# failed_round: a round runs in a subshell (read < <(...)), whose status is lost: a failure leaves a mark.
+failed_round() { [ "$status" = 0 ] || : > "$run/failed"; }
 
 # static_round S: prints "PLAYLIST_MS SEGMENT_MS SEGMENT_BYTES" of the static copy (page cache warm, as the
 # source is for hlsfs).
@@ -109,6 +115,7 @@ static_round() {
 	local base=http://127.0.0.1:$port/static-$1 p g bytes
 	read -r p _ < <(get "$base/index.m3u8")
 	read -r g bytes < <(get "$base/$(first_of "$base/index.m3u8")")
+	failed_round
 	echo "$p $g $bytes"
 }
 
@@ -138,4 +145,5 @@ for s in 60 600; do
 		"$(ratio "$(median "${nm[@]}")" "$(median "${bm[@]}")")" "$(ratio "$mnt_all" "$base_all")" "$(ratio "$mnt_all" "$static_all")" \
 		"$(ratio "$(median "${nx[@]}")" "$(median "${sg[@]}")")"
 done
+[ ! -e "$run/failed" ] || status=1
 exit "$status"
