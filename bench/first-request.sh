@@ -73,7 +73,7 @@ get() {
 	if [ "$code" != 200 ] || { [ -n "$cl" ] && [ "$cl" != "$bytes" ]; }; then
 		echo "$bench_tag: GET $1 answered $code with $bytes bytes (Content-Length ${cl:-none})" >&2
 		status=1
-		: > "$run/failed"
+		mark_failed
 	fi
 	awk -v t="$ms" -v b="$bytes" 'BEGIN { printf "%.1f %d\n", t * 1000, b }'
 }
@@ -102,12 +102,9 @@ hlsfs_round() {
 	seg=$(first_of "$base/$variant")
 	read -r t _ < <(get "$base/${variant%/*}/$seg")
 	unmount_checked
-	failed_round
+	mark_failed  # a round runs in a subshell (read < <(...))
 	echo "$m $p $g $bytes $first $t"
 }
-
-# failed_round: a round runs in a subshell (read < <(...)), whose status is lost: a failure leaves a mark.
-failed_round() { [ "$status" = 0 ] || : > "$run/failed"; }
 
 # static_round S: prints "PLAYLIST_MS SEGMENT_MS SEGMENT_BYTES" of the static copy (page cache warm, as the
 # source is for hlsfs).
@@ -115,7 +112,7 @@ static_round() {
 	local base=http://127.0.0.1:$port/static-$1 p g bytes
 	read -r p _ < <(get "$base/index.m3u8")
 	read -r g bytes < <(get "$base/$(first_of "$base/index.m3u8")")
-	failed_round
+	mark_failed
 	echo "$p $g $bytes"
 }
 
@@ -145,5 +142,4 @@ for s in 60 600; do
 		"$(ratio "$(median "${nm[@]}")" "$(median "${bm[@]}")")" "$(ratio "$mnt_all" "$base_all")" "$(ratio "$mnt_all" "$static_all")" \
 		"$(ratio "$(median "${nx[@]}")" "$(median "${sg[@]}")")"
 done
-[ ! -e "$run/failed" ] || status=1
-exit "$status"
+exit "$(exit_status)"

@@ -204,6 +204,12 @@ unmount_checked() {
 	if [ "$each_log" = 1 ] && ! show_log "$log"; then status=1; fi
 }
 
+# mark_failed: keeps a failure (status=1) that happened in a subshell ($(...), read < <(...)), where the
+# status is lost; exit_status reads the mark.
+mark_failed() { [ "$status" = 0 ] || : > "$run/failed"; }
+# exit_status: the status a benchmark exits with, counting failures marked in subshells.
+exit_status() { if [ -e "$run/failed" ]; then echo 1; else echo "$status"; fi; }
+
 # show_log FILE: say what the daemon logged in FILE (its first 20 lines); status 1 when it logged anything.
 show_log() {
 	grep -qv '^$' "$1" 2>/dev/null || return 0

@@ -130,11 +130,14 @@ play() {
 	[ "$player" = hls.js ] || page=player-vjs
 	rm -rf "$run/cache" "$run/profile" && mkdir -p "$run/profile"
 	log=$run/hlsfs-$(basename "$dir")-$first.log
+	: > "$log"
 	mount_hlsfs "${bin:-$hlsfs}" "$dir" "cache_dir=$run/cache,ladder=$ladder"
 	video=$(ls "$mnt")
 	name=$(basename "$dir")-$first.m3u8
 	if ! rewrite "$mnt/$video/master.m3u8" "$video" "$first" "$www/alt/$name"; then
 		unmount_checked
+		status=1
+		mark_failed
 		echo '{"first": null}'
 		return
 	fi
@@ -142,6 +145,7 @@ play() {
 		--url "http://127.0.0.1:$port/$page/index.html?src=/alt/$name" ${seek:+--seek "$seek" --good-within 0}) ||
 		{ echo "bench: $player, $(basename "$dir"), $first first: the player failed" >&2; status=1; out='{"first": null}'; }
 	unmount_checked
+	mark_failed  # run in $(...)
 	echo "$out"
 }
 
@@ -156,10 +160,12 @@ listed_first() {
 	local v
 	rm -rf "$run/cache"
 	log=$run/hlsfs-listed.log
+	: > "$log"  # what this mount's daemon logs, once
 	mount_hlsfs "$hlsfs" "$1" "cache_dir=$run/cache,ladder=$ladder"
 	v=$(ls "$mnt")
 	grep -v '^#' "$mnt/$v/master.m3u8" | sed '/^$/d' | head -n 1 | cut -d/ -f1
 	unmount_checked
+	mark_failed  # run in $(...)
 }
 
 if [ -n "${BENCH_BASE:-}" ]; then
@@ -206,7 +212,7 @@ for name in ${BENCH_SOURCES:-h264-8 h264-10 hevc-10 hevc-4k}; do
 		fi
 	done
 done
-[ "${BENCH_SEEK:-1}" = 1 ] || exit "$status"
+[ "${BENCH_SEEK:-1}" = 1 ] || exit "$(exit_status)"
 # The seek is made as soon as the first frame plays, to 90%: past what hls.js buffers (30 s) and what the
 # mount prepares ahead (prefetch) by then, so that it is cold, while the segments after the start are
 # still being made. With BENCH_BASE, the same for that revision's build, round by round.
@@ -225,4 +231,4 @@ done
 [ "${#s[@]}" -gt 0 ] && printf 'seek to playing: %s s (median of %d: %s)\n' "$(median "${s[@]}")" "${#s[@]}" "${s[*]}"
 [ "${#sb[@]}" -gt 0 ] && printf 'base %s (%s): %s s (median of %d: %s); ratio %s\n' "$base" "$base_rev" "$(median "${sb[@]}")" \
 	"${#sb[@]}" "${sb[*]}" "$(ratio "$(median "${s[@]}")" "$(median "${sb[@]}")")"
-exit "$status"
+exit "$(exit_status)"
