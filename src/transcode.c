@@ -49,6 +49,7 @@
 #include "tonemap.h"
 #include "segment.h"
 #include "source.h"
+#include "stats.h"
 #include "synth.h"
 #include "tsmux.h"
 
@@ -166,6 +167,7 @@ struct job {
 	uint32_t first_wanted;     /* the first sample (decode order) whose picture the segment shows */
 	uint32_t fed;              /* the last sample given to the decoder */
 	uint32_t taken;            /* decoded frames queued so far */
+	bool keep;                 /* the next segment starts in this GOP: park the decoder at the end */
 	AVCodecContext *dec, *enc;
 	AVFilterGraph *deint;      /* yadif, from the first interlaced picture on (deint_offer) */
 	AVFilterContext *deint_in, *deint_out;
@@ -338,7 +340,13 @@ static int64_t frame_time(const AVFrame *f)
 
 static int take_if_wanted(struct job *j, AVFrame *f)
 {
-	return j->taken < j->nwant && wanted(j, frame_time(f)) ? take_frame(j, f) : 0;
+	int64_t t = frame_time(f);
+
+	if (j->taken < j->nwant && wanted(j, t))
+		return take_frame(j, f);
+	if (t >= j->in->plan->segments[j->seg].end)
+		j->keep = false;  /* a picture of the next segment is out: the decoder cannot be handed on */
+	return 0;
 }
 
 /* Interlaced pictures (DVD, broadcast recordings) are deinterlaced before they are scaled, or every
@@ -397,8 +405,11 @@ static int offer_frame(struct job *j, AVFrame *f)
 	if (j->deint && (f->width != j->deint_in->outputs[0]->w || f->height != j->deint_in->outputs[0]->h ||
 			 f->format != j->deint_in->outputs[0]->format) && (ret = deint_drain(j, true)) < 0)
 		return ret;  /* the picture changed size mid-stream: a new graph for the new size */
-	if (!j->deint && f->interlaced_frame && (ret = deint_open(j, f)) < 0)
-		return ret;
+	if (!j->deint && f->interlaced_frame) {
+		j->keep = false;  /* the deinterlacer's pictures in hand are not handed on */
+		if ((ret = deint_open(j, f)) < 0)
+			return ret;
+	}
 	if (!j->deint)
 		return take_if_wanted(j, f);
 	if (av_buffersrc_add_frame_flags(j->deint_in, f, AV_BUFFERSRC_FLAG_KEEP_REF) < 0)
@@ -436,13 +447,167 @@ static int drain_decoder(struct job *j, AVFrame *frame)
 /* Set at unmount: encodes under way give up at their next frame. */
 static int stopping;
 
-void transcode_stop(void)
+/* Decoders parked at the end of a segment whose GOP goes on into the next segment, so that the
+ * next segment's transcode (any rung: they share the plan) decodes on from there rather than again
+ * from the keyframe: in a 30 s GOP, segment k otherwise decodes k segments' worth of pictures
+ * first. The bytes are those of a decode from the keyframe: the same samples from the same
+ * keyframe are decoded, and what is skipped before a segment (AVDISCARD_NONREF) no picture refers
+ * to. Only for codecs whose output order the bitstream fixes (HEVC, VP9, AV1): libavcodec's H.264
+ * decoder works out its reorder depth from the pictures it has seen when the SPS does not say,
+ * and a decoder that has seen more pictures could then give out a picture that a fresh one drops. */
+struct parked {
+	AVCodecContext *dec;       /* NULL: a free slot */
+	char *path;
+	struct source_identity id;
+	uint32_t k0;               /* the keyframe the decode started at */
+	uint32_t fed;              /* the last sample given to it */
+	uint32_t whole_from;       /* samples from here on were decoded whole (unreferenced ones too) */
+	int64_t end;               /* no picture shown from here on has come out of it yet */
+	struct timespec when;
+};
+
+/* A 4K decoder holds a few hundred MB of pictures: two at most, for 20 s. */
+#define PARKED_MAX 2
+#define PARKED_SECONDS 20
+static struct parked parked[PARKED_MAX];
+static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void parked_free(struct parked *p)
 {
-	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
+	avcodec_free_context(&p->dec);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
 }
 
-/* The decoding thread: reads and decodes the samples from k0 on, queueing each wanted frame
- * scaled, until every wanted frame is queued or the samples run out. */
+/* Takes out of the lot, into out (PARKED_MAX slots), the decoders parked longer than
+ * PARKED_SECONDS, all of them with all; the caller frees them outside the lock. */
+static void parked_expire(struct parked *out, bool all)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (unsigned i = 0; i < PARKED_MAX; i++) {
+		if (parked[i].dec && (all || now.tv_sec - parked[i].when.tv_sec > PARKED_SECONDS)) {
+			out[i] = parked[i];
+			memset(&parked[i], 0, sizeof(parked[i]));
+		}
+	}
+}
+
+static void parked_free_all(struct parked *v)
+{
+	for (unsigned i = 0; i < PARKED_MAX; i++)
+		if (v[i].dec)
+			parked_free(&v[i]);
+}
+
+void transcode_stop(void)
+{
+	struct parked gone[PARKED_MAX] = { 0 };
+
+	pthread_mutex_lock(&parked_lock);
+	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
+	parked_expire(gone, true);
+	pthread_mutex_unlock(&parked_lock);
+	parked_free_all(gone);
+}
+
+/* Whether the segment after this one starts in the GOP this one is decoded from (no keyframe up
+ * to the sample after the last one it needs), with a codec whose decoder can be handed on. */
+static bool parkable(const struct job *j)
+{
+	const struct index_track *v = &j->in->ix->video;
+
+	if (j->seg + 1 >= j->in->plan->nb_segments || v->shown_late || identity_growing(j->in->id) ||
+	    j->last_sample + 1 >= v->nb_samples)
+		return false;
+	if (v->decoder_id != AV_CODEC_ID_HEVC && v->decoder_id != AV_CODEC_ID_VP9 && v->decoder_id != AV_CODEC_ID_AV1)
+		return false;
+	for (uint32_t i = j->k0 + 1; i <= j->last_sample + 1; i++)
+		if (v->samples[i].flags & INDEX_SAMPLE_KEY)
+			return false;
+	return true;
+}
+
+/* At the end of a segment with keep: the decoder, fed up to j->fed and not drained, goes to the
+ * lot. Returns false when it cannot. */
+static bool park(struct job *j)
+{
+	struct parked gone[PARKED_MAX] = { 0 }, p = {
+		.dec = j->dec, .id = *j->in->id, .k0 = j->k0, .fed = j->fed, .whole_from = j->first_wanted,
+		.end = j->in->plan->segments[j->seg].end,
+	};
+	unsigned slot = 0;
+
+	if (!(p.path = strdup(j->in->path)))
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &p.when);
+	pthread_mutex_lock(&parked_lock);
+	if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+		pthread_mutex_unlock(&parked_lock);
+		free(p.path);
+		return false;
+	}
+	parked_expire(gone, false);
+	for (unsigned i = 0; i < PARKED_MAX; i++) {
+		if (!parked[i].dec) {
+			slot = i;
+			break;
+		}
+		if (parked[i].when.tv_sec < parked[slot].when.tv_sec ||
+		    (parked[i].when.tv_sec == parked[slot].when.tv_sec && parked[i].when.tv_nsec < parked[slot].when.tv_nsec))
+			slot = i;
+	}
+	if (parked[slot].dec)  /* the lot is full: the oldest makes room (its slot in gone is free) */
+		gone[slot] = parked[slot];
+	parked[slot] = p;
+	pthread_mutex_unlock(&parked_lock);
+	parked_free_all(gone);
+	j->dec = NULL;
+	return true;
+}
+
+/* Before sample *next, while no picture of the segment has come out: takes a decoder parked by
+ * an earlier segment of the same GOP that is further on than j's own, if the lot has one, in place
+ * of j's own, and sets *next to the first sample it has not had. It fits when it started at k0,
+ * was fed whole (unreferenced samples too) from a sample no later than the first this segment
+ * shows, and gave out no picture from where this segment starts. (A transcode made ahead may
+ * have started from the keyframe beside the one it follows, then paused for it.) */
+static bool adopt(struct job *j, uint32_t *next)
+{
+	const struct plan_segment *s = &j->in->plan->segments[j->seg];
+	struct parked p = { 0 };
+
+	if (j->taken || j->deint || *next >= j->first_wanted)
+		return false;
+	pthread_mutex_lock(&parked_lock);
+	for (unsigned i = 0; i < PARKED_MAX; i++) {
+		struct parked *c = &parked[i];
+		if (c->dec && c->k0 == j->k0 && c->fed >= *next && c->whole_from <= j->first_wanted && c->end <= s->start &&
+		    identity_equal(&c->id, j->in->id) && !strcmp(c->path, j->in->path)) {
+			p = *c;
+			memset(c, 0, sizeof(*c));
+			break;
+		}
+	}
+	pthread_mutex_unlock(&parked_lock);
+	if (!p.dec)
+		return false;
+	avcodec_free_context(&j->dec);
+	j->dec = p.dec;
+	p.dec = NULL;
+	j->fed = p.fed;
+	*next = p.fed + 1;
+	stats_add(STATS_DECODES_CONTINUED, 1);
+	log_debug("%s: %up segment %u: decoding on from sample %u (GOP from sample %u)", j->in->path, j->r->height,
+		  j->seg, p.fed + 1, j->k0);
+	parked_free(&p);
+	return true;
+}
+
+/* The decoding thread: reads and decodes the samples from k0 on (or from where a parked decoder
+ * stopped), queueing each wanted frame scaled, until every wanted frame is queued or the samples
+ * run out. */
 static int decode_span(struct job *j)
 {
 	const struct index_track *v = &j->in->ix->video;
@@ -450,6 +615,7 @@ static int decode_span(struct job *j)
 	AVFrame *frame = av_frame_alloc();
 	struct sample_reader rd;
 	uint64_t bad;
+	uint32_t i = j->k0;
 	int ret = 0;
 
 	sample_reader_init(&rd, j->src);
@@ -457,13 +623,21 @@ static int decode_span(struct job *j)
 		ret = -ENOMEM;
 		goto out;
 	}
-	for (uint32_t i = j->k0; i <= j->last_sample && j->taken < j->nwant; i++) {
+	/* With keep, samples past the last one needed are fed until the segment's last picture
+	 * comes out, rather than draining the decoder: it stays usable for the next segment. */
+	for (; j->taken < j->nwant && (i <= j->last_sample || (j->keep && i < v->nb_samples &&
+								!(v->samples[i].flags & INDEX_SAMPLE_KEY)));
+	     i++) {
 		const struct index_sample *s = &v->samples[i];
 		if (j->watch && j->watch->turn)
 			j->watch->turn(j->watch->ctx);
 		if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
 			ret = -ECANCELED;
 			goto out;
+		}
+		if (adopt(j, &i)) {  /* a decoder further on was parked meanwhile */
+			i--;  /* the loop's test again, from the sample after its last */
+			continue;
 		}
 		if ((ret = av_new_packet(pkt, (int)s->size)) < 0) {
 			ret = -ENOMEM;
@@ -494,6 +668,8 @@ static int decode_span(struct job *j)
 		if ((ret = drain_decoder(j, frame)) < 0)
 			goto out;
 	}
+	if (j->keep && j->taken == j->nwant && park(j))
+		goto out;
 	avcodec_send_packet(j->dec, NULL);
 	if ((ret = drain_decoder(j, frame)) == 0)
 		ret = deint_drain(j, true);
@@ -893,6 +1069,7 @@ static int encode_all(struct job *j)
 		;
 	j->first_wanted = first;
 	j->last_sample = last;
+	j->keep = parkable(j);
 	{
 		uint64_t end = 0;  /* remote read-ahead stops at the last byte decoded */
 		for (uint32_t i = j->k0; i <= last; i++)

@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# t-gop-continue: in a GOP longer than a segment, a transcoded segment goes on with the decoder the segment
+# before it left (any rung), rather than decoding again from the keyframe; its bytes are those of a decode
+# from the keyframe. HEVC with open GOPs (a CRA at 10 s, B-pyramid), VP9 and AV1,
+# each one keyframe per 10 s: mount A reads the two rungs' segments in order, alternating rungs, one at a
+# time (each continuation counted in hlsfs_decodes_continued_total); mount B reads them from the last
+# segment to the first (no segment follows one made before it: nothing continued); mount C reads front to back with the default
+# workers and prefetch (segments made ahead take the decoder over while they run). All three give the same
+# bytes. H.264, whose decoder may work out its reorder depth from the pictures it saw, is never continued.
+source "$(dirname "$0")/lib.sh"
+
+source "$(dirname "$0")/ladder-lib.sh"
+
+need ffmpeg ffprobe
+need_hlsfs
+LADDER=240:300/160:200
+
+ladder_source gop-hevc.mp4 -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 -f lavfi -i "$(_tone 20)" \
+    -c:v libx265 -preset ultrafast -pix_fmt yuv420p \
+    -x265-params log-level=error:keyint=300:min-keyint=300:scenecut=0:open-gop=1:bframes=4:b-pyramid=1 \
+    -tag:v hvc1 -c:a aac -b:a 64k -ac 2
+ladder_source gop-vp9.webm -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 \
+    -c:v libvpx-vp9 -deadline good -cpu-used 8 -row-mt 1 -g 300 -keyint_min 300 -b:v 400k
+ladder_source gop-av1.mkv -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 \
+    -c:v libsvtav1 -preset 12 -g 300 -b:v 400k
+src_longgop
+
+# The sources must be what the test says: a CRA picture in the HEVC one, one keyframe (sync sample) per
+# 10 s in each (H.264: one in all).
+nals=$(ffmpeg -v trace -nostdin -i "$SRC/gop-hevc.mp4" -c copy -bsf:v trace_headers -f null - 2>&1 | grep -c 'nal_unit_type .* = 21$' || true)
+[ "$nals" -ge 1 ] || fail "test bug: gop-hevc.mp4 has no CRA picture"
+for f in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv longgop.mp4; do
+    keys=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$SRC/$f" | grep -c K || true)
+    [ "$keys" -ge 1 ] && [ "$keys" -le 2 ] || fail "test bug: $f has $keys keyframes in 20 s, not a long-GOP source"
+done
+
+stat_value() { stat_of "$1" hlsfs_decodes_continued_total; }
+
+# read_alternating MNT VIDEO: the two rungs' segments in order, rung by rung in turn (240p 0, 160p 1, 240p 2,
+# ...), then the others; prints how many decodes went on from a parked decoder meanwhile.
+read_alternating() {
+    local mnt=$1 v=$2 before after i n
+    local -a hi lo
+    mapfile -t hi < <(segments_of "$mnt/$v/240p/index.m3u8")
+    mapfile -t lo < <(segments_of "$mnt/$v/160p/index.m3u8")
+    n=${#hi[@]}
+    [ "$n" -ge 3 ] && [ "${#lo[@]}" = "$n" ] || fail "$v: want 3 or more segments in both rungs, got $n and ${#lo[@]}"
+    before=$(stat_value "$mnt")
+    for ((i = 0; i < n; i++)); do
+        if ((i % 2)); then cat "${lo[i]}"; else cat "${hi[i]}"; fi > /dev/null || fail "$v: reading segment $i failed"
+    done
+    after=$(stat_value "$mnt")
+    for ((i = 0; i < n; i++)); do
+        if ((i % 2)); then cat "${hi[i]}"; else cat "${lo[i]}"; fi > /dev/null || fail "$v: reading segment $i failed"
+    done
+    echo $((after - before))
+}
+
+mkdir -p "$T/mnt-b" "$T/mnt-c"
+mount_hlsfs "$SRC" "$MNT" -o "cache_dir=$T/cache-a,ladder=$LADDER,workers=1,prefetch=0"
+declare -A continued
+for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv longgop.mp4; do
+    continued[$v]=$(read_alternating "$MNT" "$v")
+done
+tree_sums "$MNT" > "$T/sum-a"
+umount_hlsfs "$MNT"
+
+# read_backward MNT VIDEO: segment by segment from the last, both rungs each: no segment read follows one
+# read before it, so none can go on from a parked decoder.
+read_backward() {
+    local mnt=$1 v=$2 i
+    local -a hi lo
+    mapfile -t hi < <(segments_of "$mnt/$v/240p/index.m3u8")
+    mapfile -t lo < <(segments_of "$mnt/$v/160p/index.m3u8")
+    for ((i = ${#hi[@]} - 1; i >= 0; i--)); do
+        cat "${hi[i]}" "${lo[i]}" > /dev/null || fail "$v: reading segment $i failed"
+    done
+}
+
+mount_hlsfs "$SRC" "$T/mnt-b" -o "cache_dir=$T/cache-b,ladder=$LADDER,workers=1,prefetch=0"
+for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv longgop.mp4; do
+    read_backward "$T/mnt-b" "$v"
+done
+tree_sums "$T/mnt-b" > "$T/sum-b"
+n=$(stat_value "$T/mnt-b")
+[ "$n" = 0 ] || fail "read back to front, $n segments went on from a parked decoder, want none"
+umount_hlsfs "$T/mnt-b"
+
+mount_hlsfs "$SRC" "$T/mnt-c" -o "cache_dir=$T/cache-c,ladder=$LADDER"
+tree_sums "$T/mnt-c" > "$T/sum-c"
+umount_hlsfs "$T/mnt-c"
+
+for other in b c; do
+    if ! diff -q "$T/sum-a" "$T/sum-$other" > /dev/null; then
+        f=$(differing_files "$T/sum-a" "$T/sum-$other")
+        fail "$(wc -l <<<"$f") files differ between segments decoded on from the segment before (mount A) and mount ${other^^}: $(head -n 4 <<<"$f" | tr '\n' ' ')"
+    fi
+done
+grep -c '\.ts$' "$T/sum-a" | grep -qv '^0$' || fail "test bug: no segments summed"
+for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv; do
+    # Two GOPs of 10 s, cut into segments of about 6 s: the second segment of each GOP follows the first.
+    [ "${continued[$v]}" -ge 2 ] ||
+        fail "$v: ${continued[$v]} of its segments read in order went on from the segment before, want 2 or more (hlsfs_decodes_continued_total)"
+done
+[ "${continued[longgop.mp4]}" = 0 ] || fail "longgop.mp4 (H.264): ${continued[longgop.mp4]} segments went on from a parked decoder, want none"
+pass
