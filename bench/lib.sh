@@ -103,7 +103,8 @@ gen_first_byte_sources() {
 }
 
 # gen_playback_sources DIR: 30 s of 2160p30 HEVC and of 1080p30 HEVC Main 10, each with AAC and a keyframe every
-# 2 s, in DIR/hevc-4k and DIR/hevc-10 (playback.sh).
+# 2 s, in DIR/hevc-4k and DIR/hevc-10, and 30 s of 2160p30 HEVC with B-frames and one keyframe in DIR/hevc-4k-gop30
+# (playback.sh).
 gen_playback_sources() {
 	local src_root=$1 tone=sine=frequency=440:sample_rate=48000
 	gen "$src_root/hevc-4k/hevc-2160p-30s.mp4" -f lavfi -i testsrc2=size=3840x2160:rate=30 -f lavfi -i $tone -t 30 \
@@ -112,6 +113,10 @@ gen_playback_sources() {
 	gen "$src_root/hevc-10/hevc-1080p-10bit-30s.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i $tone -t 30 \
 		-c:v libx265 -preset ultrafast -pix_fmt yuv420p10le -x265-params log-level=error:keyint=60:min-keyint=60 \
 		-b:v 8M -tag:v hvc1 -c:a aac -b:a 128k -ac 2 -movflags +faststart
+	gen "$src_root/hevc-4k-gop30/hevc-2160p-gop30s.mp4" -f lavfi -i testsrc2=size=3840x2160:rate=30 -f lavfi -i $tone \
+		-t 30 -c:v libx265 -preset ultrafast -pix_fmt yuv420p \
+		-x265-params log-level=error:keyint=900:min-keyint=900:scenecut=0:bframes=3 \
+		-b:v 20M -tag:v hvc1 -c:a aac -b:a 128k -ac 2 -movflags +faststart
 }
 
 # gen_seek_sources DIR: 60 s of 1080p30 H.264 High 10 and HEVC Main 10 with B-frames and a keyframe every 30 s,
