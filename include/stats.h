@@ -37,6 +37,7 @@ enum stats_counter {
 enum stats_gauge {
 	STATS_GENERATIONS_IN_FLIGHT,
 	STATS_GENERATIONS_PAUSED,  /* transcodes made ahead, waiting for a reader's to finish */
+	STATS_DECODERS_PARKED,     /* decoders kept for the next segment of a long GOP (transcode.c) */
 	STATS_CACHE_BYTES,
 	STATS_CACHE_ENTRIES,
 	STATS_NB_GAUGES

@@ -47,6 +47,7 @@ static const struct {
 } gauge_info[STATS_NB_GAUGES] = {
 	[STATS_GENERATIONS_IN_FLIGHT] = { "hlsfs_generations_in_flight", "Segment generations running now." },
 	[STATS_GENERATIONS_PAUSED] = { "hlsfs_generations_paused", "Transcodes made ahead (prefetch) paused while a segment a reader waits for is made." },
+	[STATS_DECODERS_PARKED] = { "hlsfs_decoders_parked", "Decoders kept, at most 20 s, for the next segment of a GOP longer than a segment." },
 	[STATS_CACHE_BYTES] = { "hlsfs_cache_bytes", "Bytes of segment files in the cache." },
 	[STATS_CACHE_ENTRIES] = { "hlsfs_cache_entries", "Segment files in the cache." },
 };

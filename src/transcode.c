@@ -466,14 +466,21 @@ struct parked {
 	struct timespec when;
 };
 
-/* A 4K decoder holds a few hundred MB of pictures: two at most, for 20 s. */
+/* A 4K decoder holds a few hundred MB of pictures: two at most, for 20 s (a reaper thread, started
+ * with the first one parked, frees them when nothing took them). */
 #define PARKED_MAX 2
 #define PARKED_SECONDS 20
 static struct parked parked[PARKED_MAX];
 static pthread_mutex_t parked_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t parked_changed;
+static pthread_once_t reaper_once = PTHREAD_ONCE_INIT;
+static pthread_t reaper;
+static bool reaper_running;
 
 static void parked_free(struct parked *p)
 {
+	if (p->dec)
+		stats_gauge_add(STATS_DECODERS_PARKED, -1);
 	avcodec_free_context(&p->dec);
 	free(p->path);
 	memset(p, 0, sizeof(*p));
@@ -501,14 +508,57 @@ static void parked_free_all(struct parked *v)
 			parked_free(&v[i]);
 }
 
+static void *reaper_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&parked_lock);
+	while (!__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+		struct parked gone[PARKED_MAX] = { 0 };
+		struct timespec due = { 0 };
+		for (unsigned i = 0; i < PARKED_MAX; i++)
+			if (parked[i].dec && (!due.tv_sec || parked[i].when.tv_sec < due.tv_sec))
+				due = parked[i].when;
+		if (!due.tv_sec) {
+			pthread_cond_wait(&parked_changed, &parked_lock);
+			continue;
+		}
+		due.tv_sec += PARKED_SECONDS + 1;
+		pthread_cond_timedwait(&parked_changed, &parked_lock, &due);
+		parked_expire(gone, false);
+		pthread_mutex_unlock(&parked_lock);
+		parked_free_all(gone);
+		pthread_mutex_lock(&parked_lock);
+	}
+	pthread_mutex_unlock(&parked_lock);
+	return NULL;
+}
+
+static void reaper_start(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&parked_changed, &a);
+	pthread_condattr_destroy(&a);
+	reaper_running = pthread_create(&reaper, NULL, reaper_main, NULL) == 0;
+}
+
 void transcode_stop(void)
 {
 	struct parked gone[PARKED_MAX] = { 0 };
+	bool join;
 
 	pthread_mutex_lock(&parked_lock);
 	__atomic_store_n(&stopping, 1, __ATOMIC_RELAXED);
 	parked_expire(gone, true);
+	join = reaper_running;
+	reaper_running = false;
+	if (join)
+		pthread_cond_broadcast(&parked_changed);
 	pthread_mutex_unlock(&parked_lock);
+	if (join)
+		pthread_join(reaper, NULL);
 	parked_free_all(gone);
 }
 
@@ -539,11 +589,12 @@ static bool park(struct job *j)
 	};
 	unsigned slot = 0;
 
+	pthread_once(&reaper_once, reaper_start);
 	if (!(p.path = strdup(j->in->path)))
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &p.when);
 	pthread_mutex_lock(&parked_lock);
-	if (__atomic_load_n(&stopping, __ATOMIC_RELAXED)) {
+	if (__atomic_load_n(&stopping, __ATOMIC_RELAXED) || !reaper_running) {
 		pthread_mutex_unlock(&parked_lock);
 		free(p.path);
 		return false;
@@ -561,6 +612,8 @@ static bool park(struct job *j)
 	if (parked[slot].dec)  /* the lot is full: the oldest makes room (its slot in gone is free) */
 		gone[slot] = parked[slot];
 	parked[slot] = p;
+	stats_gauge_add(STATS_DECODERS_PARKED, 1);
+	pthread_cond_broadcast(&parked_changed);
 	pthread_mutex_unlock(&parked_lock);
 	parked_free_all(gone);
 	j->dec = NULL;
@@ -596,6 +649,7 @@ static bool adopt(struct job *j, uint32_t *next)
 	avcodec_free_context(&j->dec);
 	j->dec = p.dec;
 	p.dec = NULL;
+	stats_gauge_add(STATS_DECODERS_PARKED, -1);
 	j->fed = p.fed;
 	*next = p.fed + 1;
 	stats_add(STATS_DECODES_CONTINUED, 1);

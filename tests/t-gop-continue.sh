@@ -6,7 +6,7 @@
 # time (each continuation counted in hlsfs_decodes_continued_total); mount B reads them from the last
 # segment to the first (no segment follows one made before it: nothing continued); mount C reads front to back with the default
 # workers and prefetch (segments made ahead take the decoder over while they run). All three give the same
-# bytes. H.264, whose decoder may work out its reorder depth from the pictures it saw, is never continued.
+# bytes. A parked decoder nobody takes is freed after 20 s (hlsfs_decoders_parked). H.264, whose decoder may work out its reorder depth from the pictures it saw, is never continued.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -84,6 +84,15 @@ done
 tree_sums "$T/mnt-b" > "$T/sum-b"
 n=$(stat_value "$T/mnt-b")
 [ "$n" = 0 ] || fail "read back to front, $n segments went on from a parked decoder, want none"
+# The decoders parked for segments nobody asked for are freed after 20 s.
+parked=$(stat_of "$T/mnt-b" hlsfs_decoders_parked)
+[ "$parked" -ge 1 ] || fail "no decoder parked after segment 2 of each rung was made (hlsfs_decoders_parked $parked)"
+for _ in $(seq 60); do
+    [ "$(stat_of "$T/mnt-b" hlsfs_decoders_parked)" = 0 ] && break
+    sleep 0.5
+done
+[ "$(stat_of "$T/mnt-b" hlsfs_decoders_parked)" = 0 ] ||
+    fail "$parked decoders parked with nothing read for 30 s: $(stat_of "$T/mnt-b" hlsfs_decoders_parked) still held"
 umount_hlsfs "$T/mnt-b"
 
 mount_hlsfs "$SRC" "$T/mnt-c" -o "cache_dir=$T/cache-c,ladder=$LADDER"
