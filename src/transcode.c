@@ -697,7 +697,13 @@ static int decode_span(struct job *j)
 			ret = -ENOMEM;
 			goto out;
 		}
-		if ((ret = sample_read(&rd, v, s, pkt->data, &bad)) < 0) {
+		if ((ret = sample_read(&rd, v, s, pkt->data, &bad)) < 0 && i > j->last_sample) {
+			av_packet_unref(pkt);  /* read only to keep the decoder: it is drained instead */
+			j->keep = false;
+			ret = 0;
+			break;
+		}
+		if (ret < 0) {
 			if (ret == -EILSEQ)
 				log_error("%s: segment %u: %s", j->in->path, j->seg, rd.damage);
 			else

@@ -6,7 +6,8 @@
 # time (each continuation counted in hlsfs_decodes_continued_total); mount B reads them from the last
 # segment to the first (no segment follows one made before it: nothing continued); mount C reads front to back with the default
 # workers and prefetch (segments made ahead take the decoder over while they run). All three give the same
-# bytes. A parked decoder nobody takes is freed after 20 s (hlsfs_decoders_parked). H.264, whose decoder may work out its reorder depth from the pictures it saw, is never continued.
+# bytes. A parked decoder nobody takes is freed after 20 s (hlsfs_decoders_parked). A sample that cannot be
+# read just past a segment (read only to keep the decoder) does not fail that segment. H.264, whose decoder may work out its reorder depth from the pictures it saw, is never continued.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -98,6 +99,42 @@ umount_hlsfs "$T/mnt-b"
 mount_hlsfs "$SRC" "$T/mnt-c" -o "cache_dir=$T/cache-c,ladder=$LADDER"
 tree_sums "$T/mnt-c" > "$T/sum-c"
 umount_hlsfs "$T/mnt-c"
+
+# A sample past a segment's end that cannot be read costs that segment nothing: it was read only to keep
+# the decoder, which is drained instead. Video-only HEVC with its moov first, below eiofs
+# (tests/tools/eiofs.c), which fails every read past the first sample after segment 2's last (segment 2
+# starts in the GOP of the CRA and segment 3 in the same one: segment 2 is made to be continued).
+mkdir -p "$T/lower" "$T/eio" "$T/mnt-d" "$T/mnt-e"
+ffmpeg -nostdin -v error -i "$SRC/gop-hevc.mp4" -map 0:v -c copy -movflags +faststart "$T/lower/bad-gop.mp4" ||
+    fail "could not make the video-only copy"
+cc -O2 -Wall -o "$T/eiofs" "$TESTS_DIR/tools/eiofs.c" $(pkg-config --cflags --libs fuse3) 2> "$T/cc.log" ||
+    fail "building tests/tools/eiofs.c failed: $(head -n 3 "$T/cc.log" | tr '\n' ' ')"
+mount_hlsfs "$T/lower" "$T/mnt-d" -o "cache_dir=$T/cache-d,ladder=$LADDER,workers=1,prefetch=0"
+mapfile -t good < <(segments_of "$T/mnt-d/bad-gop.mp4/240p/index.m3u8")
+[ "${#good[@]}" -ge 4 ] || fail "test bug: bad-gop.mp4 has ${#good[@]} segments, want 4 or more"
+end2=$(awk -F'[:,]' '/^#EXTINF/ { t += $2; if (++n == 3) { print t; exit } }' "$T/mnt-d/bad-gop.mp4/240p/index.m3u8")
+cat "${good[2]}" > "$T/seg2-good.ts" || fail "reading segment 2 of the readable copy failed"
+umount_hlsfs "$T/mnt-d"
+# The byte offset of the sample after the last one segment 2 shows a picture of (decode order; times from
+# the first picture shown).
+fail_at=$(ffprobe -v error -select_streams v:0 -show_entries packet=pts_time,pos -of csv=p=0 "$T/lower/bad-gop.mp4" |
+    awk -F, -v end="$end2" 'NR == 1 || $1 < t0 { t0 = $1 } { pts[NR] = $1; pos[NR] = $2; n = NR }
+        END { for (i = 1; i <= n; i++) if (pts[i] - t0 < end - 0.001) last = i; print pos[last + 1] }')
+[ -n "$fail_at" ] && [ "$fail_at" -gt 0 ] || fail "test bug: no sample after segment 2 ($end2 s)"
+EIOFS_FAIL_OFFSET=$fail_at "$T/eiofs" -f -o fail_name=bad "$T/lower" "$T/eio" 2> "$T/eiofs.log" < /dev/null &
+EIO_PID=$!
+_track_pid "$EIO_PID"
+wait_until 10 _is_mounted "$T/eio" || fail "eiofs did not mount: $(head -n 3 "$T/eiofs.log" | tr '\n' ' ')"
+mount_hlsfs "$T/eio" "$T/mnt-e" -o "cache_dir=$T/cache-e,ladder=$LADDER,workers=1,prefetch=0"
+mapfile -t bad < <(segments_of "$T/mnt-e/bad-gop.mp4/240p/index.m3u8")
+cat "${bad[2]}" > "$T/seg2-bad.ts" 2> "$T/seg2.err" ||
+    fail "segment 2 failed when only samples after it cannot be read: $(head -c 200 "$T/seg2.err")"
+cmp -s "$T/seg2-good.ts" "$T/seg2-bad.ts" || fail "segment 2 differs when the samples after it cannot be read"
+if cat "${bad[3]}" > /dev/null 2>&1; then fail "segment 3 read whole from a source failing inside it"; fi
+EXPECT_LOG=('^hlsfs: .*/bad-gop\.mp4: segment 3: reading the source failed \(Input/output error\)$')
+umount_hlsfs "$T/mnt-e"
+EXPECT_LOG=()
+fusermount3 -u "$T/eio" || fail "fusermount3 -u of the eiofs mount failed"
 
 for other in b c; do
     if ! diff -q "$T/sum-a" "$T/sum-$other" > /dev/null; then
