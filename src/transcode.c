@@ -541,7 +541,10 @@ static void reaper_start(void)
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(&parked_changed, &a);
 	pthread_condattr_destroy(&a);
-	reaper_running = pthread_create(&reaper, NULL, reaper_main, NULL) == 0;
+	pthread_mutex_lock(&parked_lock);  /* transcode_stop reads it under the lock */
+	reaper_running = !__atomic_load_n(&stopping, __ATOMIC_RELAXED) &&
+			 pthread_create(&reaper, NULL, reaper_main, NULL) == 0;
+	pthread_mutex_unlock(&parked_lock);
 }
 
 void transcode_stop(void)
