@@ -565,16 +565,22 @@ void transcode_stop(void)
 	parked_free_all(gone);
 }
 
+/* Whether j's decoder may be handed on from segment to segment at all (see struct parked). */
+static bool continuable(const struct job *j)
+{
+	const struct index_track *v = &j->in->ix->video;
+
+	return !v->shown_late && !identity_growing(j->in->id) &&
+	       (v->decoder_id == AV_CODEC_ID_HEVC || v->decoder_id == AV_CODEC_ID_VP9 || v->decoder_id == AV_CODEC_ID_AV1);
+}
+
 /* Whether the segment after this one starts in the GOP this one is decoded from (no keyframe up
- * to the sample after the last one it needs), with a codec whose decoder can be handed on. */
+ * to the sample after the last one it needs), and the decoder can be handed on. */
 static bool parkable(const struct job *j)
 {
 	const struct index_track *v = &j->in->ix->video;
 
-	if (j->seg + 1 >= j->in->plan->nb_segments || v->shown_late || identity_growing(j->in->id) ||
-	    j->last_sample + 1 >= v->nb_samples)
-		return false;
-	if (v->decoder_id != AV_CODEC_ID_HEVC && v->decoder_id != AV_CODEC_ID_VP9 && v->decoder_id != AV_CODEC_ID_AV1)
+	if (!continuable(j) || j->seg + 1 >= j->in->plan->nb_segments || j->last_sample + 1 >= v->nb_samples)
 		return false;
 	for (uint32_t i = j->k0 + 1; i <= j->last_sample + 1; i++)
 		if (v->samples[i].flags & INDEX_SAMPLE_KEY)
@@ -602,7 +608,6 @@ static bool park(struct job *j)
 		free(p.path);
 		return false;
 	}
-	parked_expire(gone, false);
 	for (unsigned i = 0; i < PARKED_MAX; i++) {
 		if (!parked[i].dec) {
 			slot = i;
@@ -612,7 +617,7 @@ static bool park(struct job *j)
 		    (parked[i].when.tv_sec == parked[slot].when.tv_sec && parked[i].when.tv_nsec < parked[slot].when.tv_nsec))
 			slot = i;
 	}
-	if (parked[slot].dec)  /* the lot is full: the oldest makes room (its slot in gone is free) */
+	if (parked[slot].dec)  /* the lot is full: the oldest makes room */
 		gone[slot] = parked[slot];
 	parked[slot] = p;
 	stats_gauge_add(STATS_DECODERS_PARKED, 1);
@@ -634,7 +639,7 @@ static bool adopt(struct job *j, uint32_t *next)
 	const struct plan_segment *s = &j->in->plan->segments[j->seg];
 	struct parked p = { 0 };
 
-	if (j->taken || j->deint || *next >= j->first_wanted)
+	if (j->taken || j->deint || *next >= j->first_wanted || !continuable(j))
 		return false;
 	pthread_mutex_lock(&parked_lock);
 	for (unsigned i = 0; i < PARKED_MAX; i++) {
