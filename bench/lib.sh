@@ -103,8 +103,8 @@ gen_first_byte_sources() {
 }
 
 # gen_playback_sources DIR: 30 s of 2160p30 HEVC and of 1080p30 HEVC Main 10, each with AAC and a keyframe every
-# 2 s, in DIR/hevc-4k and DIR/hevc-10, and 30 s of 2160p30 HEVC with B-frames and one keyframe in DIR/hevc-4k-gop30
-# (playback.sh).
+# 2 s, in DIR/hevc-4k and DIR/hevc-10, 30 s of 2160p30 HEVC with B-frames and one keyframe in DIR/hevc-4k-gop30,
+# and 30 s of 1080p30 H.264 High 10 with B-frames and one keyframe in DIR/h264-10-gop30 (playback.sh).
 gen_playback_sources() {
 	local src_root=$1 tone=sine=frequency=440:sample_rate=48000
 	gen "$src_root/hevc-4k/hevc-2160p-30s.mp4" -f lavfi -i testsrc2=size=3840x2160:rate=30 -f lavfi -i $tone -t 30 \
@@ -117,6 +117,9 @@ gen_playback_sources() {
 		-t 30 -c:v libx265 -preset ultrafast -pix_fmt yuv420p \
 		-x265-params log-level=error:keyint=900:min-keyint=900:scenecut=0:bframes=3 \
 		-b:v 20M -tag:v hvc1 -c:a aac -b:a 128k -ac 2 -movflags +faststart
+	gen "$src_root/h264-10-gop30/h264-1080p-10bit-gop30s.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi \
+		-i $tone -t 30 -c:v libx264 -preset veryfast -profile:v high10 -pix_fmt yuv420p10le -g 900 -keyint_min 900 \
+		-sc_threshold 0 -bf 3 -b:v 6M -c:a aac -b:a 128k -ac 2 -movflags +faststart
 }
 
 # gen_seek_sources DIR: 60 s of 1080p30 H.264 High 10 and HEVC Main 10 with B-frames and a keyframe every 30 s,

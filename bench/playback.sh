@@ -13,8 +13,8 @@
 #     BENCH_BASE=main BENCH_REPEAT=3 bench/playback.sh
 #
 # Sources (generated once under bench/cache/playback-source/): 30 s of 2160p30 HEVC and of 1080p30 HEVC
-# Main 10 (libx265 ultrafast, a keyframe every 2 s), and 30 s of 2160p30 HEVC with one keyframe (each
-# segment after the first starts inside that GOP), each with AAC. Every segment read is checked against its
+# Main 10 (libx265 ultrafast, a keyframe every 2 s), 30 s of 2160p30 HEVC and of 1080p30 H.264 High 10
+# (libx264 veryfast) with one keyframe (each segment after the first starts inside that GOP), each with AAC. Every segment read is checked against its
 # stat size, and each daemon must exit 0 with an empty log; otherwise the script says so and exits 1. The
 # machine may be shared: figures are reported, not asserted. Needs ffmpeg (with libx265), python3,
 # fusermount3, git, tar, meson, ninja.
@@ -22,7 +22,8 @@
 # Environment: BENCH_CACHE   where the sources and scratch folders go (default bench/cache)
 #              BENCH_REPEAT  rounds; the median is shown (default 3)
 #              BENCH_BASE    the git revision to compare with (default HEAD~1)
-#              BENCH_SOURCES the rows (default "hevc-4k hevc-10 hevc-4k-gop30")
+#              BENCH_SOURCES the rows (default "hevc-4k hevc-10 hevc-4k-gop30
+#                            h264-10-gop30")
 #              HLSFS         the binary to measure (default build/hlsfs, built if missing)
 set -euo pipefail
 export LC_ALL=C.UTF-8
@@ -98,7 +99,7 @@ printf 'machine: %s, %s CPUs, load %s; hlsfs %s vs base %s (%s); %s rounds, medi
 	"$(uname -m)" "$(nproc)" "$(loadavg)" "$(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)" "$base" \
 	"$base_rev" "$repeat"
 printf '%-13s %-5s | %-6s | %21s | %21s | %s\n' source rung build "first segment s (x)" "stalls s" "last segment s (x)"
-for name in ${BENCH_SOURCES:-hevc-4k hevc-10 hevc-4k-gop30}; do
+for name in ${BENCH_SOURCES:-hevc-4k hevc-10 hevc-4k-gop30 h264-10-gop30}; do
 	dir=$src_root/$name
 	[ -d "$dir" ] || die "no source $name (BENCH_SOURCES)"
 	nf=() ns=() nl=() bf=() bs=() bl=()
