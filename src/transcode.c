@@ -42,6 +42,7 @@
 #include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
+#include "codec.h"
 #include "log.h"
 #include "sampleio.h"
 #include "plan.h"
@@ -167,6 +168,7 @@ struct job {
 	uint32_t first_wanted;     /* the first sample (decode order) whose picture the segment shows */
 	uint32_t fed;              /* the last sample given to the decoder */
 	uint32_t taken;            /* decoded frames queued so far */
+	bool continuable;          /* the decoder may be handed on from segment to segment (continuable) */
 	bool keep;                 /* the next segment starts in this GOP: park the decoder at the end */
 	AVCodecContext *dec, *enc;
 	AVFilterGraph *deint;      /* yadif, from the first interlaced picture on (deint_offer) */
@@ -452,9 +454,10 @@ static int stopping;
  * from the keyframe: in a 30 s GOP, segment k otherwise decodes k segments' worth of pictures
  * first. The bytes are those of a decode from the keyframe: the same samples from the same
  * keyframe are decoded, and what is skipped before a segment (AVDISCARD_NONREF) no picture refers
- * to. Only for codecs whose output order the bitstream fixes (HEVC, VP9, AV1): libavcodec's H.264
- * decoder works out its reorder depth from the pictures it has seen when the SPS does not say,
- * and a decoder that has seen more pictures could then give out a picture that a fresh one drops. */
+ * to. Only where the bitstream fixes the output order: HEVC, VP9, AV1, and H.264 whose SPS gives
+ * its reorder depth (VUI bitstream_restriction, which x264 always writes). Without it libavcodec's
+ * H.264 decoder works out the depth from the pictures it has seen, and a decoder that has seen
+ * more pictures could then give out a picture that a fresh one drops. */
 struct parked {
 	AVCodecContext *dec;       /* NULL: a free slot */
 	char *path;
@@ -569,9 +572,19 @@ void transcode_stop(void)
 static bool continuable(const struct job *j)
 {
 	const struct index_track *v = &j->in->ix->video;
+	struct avc_config avc;
+	struct avc_picture pic;
+	bool reorder_known;
 
-	return !v->shown_late && !identity_growing(j->in->id) &&
-	       (v->decoder_id == AV_CODEC_ID_HEVC || v->decoder_id == AV_CODEC_ID_VP9 || v->decoder_id == AV_CODEC_ID_AV1);
+	if (v->shown_late || identity_growing(j->in->id))
+		return false;
+	if (v->decoder_id == AV_CODEC_ID_HEVC || v->decoder_id == AV_CODEC_ID_VP9 || v->decoder_id == AV_CODEC_ID_AV1)
+		return true;
+	if (v->decoder_id != AV_CODEC_ID_H264 || codec_avc_parse(v->extradata, v->extradata_size, &avc) < 0)
+		return false;
+	reorder_known = codec_avc_picture(avc.ps, avc.ps_size, &pic) == 0 && pic.reorder_known;
+	codec_avc_release(&avc);
+	return reorder_known;
 }
 
 /* Whether the segment after this one starts in the GOP this one is decoded from (no keyframe up
@@ -580,7 +593,7 @@ static bool parkable(const struct job *j)
 {
 	const struct index_track *v = &j->in->ix->video;
 
-	if (!continuable(j) || j->seg + 1 >= j->in->plan->nb_segments || j->last_sample + 1 >= v->nb_samples)
+	if (!j->continuable || j->seg + 1 >= j->in->plan->nb_segments || j->last_sample + 1 >= v->nb_samples)
 		return false;
 	for (uint32_t i = j->k0 + 1; i <= j->last_sample + 1; i++)
 		if (v->samples[i].flags & INDEX_SAMPLE_KEY)
@@ -639,7 +652,7 @@ static bool adopt(struct job *j, uint32_t *next)
 	const struct plan_segment *s = &j->in->plan->segments[j->seg];
 	struct parked p = { 0 };
 
-	if (j->taken || j->deint || *next >= j->first_wanted || !continuable(j))
+	if (j->taken || j->deint || *next >= j->first_wanted || !j->continuable)
 		return false;
 	pthread_mutex_lock(&parked_lock);
 	for (unsigned i = 0; i < PARKED_MAX; i++) {
@@ -1137,6 +1150,7 @@ static int encode_all(struct job *j)
 		;
 	j->first_wanted = first;
 	j->last_sample = last;
+	j->continuable = continuable(j);
 	j->keep = parkable(j);
 	{
 		uint64_t end = 0;  /* remote read-ahead stops at the last byte decoded */
@@ -1276,7 +1290,6 @@ int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg,
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
 
-#include "codec.h"
 
 #define AUDIO_PREROLL 3
 #define AUDIO_DECODE_LEAD (PLAN_TIMEBASE / 5)  /* decode from 200 ms before: codec priming */

@@ -55,6 +55,11 @@ static void codec_seeds(void)
 	static const uint8_t sample4[] = { 0, 0, 0, 2, 0x09, 0xf0, 0, 0, 0, 5, 0x65, 0x88, 0x84, 0x00, 0x33 };
 	static const uint8_t sample2[] = { 0, 3, 0x06, 0x05, 0x01, 0, 4, 0x41, 0x9a, 0x02, 0x10 };
 	static const uint8_t sample1[] = { 2, 0x09, 0x10, 3, 0x41, 0x9a, 0x21, 0, 1, 0x0c };
+	/* Annex B SPS whose VUI has every part up to bitstream_restriction (HRD included), then a PPS. */
+	static const uint8_t sps_vui[] = { 0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x05, 0x07, 0xec, 0x05, 0xa8, 0x08,
+					   0x08, 0x0a, 0x00, 0x00, 0x07, 0xd2, 0x00, 0x01, 0xd4, 0xc0, 0xd1, 0x00, 0x1f,
+					   0x48, 0x01, 0xf4, 0x57, 0xbd, 0xf0, 0x3c, 0x22, 0x11, 0x65, 0x80,
+					   0, 0, 0, 1, 0x68, 0xce, 0x38, 0x80 };
 
 	save("codec", "avcc-high-4byte", avcc, sizeof(avcc));
 	save("codec", "avcc-main-2byte", avcc_2byte, sizeof(avcc_2byte));
@@ -66,6 +71,7 @@ static void codec_seeds(void)
 	save("codec", "sample-4byte-aud", sample4, sizeof(sample4));
 	save("codec", "sample-2byte", sample2, sizeof(sample2));
 	save("codec", "sample-1byte-empty-nal", sample1, sizeof(sample1));
+	save("codec", "annexb-sps-vui-restriction", sps_vui, sizeof(sps_vui));
 }
 
 /* ---- fuzz_index_blob: real blobs (mode 0 as they are, mode 1 patched), round-trip inputs ---- */
