@@ -7,12 +7,15 @@
  * target past the grid point is also cut between frames: at the first sample in decode order
  * from which every sample is shown at or after the grid point and every earlier one before it
  * (a cut no B-frame crosses); the boundary is the earliest PTS from there on. Such a source also
- * starts with short segments: for its first two targets, keyframes are cut on a grid of PLAN_RAMP
- * too (never between frames), so the first segment a player waits for costs a third of a target to
- * transcode. A short segment costs more per second of video than a long one (a decoder and an
- * encoder start for each), so the player's buffer grows slowly over them; two targets of them leave
- * it enough to wait for the first long one even where transcoding is barely faster than real time
- * (4K HEVC on 2 cores).
+ * starts with short segments: the first ends at PLAN_FIRST, so the segment a player waits for
+ * first costs a sixth of a target to transcode; then, up to two targets, the grid is PLAN_RAMP.
+ * On these, as on the target grid, a keyframe at or after the point cuts, and a GOP is cut
+ * between frames where no keyframe comes before the next point. A short segment costs more per
+ * second of video than a long one (an encoder starts for each), so the player's buffer grows
+ * slowly over them; two targets of them leave it enough to wait for the first long one even where
+ * transcoding is barely faster than real time (4K HEVC on 2 cores). A segment that starts between
+ * frames decodes on from the one before it where the codec allows (transcode.c); elsewhere it
+ * decodes again from the keyframe, skipping what nothing refers to.
  *
  * Membership. Video samples belong to segments by decode order (a segment runs from its
  * keyframe to the sample before the next boundary's keyframe). Audio samples belong by PTS:
@@ -49,8 +52,10 @@
 #define RUNG_FRAME_ALLOWANCE 64
 /* A rung is offered only when its average rate is under this share of the variant above. */
 #define RUNG_STEP_PERCENT 85
-/* The grid of the first segments of a transcode-only source, when the target is at least twice it. */
+/* The grid of the first segments of a transcode-only source, when the target is at least twice it,
+ * and where the first of them ends. */
 #define PLAN_RAMP (2 * PLAN_TIMEBASE)
+#define PLAN_FIRST (1 * PLAN_TIMEBASE)
 
 uint64_t plan_video_payload(const struct plan *p, const struct index_sample *s)
 {
@@ -228,7 +233,7 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 {
 	const struct index_track *v = &ix->video;
 	uint32_t cap = 0, i, next_key, ramp = split && target >= 2 * PLAN_RAMP ? PLAN_RAMP : 0;
-	int64_t next_grid, next_key_grid, last_pts, shown_before, *min_after = NULL;
+	int64_t next_grid, next_key_grid, first_cut, last_pts, shown_before, *min_after = NULL;
 
 	/* Count first: one boundary per keyframe at most, or per target of time when GOPs are cut. */
 	for (i = first_key; i < v->nb_samples; i++)
@@ -245,8 +250,9 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 		for (i = first_key; i < v->nb_samples; i++)
 			if (v->samples[i].pts > max_pts)
 				max_pts = v->samples[i].pts;
-		/* Each boundary lies at least a target past the one before. */
-		cap += (uint32_t)((max_pts - min_after[first_key]) / target + 2);
+		/* Each boundary lies at least a target past the one before, but on the ramp: at
+		 * most 2 x target / ramp of them, and the first cut. */
+		cap += (uint32_t)((max_pts - min_after[first_key]) / target + 3) + (ramp ? 2 * target / ramp + 1 : 0);
 	}
 	p->segments = calloc(cap, sizeof(*p->segments));
 	if (!p->segments) {
@@ -264,18 +270,27 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 	shown_before = last_pts;
 	next_grid = last_pts < 0 ? target : (last_pts / target + 1) * (int64_t)target;
 	next_key_grid = key_grid(last_pts, next_grid, target, ramp);
+	/* The first segment of a ramp ends at PLAN_FIRST (where the video starts before it). */
+	first_cut = ramp && p->segments[0].start < PLAN_FIRST && last_pts < PLAN_FIRST ? PLAN_FIRST : 0;
+	if (first_cut)
+		next_key_grid = first_cut;
 	next_key = first_key;
 	for (i = first_key + 1; i < v->nb_samples; i++) {
 		const struct index_sample *s = &v->samples[i];
-		int64_t at = s->pts;
+		/* grid: where a cut between frames may come next (the first cut, a ramp point, or a
+		 * target point); then: the grid point after it. */
+		int64_t at = s->pts, grid = first_cut ? first_cut : next_key_grid;
+		int64_t then = first_cut ? (int64_t)ramp :
+			       grid + (ramp && grid < 2 * (int64_t)target ? (int64_t)ramp : (int64_t)target);
 		bool cut = (s->flags & INDEX_SAMPLE_KEY) && s->pts >= next_key_grid && s->pts > last_pts;
-		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= next_grid &&
+		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= grid &&
 		    shown_before < min_after[i] && min_after[i] > last_pts && p->nb_segments < cap) {
 			if (next_key < i)
 				for (next_key = i; next_key < v->nb_samples && !(v->samples[next_key].flags & INDEX_SAMPLE_KEY);)
 					next_key++;
-			/* Only where the keyframe is a whole target away: short GOPs keep their cuts. */
-			cut = next_key == v->nb_samples || v->samples[next_key].pts >= next_grid + (int64_t)target;
+			/* Only where no keyframe comes before the grid point after this one: short GOPs
+			 * keep their cuts. */
+			cut = next_key == v->nb_samples || v->samples[next_key].pts >= then;
 			at = min_after[i];
 		}
 		if (s->pts > shown_before)
@@ -288,6 +303,7 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 		p->segments[p->nb_segments].start = at;
 		p->nb_segments++;
 		last_pts = at;
+		first_cut = 0;
 		next_grid = (at / target + 1) * (int64_t)target;
 		next_key_grid = key_grid(at, next_grid, target, ramp);
 	}

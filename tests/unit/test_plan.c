@@ -267,8 +267,9 @@ int main(void)
 	}
 
 	/* Transcode-only (no avcC), a keyframe every 30 s, B-frames (decode order I P B B: pts
-	 * 0 3 1 2 6 4 5 ...), 6 s target, cutting long GOPs: segments of about 6 s, each cut where no
-	 * frame shown before it is decoded after it; with keyframe cuts only, 30 s segments. */
+	 * 0 3 1 2 6 4 5 ...), 6 s target, cutting long GOPs: segments from 1 s, 2 s, 4 s ... 12 s, then
+	 * every 6 s, each cut where no frame shown before it is decoded after it (so up to two frames
+	 * late); with keyframe cuts only, 30 s segments. */
 	for (int split = 0; split < 2; split++) {
 		const uint32_t nv = 1800, ft = 3000;  /* 60 s at 30 fps */
 		make_index(&ix, nv, ft, 900, nv * ft / 1920);
@@ -286,7 +287,8 @@ int main(void)
 		CHECK_EQ(plan_build(&ix, &sc, &p), 0);
 		if (p) {
 			CHECK_EQ(p->passthrough, 0);
-			CHECK_EQ(p->nb_segments, split ? 10u : 2u);
+			static const int64_t grid[] = { 0, 1, 2, 4, 6, 8, 10, 12, 18, 24, 30, 36, 42, 48, 54 };
+			CHECK_EQ(p->nb_segments, split ? 15u : 2u);
 			for (uint32_t k = 1; k < p->nb_segments; k++) {
 				const struct plan_segment *sg = &p->segments[k];
 				int64_t before = INT64_MIN, after = INT64_MAX;
@@ -296,8 +298,10 @@ int main(void)
 					after = ix.video.samples[i].pts < after ? ix.video.samples[i].pts : after;
 				CHECK(before < sg->start);
 				CHECK_EQ(after, sg->start);
-				CHECK(sg->start >= (int64_t)k * (split ? 6 : 30) * 90000);
-				CHECK(sg->start - p->segments[k - 1].start <= (split ? 7 : 30) * 90000);
+				if (split && k < 15)
+					CHECK(sg->start >= grid[k] * 90000 && sg->start <= grid[k] * 90000 + 2 * 3000);
+				else
+					CHECK_EQ(sg->start, (int64_t)k * 30 * 90000);
 			}
 			CHECK_EQ(p->segments[p->nb_segments - 1].end, (int64_t)nv * ft);
 			plan_free(p);
@@ -315,21 +319,23 @@ int main(void)
 		free_index(&ix);
 	}
 
-	/* Transcode-only, 20 s: the first segments are short (2 s) up to two targets, where keyframes
-	 * allow, never cut between frames (the last GOP is, at 18 s, as before); with a passthrough,
-	 * or for a recording being written, the target grid alone. */
+	/* Transcode-only, 20 s: the first segment ends at 1 s, the next ones on a 2 s grid up to two
+	 * targets, then on the 6 s one. On each grid point a keyframe at or after it cuts, and a GOP is
+	 * cut between frames where no keyframe comes before the next point (1 s: before 2 s). With a
+	 * passthrough, or for a recording being written, the target grid alone, at keyframes. */
 	{
 		static const struct {
 			uint32_t gop;          /* frames, at 30 fps */
 			bool split, h264;
 			unsigned n;
-			int64_t starts[8];     /* seconds */
+			double starts[9];      /* seconds */
 		} cases[] = {
-			{ 30, true, false, 8, { 0, 2, 4, 6, 8, 10, 12, 18 } },
-			{ 60, true, false, 8, { 0, 2, 4, 6, 8, 10, 12, 18 } },
-			{ 150, true, false, 5, { 0, 5, 10, 15, 18 } },
-			{ 90, true, false, 6, { 0, 3, 6, 9, 12, 18 } },
-			{ 240, true, false, 4, { 0, 8, 16, 18 } },
+			{ 30, true, false, 9, { 0, 1, 2, 4, 6, 8, 10, 12, 18 } },
+			{ 60, true, false, 9, { 0, 1, 2, 4, 6, 8, 10, 12, 18 } },
+			{ 45, true, false, 9, { 0, 1.5, 3, 4.5, 6, 9, 10.5, 12, 18 } },
+			{ 150, true, false, 9, { 0, 1, 2, 5, 6, 8, 10, 15, 18 } },
+			{ 90, true, false, 9, { 0, 1, 3, 4, 6, 9, 10, 12, 18 } },
+			{ 240, true, false, 9, { 0, 1, 2, 4, 6, 8, 10, 16, 18 } },
 			{ 30, false, false, 4, { 0, 6, 12, 18 } },  /* growing: cuts that never move */
 			{ 30, true, true, 4, { 0, 6, 12, 18 } },    /* passthrough: the target grid */
 		};
@@ -348,7 +354,7 @@ int main(void)
 			if (p) {
 				CHECK_EQ(p->nb_segments, cases[c].n);
 				for (uint32_t k = 0; k < p->nb_segments && k < cases[c].n; k++)
-					CHECK_EQ(p->segments[k].start, cases[c].starts[k] * 90000);
+					CHECK_EQ(p->segments[k].start, (int64_t)(cases[c].starts[k] * 90000));
 				CHECK_EQ(p->segments[p->nb_segments - 1].end, 20 * 90000);
 				plan_free(p);
 			}
