@@ -107,8 +107,8 @@ umount_hlsfs "$T/mnt-c"
 
 # A sample past a segment's end that cannot be read costs that segment nothing: it was read only to keep
 # the decoder, which is drained instead. Video-only HEVC with its moov first, below eiofs
-# (tests/tools/eiofs.c), which fails every read past the first sample after segment 2's last (segment 2
-# starts in the GOP of the CRA and segment 3 in the same one: segment 2 is made to be continued).
+# (tests/tools/eiofs.c), which fails every read past the first sample after segment 2's last (segments 2
+# and 3, 2 to 4 s and 4 to 6 s, lie in the first GOP: segment 2 is made to be continued).
 mkdir -p "$T/lower" "$T/eio" "$T/mnt-d" "$T/mnt-e"
 ffmpeg -nostdin -v error -i "$SRC/gop-hevc.mp4" -map 0:v -c copy -movflags +faststart "$T/lower/bad-gop.mp4" ||
     fail "could not make the video-only copy"
@@ -149,8 +149,8 @@ for other in b c; do
 done
 grep -c '\.ts$' "$T/sum-a" | grep -qv '^0$' || fail "test bug: no segments summed"
 for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv gop-h264.ts longgop.mp4; do
-    # Two GOPs of 10 s (or one of 20 s), cut into segments of about 6 s: the second segment of each GOP
-    # follows the first.
+    # Two GOPs of 10 s (or one of 20 s), cut into segments of 1 to 6 s: every segment of a GOP after its
+    # first follows the one before.
     [ "${continued[$v]}" -ge 2 ] ||
         fail "$v: ${continued[$v]} of its segments read in order went on from the segment before, want 2 or more (hlsfs_decodes_continued_total)"
 done
