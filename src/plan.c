@@ -277,13 +277,12 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 	next_key = first_key;
 	for (i = first_key + 1; i < v->nb_samples; i++) {
 		const struct index_sample *s = &v->samples[i];
-		/* grid: where a cut between frames may come next (the first cut, a ramp point, or a
-		 * target point); then: the grid point after it. */
-		int64_t at = s->pts, grid = first_cut ? first_cut : next_key_grid;
-		int64_t then = first_cut ? (int64_t)ramp :
-			       grid + (ramp && grid < 2 * (int64_t)target ? (int64_t)ramp : (int64_t)target);
+		/* next_key_grid is also where a cut between frames may come next (the first cut, a ramp
+		 * point, or a target point); then: the grid point after it. */
+		int64_t at = s->pts, then = first_cut ? (int64_t)ramp :
+			next_key_grid + (ramp && next_key_grid < 2 * (int64_t)target ? (int64_t)ramp : (int64_t)target);
 		bool cut = (s->flags & INDEX_SAMPLE_KEY) && s->pts >= next_key_grid && s->pts > last_pts;
-		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= grid &&
+		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= next_key_grid &&
 		    shown_before < min_after[i] && min_after[i] > last_pts && p->nb_segments < cap) {
 			if (next_key < i)
 				for (next_key = i; next_key < v->nb_samples && !(v->samples[next_key].flags & INDEX_SAMPLE_KEY);)

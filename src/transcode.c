@@ -1290,7 +1290,6 @@ int transcode_segment(const struct synth_input *in, unsigned rung, uint32_t seg,
 #include <libavutil/channel_layout.h>
 #include <libswresample/swresample.h>
 
-
 #define AUDIO_PREROLL 3
 #define AUDIO_DECODE_LEAD (PLAN_TIMEBASE / 5)  /* decode from 200 ms before: codec priming */
 
