@@ -22,6 +22,10 @@ enum index_codec {
 /* Annex B video (index_track.annexb): the sample holds its own SPS and PPS, so none are put
  * before it. */
 #define INDEX_SAMPLE_PS 2u
+/* A video frame the container's edit list leaves out (MP4/MOV: before the edit's start, as a
+ * trimmed copy keeps from the keyframe before its cut, or after its end): decoded for the frames
+ * after it, never shown, so the timeline and a transcoded picture leave it out. */
+#define INDEX_SAMPLE_HIDDEN 4u
 
 /* Times are 90 kHz ticks on the source's presentation timeline, edit lists applied: the first
  * presented video frame is at its edit's start (normally 0), and AAC priming lands before 0. */

@@ -89,6 +89,8 @@ struct plan {
 	uint32_t nb_segments;
 	struct plan_segment *segments;
 	int64_t ts_offset;          /* TS time = source time + ts_offset */
+	int64_t shown_from;         /* the earliest PTS of a video frame shown (INDEX_SAMPLE_HIDDEN
+	                               frames before it are decoded only) */
 	struct ts_program program;
 	bool has_audio;
 	unsigned adts_size;         /* bytes added before each audio frame (ADTS header) */

@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 12u  /* 12: the checksum is hash_words (a word at a time) */
+#define BLOB_VERSION 13u  /* 13: video frames an edit list leaves out are flagged, audio ones dropped */
 
 struct blob_header {
 	char magic[8];

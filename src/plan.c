@@ -208,6 +208,8 @@ int plan_presented(const struct plan *p, const struct media_index *ix, uint32_t 
 			continue;
 		if (!last && smp->pts >= s->end)
 			continue;
+		if (smp->flags & INDEX_SAMPLE_HIDDEN)
+			continue;
 		f[k++] = (struct plan_frame){ smp->pts, smp->pts, 0, i, (smp->flags & INDEX_SAMPLE_KEY) != 0 };
 	}
 	qsort(f, k, sizeof(*f), frame_pts_cmp);
@@ -233,7 +235,7 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 {
 	const struct index_track *v = &ix->video;
 	uint32_t cap = 0, i, next_key, ramp = split && target >= 2 * PLAN_RAMP ? PLAN_RAMP : 0;
-	int64_t next_grid, next_key_grid, first_cut, last_pts, shown_before, *min_after = NULL;
+	int64_t next_grid, next_key_grid, first_cut, last_pts, shown_before, lead, seg_shown, *min_after = NULL;
 
 	/* Count first: one boundary per keyframe at most, or per target of time when GOPs are cut. */
 	for (i = first_key; i < v->nb_samples; i++)
@@ -262,12 +264,15 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 
 	p->segments[0].v_first = first_key;
 	/* Time 0 when the video starts within a target of it (EXTINF then sums to the duration);
-	 * a source whose first frame is far along starts where its frames do. */
-	p->segments[0].start = v->samples[first_key].pts < 0 || v->samples[first_key].pts > (int64_t)target ?
-			       v->samples[first_key].pts : 0;
+	 * a source whose first frame is far along starts where its frames do. Where an edit list
+	 * hides the keyframe (a trimmed copy), the video starts at the first frame it shows. */
+	lead = v->samples[first_key].flags & INDEX_SAMPLE_HIDDEN ? p->shown_from : v->samples[first_key].pts;
+	p->segments[0].start = lead < 0 || lead > (int64_t)target ? lead : 0;
 	p->nb_segments = 1;
-	last_pts = v->samples[first_key].pts;
+	last_pts = lead;
 	shown_before = last_pts;
+	/* the earliest frame the segment being cut shows so far (its start or later) */
+	seg_shown = v->samples[first_key].flags & INDEX_SAMPLE_HIDDEN ? INT64_MAX : lead;
 	next_grid = last_pts < 0 ? target : (last_pts / target + 1) * (int64_t)target;
 	next_key_grid = key_grid(last_pts, next_grid, target, ramp);
 	/* The first segment of a ramp ends at PLAN_FIRST (where the video starts before it). */
@@ -281,8 +286,9 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 		 * point, or a target point); then: the grid point after it. */
 		int64_t at = s->pts, then = first_cut ? (int64_t)ramp :
 			next_key_grid + (ramp && next_key_grid < 2 * (int64_t)target ? (int64_t)ramp : (int64_t)target);
-		bool cut = (s->flags & INDEX_SAMPLE_KEY) && s->pts >= next_key_grid && s->pts > last_pts;
-		if (!cut && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= next_key_grid &&
+		bool hidden = s->flags & INDEX_SAMPLE_HIDDEN;  /* a segment starts with a frame it shows */
+		bool cut = (s->flags & INDEX_SAMPLE_KEY) && !hidden && s->pts >= next_key_grid && s->pts > last_pts;
+		if (!cut && !hidden && split && !(s->flags & INDEX_SAMPLE_KEY) && min_after[i] >= next_key_grid &&
 		    shown_before < min_after[i] && min_after[i] > last_pts && p->nb_segments < cap) {
 			if (next_key < i)
 				for (next_key = i; next_key < v->nb_samples && !(v->samples[next_key].flags & INDEX_SAMPLE_KEY);)
@@ -294,8 +300,14 @@ static int plan_boundaries(struct plan *p, const struct media_index *ix, uint32_
 		}
 		if (s->pts > shown_before)
 			shown_before = s->pts;
-		if (!cut)
+		/* Nor where the segment before would show nothing (an edit list hides all it holds). */
+		cut = cut && seg_shown < at;
+		if (!cut) {
+			if (!hidden && s->pts < seg_shown && (p->nb_segments == 1 || s->pts >= last_pts))
+				seg_shown = s->pts;
 			continue;
+		}
+		seg_shown = s->pts;  /* not hidden: a cut's frame never is */
 		p->segments[p->nb_segments - 1].v_count = i - p->segments[p->nb_segments - 1].v_first;
 		p->segments[p->nb_segments - 1].end = at;
 		p->segments[p->nb_segments].v_first = i;
@@ -623,13 +635,21 @@ int plan_build_ladder(const struct media_index *ix, const struct plan_config *cf
 		p->program.nb_es = 2;
 	}
 
+	p->shown_from = INT64_MAX;
+	for (i = first_key; i < v->nb_samples; i++)
+		if (!(v->samples[i].flags & INDEX_SAMPLE_HIDDEN) && v->samples[i].pts < p->shown_from)
+			p->shown_from = v->samples[i].pts;
+	if (p->shown_from == INT64_MAX) {  /* none after the first keyframe: nothing to show */
+		ret = -EINVAL;
+		goto fail;
+	}
 	if ((ret = plan_boundaries(p, ix, first_key, cfg->target, cfg->split_gops && !p->passthrough)) < 0)
 		goto fail;
 
-	/* Presentation end: the latest sample end of either track. */
+	/* Presentation end: the latest end of a frame shown or an audio sample. */
 	for (i = first_key; i < v->nb_samples; i++) {
 		const struct index_sample *s = &v->samples[i];
-		if (s->pts + (int64_t)s->duration > end)
+		if (s->pts + (int64_t)s->duration > end && !(s->flags & INDEX_SAMPLE_HIDDEN))
 			end = s->pts + s->duration;
 		if (s->dts < min_dts)
 			min_dts = s->dts;
@@ -818,7 +838,8 @@ int plan_iframes(const struct plan *p, const struct media_index *ix, struct plan
 	/* An I-frame stands until the next one is shown; the last until the end of the video. */
 	for (uint32_t i = 0; i < k; i++) {
 		int64_t end = i + 1 < k ? pts[i + 1] : p->segments[p->nb_segments - 1].end;
-		int64_t a = round_ms(pts[i]), b = round_ms(end);
+		/* a keyframe an edit list hides stands for the video's start */
+		int64_t a = round_ms(i == 0 && pts[0] < p->shown_from ? p->segments[0].start : pts[i]), b = round_ms(end);
 		f[i].ms = b > a ? (uint64_t)(b - a) : 1;
 	}
 	*out = f;

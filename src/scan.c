@@ -810,6 +810,11 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	char *vops = NULL;  /* MPEG-4 Part 2 video: its coded pictures' types, in order (shown_late) */
 	uint32_t nb_vops = 0, vops_cap = 0;
 	struct ts_scan tss = { 0 };
+	/* MP4/MOV audio before its edit's start: per track slot, the last such frame, kept only when
+	 * a presented one follows (as the decoder's priming, which the edit of every AAC track leaves
+	 * out); the frames before it are dropped, as are those after the edit's end. */
+	struct index_sample preroll[2 + INDEX_MAX_RENDITIONS];
+	bool has_preroll[2 + INDEX_MAX_RENDITIONS] = { false }, presented[2 + INDEX_MAX_RENDITIONS] = { false };
 	/* MPEG-TS being written: per stream, the last PES read and its timing, indexed once the
 	 * next PES of its stream comes (see below) */
 	AVPacket **held = NULL;
@@ -1136,7 +1141,23 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 			goto next;  /* no AAC frame is this large; ADTS cannot say its length */
 		if (!is_video && s.size > TS_PES_MAX_BOUNDED - CODEC_ADTS_SIZE)
 			goto next;  /* nor any audio frame: one PES could not hold it */
-		if ((ret = track_push(t, &caps[t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (t - ix->renditions)], &s)) < 0)
+		if (!generic && (pkt->flags & AV_PKT_FLAG_DISCARD)) {
+			if (is_video) {
+				s.flags |= INDEX_SAMPLE_HIDDEN;
+			} else {
+				if (!presented[slot]) {
+					preroll[slot] = s;
+					has_preroll[slot] = true;
+				}
+				goto next;
+			}
+		} else if (!is_video) {
+			if (has_preroll[slot] && (ret = track_push(t, &caps[slot], &preroll[slot])) < 0)
+				goto fail;
+			has_preroll[slot] = false;
+			presented[slot] = true;
+		}
+		if ((ret = track_push(t, &caps[slot], &s)) < 0)
 			goto fail;
 		if (is_video && mpeg12 && (ret = mpeg12_note(&m12, ix->video.nb_samples, pkt->data, (size_t)pkt->size, no_pts)) < 0)
 			goto fail;
@@ -1166,6 +1187,14 @@ next:
 	}
 	if (ts)
 		ts_timeline(ix);
+	{
+		/* An edit list that leaves every frame out is damage: then all are shown. */
+		uint32_t shown = 0;
+		for (uint32_t i = 0; i < ix->video.nb_samples && !shown; i++)
+			shown = !(ix->video.samples[i].flags & INDEX_SAMPLE_HIDDEN);
+		for (uint32_t i = 0; i < ix->video.nb_samples && !shown; i++)
+			ix->video.samples[i].flags &= ~INDEX_SAMPLE_HIDDEN;
+	}
 	if (mpeg12 && video_no_pts)
 		video_no_pts = !mpeg12_fill_pts(&ix->video, m12.pics);
 	/* AVI says when a frame is decoded, not when it is shown: right only without reordering, or

@@ -332,7 +332,9 @@ static bool wanted(const struct job *j, int64_t t)
 {
 	const struct plan_segment *s = &j->in->plan->segments[j->seg];
 	bool last = j->seg + 1 == j->in->plan->nb_segments;
-	return (t >= s->start || j->seg == 0) && (last || t < s->end);
+	/* The first segment also shows what comes before its start (open GOPs), but not the
+	 * frames an edit list hides. */
+	return (t >= s->start || (j->seg == 0 && t >= j->in->plan->shown_from)) && (last || t < s->end);
 }
 
 static int64_t frame_time(const AVFrame *f)

@@ -210,7 +210,7 @@ static void draw_input(const uint8_t *data, size_t size, struct input *in)
 	}
 
 	if (!(flags & 1))
-		return;
+		goto edit;
 	c = fz_u8(&f);
 	na = c < 128 ? 1 + c % 64 : c < 240 ? 1 + fz_u16(&f) % 4000 : 1 + (uint32_t)fz_range(&f, 0, MAX_AUDIO - 1);
 	if (flags & 2) {
@@ -253,6 +253,17 @@ static void draw_input(const uint8_t *data, size_t size, struct input *in)
 			s->size = (op & 0x30) == 0x30 ? fz_u32(&f) % (1u << 24) : (op & 0x10) ? fz_u16(&f) : 104 + fz_u8(&f) * 5;
 		s->flags = INDEX_SAMPLE_KEY;
 		s->pos = ((uint64_t)i << 16) | 1;
+	}
+edit:
+	/* An edit list (drawn last, so older inputs mean what they meant): the frames shown before
+	 * the pts of sample h, and with the top bit from that of sample nv - 1 - h on, are hidden. */
+	c = fz_u8(&f);
+	if (c & 0x7f) {
+		uint32_t h = (c & 0x7f) % nv;
+		int64_t from = v->samples[h].pts, to = v->samples[nv - 1 - h].pts;
+		for (uint32_t i = 0; i < nv; i++)
+			if (v->samples[i].pts < from || ((c & 0x80) && v->samples[i].pts >= to))
+				v->samples[i].flags |= INDEX_SAMPLE_HIDDEN;
 	}
 }
 
@@ -668,6 +679,7 @@ static void check_rungs(struct fz *f, const struct input *in, const struct plan 
 			FUZZ_CHECK(n >= 1);
 			for (uint32_t i = 0; i < n; i++) {
 				FUZZ_CHECK(frames[i].ref >= seg->v_first && frames[i].ref < nv);
+				FUZZ_CHECK(!(in->ix.video.samples[frames[i].ref].flags & INDEX_SAMPLE_HIDDEN));
 				FUZZ_CHECK(frames[i].pts == in->ix.video.samples[frames[i].ref].pts);
 				FUZZ_CHECK(frames[i].dts == frames[i].pts);
 				FUZZ_CHECK(i == 0 || frames[i].pts >= frames[i - 1].pts);
@@ -824,6 +836,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fz f;
 	uint32_t first_key, vnext, anext = 0;
 	uint64_t cum_a = 0, simulated = 0;
+	int64_t shown_from;
 	int ret;
 
 	if (size > 1 << 20)
@@ -836,8 +849,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ret = plan_build(&in.ix, &in.cfg, &p);
 	if (getenv("FUZZ_PLAN_VERBOSE"))
 		dump(&in, p);
-	if (first_key == in.ix.video.nb_samples) {
-		FUZZ_CHECK(ret == -EINVAL && !p);
+	shown_from = INT64_MAX;
+	for (uint32_t i = first_key; i < in.ix.video.nb_samples; i++)
+		if (!(in.ix.video.samples[i].flags & INDEX_SAMPLE_HIDDEN) && in.ix.video.samples[i].pts < shown_from)
+			shown_from = in.ix.video.samples[i].pts;
+	if (first_key == in.ix.video.nb_samples || shown_from == INT64_MAX) {  /* no keyframe, or nothing shown */
+		FUZZ_CHECK((ret == -EINVAL || (ret == -ENOTSUP && shown_from == INT64_MAX && !in.passthrough)) && !p);
 		free_input(&in);
 		return 0;
 	}
@@ -865,12 +882,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* Boundaries and membership, shared by every variant. */
 	FUZZ_CHECK(p->nb_segments >= 1 && p->segments[0].v_first == first_key);
+	/* Where an edit list hides the first keyframe, the timeline starts where the first frame
+	 * shown is, or at 0 before it. */
+	FUZZ_CHECK(p->shown_from == shown_from);
+	FUZZ_CHECK(!(in.ix.video.samples[first_key].flags & INDEX_SAMPLE_HIDDEN) || p->segments[0].start <= shown_from);
 	FUZZ_CHECK(p->target_duration >= 1);
 	vnext = first_key;
 	for (uint32_t k = 0; k < p->nb_segments; k++) {
 		const struct plan_segment *seg = &p->segments[k];
 
 		FUZZ_CHECK(seg->v_first == vnext && seg->v_count >= 1);
+		/* a segment after the first starts with a frame it shows */
+		FUZZ_CHECK(k == 0 || !(in.ix.video.samples[seg->v_first].flags & INDEX_SAMPLE_HIDDEN));
 		if (!(in.ix.video.samples[seg->v_first].flags & INDEX_SAMPLE_KEY)) {
 			/* A cut between frames: only where GOPs are cut, no B-frame crosses it, and the
 			 * segment starts at the earliest frame shown from there on. */

@@ -139,6 +139,36 @@ int main(void)
 	plan_free(p);
 	free_index(&ix);
 
+	/* A copy trimmed at 1.5 s into a 3 s GOP: its edit list hides the 45 frames before the cut.
+	 * The timeline starts at the cut (0), keyframes cut at 7.5 and 13.5, it ends at 18.5; a rung
+	 * shows the 225 frames of [0, 7.5) in segment 0, none hidden. */
+	make_index(&ix, 600, 3000, 90, 0);
+	for (uint32_t i = 0; i < 600; i++) {
+		ix.video.samples[i].pts -= 45 * 3000;
+		ix.video.samples[i].dts -= 45 * 3000;
+		if (i < 45)
+			ix.video.samples[i].flags |= INDEX_SAMPLE_HIDDEN;
+	}
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	if (p) {
+		struct plan_frame *fr = NULL;
+		uint32_t n = 0;
+		CHECK_EQ(p->nb_segments, 3);
+		CHECK_EQ(p->shown_from, 0);
+		CHECK_EQ(p->segments[0].start, 0);
+		CHECK_EQ(p->segments[0].v_first, 0);
+		CHECK_EQ(p->segments[1].start, 7 * 90000 + 45000);
+		CHECK_EQ(p->segments[2].start, 13 * 90000 + 45000);
+		CHECK_EQ(p->segments[2].end, 18 * 90000 + 45000);
+		CHECK_EQ(plan_presented(p, &ix, 0, &fr, &n), 0);
+		CHECK_EQ(n, 225);
+		CHECK(fr && fr[0].pts == 0 && fr[0].ref == 45);
+		free(fr);
+		check_plan(p, &ix);
+		plan_free(p);
+	}
+	free_index(&ix);
+
 	/* one frame a second (slides): PCR-only packets keep PCRs within 100 ms */
 	make_index(&ix, 20, 90000, 5, 0);
 	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
