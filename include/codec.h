@@ -36,16 +36,11 @@ void codec_avc_release(struct avc_config *c);
 struct avc_picture {
 	unsigned width, height;      /* after cropping */
 	unsigned sar_num, sar_den;   /* the sample aspect ratio, 0/0 when the SPS does not say */
-	/* The VUI's bitstream_restriction: 1 when the SPS gives max_num_reorder_frames (a decoder
-	 * then holds back that many pictures from the start, whatever it has seen), 0 when it does
-	 * not (libavcodec then guesses the depth from the pictures it has decoded so far). */
-	unsigned reorder_known, max_num_reorder_frames;
 };
 
-/* Reads the first SPS of ps (codec_avc_parse's parameter sets, behind start codes): its size,
- * its VUI sample aspect ratio, and whether its VUI gives the reorder depth. Returns 0, or
- * -EINVAL when there is no SPS, it does not parse, or its frame is larger than any level
- * allows. */
+/* Reads the first SPS of ps (codec_avc_parse's parameter sets, behind start codes): its size
+ * and its VUI sample aspect ratio. Returns 0, or -EINVAL when there is no SPS, it does not
+ * parse, or its frame is larger than any level allows. */
 int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out);
 
 /* Whether an H.264 sample is what a keyframe must be: its NAL units tile it (nal_length_size 1, 2

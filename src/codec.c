@@ -343,23 +343,6 @@ static size_t annexb_end(const uint8_t *p, size_t from, size_t size)
 	return size;
 }
 
-/* Skips hrd_parameters() (E.1.2). Returns -EINVAL when they are out of range or cut short. */
-static int skip_hrd(struct bits *b)
-{
-	uint32_t n = get_ue(b) + 1;  /* cpb_cnt_minus1 + 1 */
-
-	if (n > 32)
-		return -EINVAL;
-	get_bits(b, 8);  /* bit_rate_scale, cpb_size_scale */
-	while (n-- && !b->overrun) {
-		get_ue(b);       /* bit_rate_value_minus1 */
-		get_ue(b);       /* cpb_size_value_minus1 */
-		get_bits(b, 1);  /* cbr_flag */
-	}
-	get_bits(b, 20);  /* four 5-bit lengths and delays */
-	return b->overrun ? -EINVAL : 0;
-}
-
 int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
 {
 	/* Table E-1: the sample aspect ratios aspect_ratio_idc 1..16 stand for. */
@@ -472,48 +455,6 @@ int codec_avc_picture(const uint8_t *ps, size_t size, struct avc_picture *out)
 		}
 		if (b.overrun || !out->sar_num || !out->sar_den)
 			out->sar_num = out->sar_den = 0;  /* unspecified (0, reserved, or cut short) */
-	}
-	/* The rest of the VUI (E.1.1), only for bitstream_restriction_flag at its end: a VUI cut short
-	 * or out of range leaves reorder_known 0, as if the SPS did not say. */
-	if (get_bits(&b, 1))  /* overscan_info_present_flag */
-		get_bits(&b, 1);
-	if (get_bits(&b, 1)) {  /* video_signal_type_present_flag */
-		get_bits(&b, 4);       /* video_format, video_full_range_flag */
-		if (get_bits(&b, 1))  /* colour_description_present_flag */
-			get_bits(&b, 24);
-	}
-	if (get_bits(&b, 1)) {  /* chroma_loc_info_present_flag */
-		get_ue(&b);
-		get_ue(&b);
-	}
-	if (get_bits(&b, 1)) {  /* timing_info_present_flag */
-		get_bits(&b, 32);      /* num_units_in_tick */
-		get_bits(&b, 32);      /* time_scale */
-		get_bits(&b, 1);       /* fixed_frame_rate_flag */
-	}
-	{
-		unsigned hrd = 0;
-		for (unsigned k = 0; k < 2; k++)  /* nal_hrd_parameters_present_flag, vcl_... */
-			if (get_bits(&b, 1)) {
-				hrd++;
-				if (skip_hrd(&b) < 0)
-					return 0;
-			}
-		if (hrd)
-			get_bits(&b, 1);  /* low_delay_hrd_flag */
-	}
-	get_bits(&b, 1);  /* pic_struct_present_flag */
-	if (get_bits(&b, 1)) {  /* bitstream_restriction_flag */
-		uint32_t reorder, dpb;
-		get_bits(&b, 1);  /* motion_vectors_over_pic_boundaries_flag */
-		for (unsigned k = 0; k < 4; k++)
-			get_ue(&b);  /* max_bytes_per_pic_denom, max_bits_per_mb_denom, log2_max_mv_length_* */
-		reorder = get_ue(&b);
-		dpb = get_ue(&b);  /* max_dec_frame_buffering */
-		if (!b.overrun && reorder <= dpb && dpb <= 16) {
-			out->reorder_known = 1;
-			out->max_num_reorder_frames = reorder;
-		}
 	}
 	return 0;
 }

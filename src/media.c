@@ -97,8 +97,9 @@ void media_init(const struct plan_config *cfg, struct store *st, const char *sou
 	dl_iterate_phdr(find_x264, x264);
 	/* "cuts4": long GOPs of transcode-only sources are cut between frames, and their first
 	 * segments are short: 1 s, then 2 s, cut between frames too (plan.c). "edits1": frames an
-	 * MP4 edit list hides are left out of the timeline and of transcoded pictures. */
-	n = (size_t)snprintf(config_fp, sizeof(config_fp), "%s|%s|%s|t%u|p%u|cuts4|edits1|", segment_format(), tfp, x264,
+	 * MP4 edit list hides are left out of the timeline and of transcoded pictures. "h264depth1":
+	 * H.264 without its reorder depth is decoded holding back the level's most (sampleio.c). */
+	n = (size_t)snprintf(config_fp, sizeof(config_fp), "%s|%s|%s|t%u|p%u|cuts4|edits1|h264depth1|", segment_format(), tfp, x264,
 			     (unsigned)cfg->target, (unsigned)cfg->profile_idc);
 	for (unsigned i = 0; i < cfg->nb_rungs && n < sizeof(config_fp); i++)
 		n += (size_t)snprintf(config_fp + n, sizeof(config_fp) - n, "%u:%u/", cfg->rungs[i].height,

@@ -96,6 +96,15 @@ int sample_decoder(const struct index_track *t, AVCodecContext **out)
 		dec->width = (int)t->width;
 		dec->height = (int)t->height;
 	}
+	/* H.264 whose SPS does not say how many frames reordering holds back (no VUI
+	 * bitstream_restriction, as many hardware and broadcast encoders write it): libavcodec
+	 * guesses from the pictures seen so far, and a fresh decoder that guesses too few gives a
+	 * later picture before an earlier one and drops the earlier ("no picture ooo"). Strict
+	 * compliance makes it hold back the most the level allows from the first picture on: no
+	 * guess, so no picture lost, and the output order is the bitstream's alone. For an SPS that
+	 * gives the depth this changes nothing (libavcodec's h264_ps.c, h264_slice.c). */
+	if (t->decoder_id == AV_CODEC_ID_H264)
+		dec->strict_std_compliance = FF_COMPLIANCE_STRICT;
 	*out = dec;
 	return 0;
 }

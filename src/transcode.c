@@ -456,10 +456,10 @@ static int stopping;
  * from the keyframe: in a 30 s GOP, segment k otherwise decodes k segments' worth of pictures
  * first. The bytes are those of a decode from the keyframe: the same samples from the same
  * keyframe are decoded, and what is skipped before a segment (AVDISCARD_NONREF) no picture refers
- * to. Only where the bitstream fixes the output order: HEVC, VP9, AV1, and H.264 whose SPS gives
- * its reorder depth (VUI bitstream_restriction, which x264 always writes). Without it libavcodec's
- * H.264 decoder works out the depth from the pictures it has seen, and a decoder that has seen
- * more pictures could then give out a picture that a fresh one drops. */
+ * to. Only where the bitstream fixes the output order: HEVC, VP9, AV1, and H.264, whose decoder
+ * holds back what the SPS's reorder depth says or, where it does not say, the most its level
+ * allows (sample_decoder), never a depth guessed from the pictures it has seen (a decoder that
+ * had seen more could then give out a picture that a fresh one drops). */
 struct parked {
 	AVCodecContext *dec;       /* NULL: a free slot */
 	char *path;
@@ -570,23 +570,18 @@ void transcode_stop(void)
 	parked_free_all(gone);
 }
 
-/* Whether j's decoder may be handed on from segment to segment at all (see struct parked). */
+/* Whether j's decoder may be handed on from segment to segment at all (see struct parked): where
+ * the pictures it gives out and their order depend on the bitstream alone, not on how many it has
+ * seen. So H.264 too, whose decoder holds back the most its level allows when the SPS does not
+ * say (sample_decoder). */
 static bool continuable(const struct job *j)
 {
 	const struct index_track *v = &j->in->ix->video;
-	struct avc_config avc;
-	struct avc_picture pic;
-	bool reorder_known;
 
 	if (v->shown_late || identity_growing(j->in->id))
 		return false;
-	if (v->decoder_id == AV_CODEC_ID_HEVC || v->decoder_id == AV_CODEC_ID_VP9 || v->decoder_id == AV_CODEC_ID_AV1)
-		return true;
-	if (v->decoder_id != AV_CODEC_ID_H264 || codec_avc_parse(v->extradata, v->extradata_size, &avc) < 0)
-		return false;
-	reorder_known = codec_avc_picture(avc.ps, avc.ps_size, &pic) == 0 && pic.reorder_known;
-	codec_avc_release(&avc);
-	return reorder_known;
+	return v->decoder_id == AV_CODEC_ID_HEVC || v->decoder_id == AV_CODEC_ID_VP9 || v->decoder_id == AV_CODEC_ID_AV1 ||
+	       v->decoder_id == AV_CODEC_ID_H264;
 }
 
 /* Whether the segment after this one starts in the GOP this one is decoded from (no keyframe up

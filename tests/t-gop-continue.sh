@@ -3,7 +3,10 @@
 # before it left (any rung), rather than decoding again from the keyframe; its bytes are those of a decode
 # from the keyframe. HEVC with open GOPs (a CRA at 10 s, B-pyramid), VP9, AV1, H.264 High 4:2:2 in MPEG-TS
 # (Annex B, B-pyramid, 5 B-frames), each one keyframe per 10 s, and H.264 High 10 with one keyframe in all
-# (x264 writes the reorder depth H.264 needs for it, VUI bitstream_restriction; the parser is unit-tested):
+# and H.264 High 10 with a keyframe per 10 s whose SPS does not give its reorder depth (VUI
+# bitstream_restriction cleared by tools/no_reorder.py, as many hardware and broadcast encoders write it; its
+# segments must be the same bytes as those of the untouched source, which x264's depth makes exact: no picture
+# lost at a segment's start):
 # mount A reads the two rungs' segments in order, alternating rungs, one at a time (each continuation
 # counted in hlsfs_decodes_continued_total); mount B reads them from the last segment to the first (no
 # segment follows one made before it: nothing continued); mount C reads front to back with the default
@@ -30,12 +33,18 @@ ladder_source gop-h264.ts -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 
     -c:v libx264 -preset faster -pix_fmt yuv422p10le -g 300 -keyint_min 300 -sc_threshold 0 -bf 5 \
     -x264-params b-pyramid=normal -b:v 400k
 src_longgop
+ladder_source reorder.mp4 -f lavfi -i testsrc2=size=480x270:rate=30:duration=20 \
+    -c:v libx264 -preset faster -pix_fmt yuv420p10le -profile:v high10 -g 300 -keyint_min 300 -sc_threshold 0 \
+    -bf 3 -x264-params b-pyramid=normal -b:v 400k
+cp "$SRC/reorder.mp4" "$SRC/noreorder.mp4" || fail "could not copy reorder.mp4"
+python3 "$(dirname "$0")/tools/no_reorder.py" "$SRC/noreorder.mp4" || fail "could not clear the reorder depth of noreorder.mp4"
+VIDEOS=(gop-hevc.mp4 gop-vp9.webm gop-av1.mkv gop-h264.ts longgop.mp4 reorder.mp4 noreorder.mp4)
 
 # The sources must be what the test says: a CRA picture in the HEVC one, one keyframe (sync sample) per
 # 10 s in each (longgop.mp4: one in all).
 nals=$(ffmpeg -v trace -nostdin -i "$SRC/gop-hevc.mp4" -c copy -bsf:v trace_headers -f null - 2>&1 | grep -c 'nal_unit_type .* = 21$' || true)
 [ "$nals" -ge 1 ] || fail "test bug: gop-hevc.mp4 has no CRA picture"
-for f in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv gop-h264.ts longgop.mp4; do
+for f in "${VIDEOS[@]}"; do
     keys=$(ffprobe -v error -select_streams v:0 -show_entries packet=flags -of csv=p=0 "$SRC/$f" | grep -c K || true)
     [ "$keys" -ge 1 ] && [ "$keys" -le 2 ] || fail "test bug: $f has $keys keyframes in 20 s, not a long-GOP source"
 done
@@ -65,7 +74,7 @@ read_alternating() {
 mkdir -p "$T/mnt-b" "$T/mnt-c"
 mount_hlsfs "$SRC" "$MNT" -o "cache_dir=$T/cache-a,ladder=$LADDER,workers=1,prefetch=0"
 declare -A continued
-for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv gop-h264.ts longgop.mp4; do
+for v in "${VIDEOS[@]}"; do
     continued[$v]=$(read_alternating "$MNT" "$v")
 done
 tree_sums "$MNT" > "$T/sum-a"
@@ -84,7 +93,7 @@ read_backward() {
 }
 
 mount_hlsfs "$SRC" "$T/mnt-b" -o "cache_dir=$T/cache-b,ladder=$LADDER,workers=1,prefetch=0"
-for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv gop-h264.ts longgop.mp4; do
+for v in "${VIDEOS[@]}"; do
     read_backward "$T/mnt-b" "$v"
 done
 tree_sums "$T/mnt-b" > "$T/sum-b"
@@ -148,10 +157,18 @@ for other in b c; do
     fi
 done
 grep -c '\.ts$' "$T/sum-a" | grep -qv '^0$' || fail "test bug: no segments summed"
-for v in gop-hevc.mp4 gop-vp9.webm gop-av1.mkv gop-h264.ts longgop.mp4; do
+for v in "${VIDEOS[@]}"; do
     # Two GOPs of 10 s (or one of 20 s), cut into segments of 1 to 6 s: every segment of a GOP after its
     # first follows the one before.
     [ "${continued[$v]}" -ge 2 ] ||
         fail "$v: ${continued[$v]} of its segments read in order went on from the segment before, want 2 or more (hlsfs_decodes_continued_total)"
+done
+# Without the reorder depth in its SPS, the same pictures as with it: each rung's segments, in order, are
+# the same bytes (names differ: the sources do).
+for r in 240p 160p; do
+    a=$(awk -v d="./noreorder.mp4/$r/" 'index($2, d) == 1 && $2 ~ /\.ts$/ { print $1 }' "$T/sum-a")
+    b=$(awk -v d="./reorder.mp4/$r/" 'index($2, d) == 1 && $2 ~ /\.ts$/ { print $1 }' "$T/sum-a")
+    [ "$(wc -l <<<"$a")" -ge 3 ] || fail "test bug: $(wc -l <<<"$a") segments of noreorder.mp4 $r summed"
+    [ "$a" = "$b" ] || fail "noreorder.mp4 $r: its segments are not those of reorder.mp4, whose SPS gives the reorder depth (a picture lost or moved at a segment's start?)"
 done
 pass

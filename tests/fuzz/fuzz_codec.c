@@ -138,8 +138,7 @@ static void check_avcc(const uint8_t *data, size_t size)
 	FUZZ_CHECK(c.ps == NULL && c.ps_size == 0);
 }
 
-/* Any bytes: a picture within the sizes an SPS can describe (a reorder depth, when given, within a
- * DPB's 16 pictures), or -EINVAL. */
+/* Any bytes: a picture within the sizes an SPS can describe, or -EINVAL. */
 static void check_avc_picture(const uint8_t *data, size_t size)
 {
 	struct avc_picture pic;
@@ -152,7 +151,6 @@ static void check_avc_picture(const uint8_t *data, size_t size)
 	FUZZ_CHECK(ret == 0);
 	FUZZ_CHECK(pic.width >= 1 && pic.width <= 1024 * 16 && pic.height >= 1 && pic.height <= 1024 * 32);
 	FUZZ_CHECK((pic.sar_num == 0) == (pic.sar_den == 0));
-	FUZZ_CHECK(pic.reorder_known <= 1 && pic.max_num_reorder_frames <= (pic.reorder_known ? 16u : 0u));
 	for (unsigned l = 0; l <= 4; l++) {  /* Annex B and every NAL length size: no read past the end */
 		int k = codec_avc_key_slice(data, size, l == 3 ? 0 : l);
 		FUZZ_CHECK(k == 0 || k == -EINVAL);

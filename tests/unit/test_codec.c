@@ -153,10 +153,9 @@ static void test_avc_picture(void)
 	static const uint8_t yuv444[] = { 0, 0, 0, 1, 0x67, 0xf4, 0x00, 0x20, 0x91, 0x9b, 0x28, 0x0a, 0xc0, 0xc3, 0xc5,
 		0xde, 0x02, 0x20, 0x00, 0x00, 0x03, 0x00, 0x20, 0x00, 0x00, 0x07, 0x81, 0xe3, 0x06, 0x32, 0xc0 };
 
-	/* Written bit by bit: 320x240 Baseline with a VUI that has everything before
-	 * bitstream_restriction_flag (aspect ratio, video signal type with colour description, timing,
-	 * NAL HRD with one CPB); the flag 0 in the first, 1 with max_num_reorder_frames 2 in the second
-	 * (as ffmpeg's trace_headers reads them). */
+	/* Written bit by bit: 320x240 Baseline with a VUI that has a square aspect ratio, then video
+	 * signal type with colour description, timing and NAL HRD with one CPB; bitstream_restriction_flag
+	 * 0 in the first, 1 in the second (as ffmpeg's trace_headers reads them). */
 	static const uint8_t no_restriction[] = { 0x00, 0x00, 0x00, 0x01, 0x67, 0x42, 0xc0, 0x1e, 0xda, 0x05, 0x07,
 		0xec, 0x05, 0xa8, 0x08, 0x08, 0x0a, 0x00, 0x00, 0x07, 0xd2, 0x00, 0x01, 0xd4, 0xc0, 0xd1, 0x00, 0x1f,
 		0x48, 0x01, 0xf4, 0x57, 0xbd, 0xf0, 0x10 };
@@ -165,23 +164,19 @@ static void test_avc_picture(void)
 		0x01, 0xf4, 0x57, 0xbd, 0xf0, 0x3c, 0x22, 0x11, 0x65, 0x80 };
 	struct avc_picture pic;
 
-	/* x264 writes bitstream_restriction; these give max_num_reorder_frames 2 (trace_headers). */
 	CHECK_EQ(codec_avc_picture(ntsc, sizeof(ntsc), &pic), 0);
 	CHECK(pic.width == 720 && pic.height == 480 && pic.sar_num == 32 && pic.sar_den == 27);
-	CHECK(pic.reorder_known == 1 && pic.max_num_reorder_frames == 2);
 	CHECK_EQ(codec_avc_picture(interlaced, sizeof(interlaced), &pic), 0);
 	CHECK(pic.width == 1920 && pic.height == 1080 && pic.sar_num == 59 && pic.sar_den == 54);
-	CHECK(pic.reorder_known == 1 && pic.max_num_reorder_frames == 2);
 	CHECK_EQ(codec_avc_picture(yuv444, sizeof(yuv444), &pic), 0);
 	CHECK(pic.width == 1366 && pic.height == 766 && pic.sar_num == 1 && pic.sar_den == 1);
-	CHECK(pic.reorder_known == 1 && pic.max_num_reorder_frames == 2);
 	CHECK_EQ(codec_avc_picture(no_restriction, sizeof(no_restriction), &pic), 0);
-	CHECK(pic.width == 320 && pic.height == 240 && pic.sar_num == 1 && pic.sar_den == 1 && !pic.reorder_known);
+	CHECK(pic.width == 320 && pic.height == 240 && pic.sar_num == 1 && pic.sar_den == 1);
 	CHECK_EQ(codec_avc_picture(restriction, sizeof(restriction), &pic), 0);
-	CHECK(pic.width == 320 && pic.height == 240 && pic.reorder_known == 1 && pic.max_num_reorder_frames == 2);
-	/* The restriction cut short (its last two bytes gone): the picture still, the depth unknown. */
+	CHECK(pic.width == 320 && pic.height == 240 && pic.sar_num == 1 && pic.sar_den == 1);
+	/* Cut short after the aspect ratio (its last two bytes gone): the picture still. */
 	CHECK_EQ(codec_avc_picture(restriction, sizeof(restriction) - 2, &pic), 0);
-	CHECK(pic.width == 320 && !pic.reorder_known);
+	CHECK(pic.width == 320 && pic.sar_num == 1);
 	/* Cut short: no crash, and no size read from what is not there. */
 	for (size_t n = 0; n < 14; n++)
 		CHECK(codec_avc_picture(ntsc, n, &pic) < 0);
