@@ -287,11 +287,22 @@ int poster_make(struct source *src, const struct media_index *ix, uint8_t **jpeg
 	*size = 0;
 	if (k == v->nb_samples)
 		return -ENODATA;
-	/* The last keyframe at or before 10% of the way through (the first one if none). */
+	/* The last keyframe at or before 10% of the way through (the first one if none), of those an
+	 * edit list shows: a trimmed copy's first keyframe lies before its cut (then the first shown
+	 * one, when there is one). */
 	target = v->samples[0].pts + (v->samples[v->nb_samples - 1].pts - v->samples[0].pts) / 10;
-	for (uint32_t i = k + 1; i < v->nb_samples; i++)
-		if ((v->samples[i].flags & INDEX_SAMPLE_KEY) && v->samples[i].pts <= target)
-			k = i;
+	{
+		uint32_t best = v->nb_samples, shown = v->nb_samples;
+		for (uint32_t i = k; i < v->nb_samples; i++) {
+			if (!(v->samples[i].flags & INDEX_SAMPLE_KEY) || (v->samples[i].flags & INDEX_SAMPLE_HIDDEN))
+				continue;
+			if (shown == v->nb_samples)
+				shown = i;
+			if (v->samples[i].pts <= target)
+				best = i;
+		}
+		k = best < v->nb_samples ? best : shown < v->nb_samples ? shown : k;
+	}
 	if (!(frame = av_frame_alloc()))
 		return -ENOMEM;
 	/* That keyframe, or the first one (which indexing checked) when it does not decode. */

@@ -5,6 +5,7 @@
 # transcoded rung holds exactly the frames the source shows, its first picture is the one at the cut (as
 # ffmpeg decodes the source), and its audio starts with the video. The passthrough carries the hidden
 # frames (its decoder needs them). Audio keeps one frame before the first shown, to prime the decoder.
+# poster.jpg is a keyframe the source shows.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -68,6 +69,17 @@ ftrue "($vs_rung - $vs) >= 1.4 && ($vs_rung - $vs) <= 1.6" ||
     fail "trimmed.mp4: the passthrough starts at $vs s, the rung at $vs_rung s: not the 1.5 s the edit list hides"
 out=$(ffmpeg -nostdin -v error -i "$MNT/trimmed.mp4/480p/index.m3u8" -f null - 2>&1) ||
     fail "trimmed.mp4 480p does not decode: $out"
+
+# poster.jpg is a keyframe the source shows (here the one 1.5 s after the cut, the first shown), not the
+# hidden one before the cut: it looks like the source's picture at 1.5 s, not like the one 1.5 s before 0.
+poster_psnr() {
+    ffmpeg -nostdin -v info -i "$MNT/trimmed.mp4/poster.jpg" -i "$SRC/whole.mp4" -lavfi \
+        "[1:v]trim=start_frame=$1:end_frame=$(($1 + 1)),setpts=PTS-STARTPTS[s];[s][0:v]scale2ref[r][p];[p]format=yuv420p[a];[r]format=yuv420p[b];[a][b]psnr" \
+        -f null - 2>&1 | sed -n 's/.*PSNR.* average:\([0-9.]*\).*/\1/p'
+}
+right=$(poster_psnr 180) wrong=$(poster_psnr 90)  # whole.mp4's frames at 6 s (trimmed 1.5 s) and at 3 s
+ftrue "${right:-0} >= 25 && ${right:-0} >= ${wrong:-99} + 3" ||
+    fail "trimmed.mp4/poster.jpg: PSNR ${right:-none} dB against the first keyframe shown, ${wrong:-none} dB against the hidden one"
 
 umount_hlsfs "$MNT"
 pass
