@@ -81,6 +81,7 @@ int thumbs_plan(const char *path, const struct source_identity *id, const struct
 	uint64_t dw, dh, span, interval;
 	int64_t start = p->segments[0].start, end = p->segments[p->nb_segments - 1].end;
 	uint32_t key = UINT32_MAX;
+	bool skip_hidden = false;
 	struct strbuf sb;
 
 	*out = NULL;
@@ -114,12 +115,15 @@ int thumbs_plan(const char *path, const struct source_identity *id, const struct
 		thumbs_free(t);
 		return -ENOMEM;
 	}
-	/* Keyframes are in decode order with increasing PTS among themselves (they open GOPs). */
+	/* Keyframes are in decode order with increasing PTS among themselves (they open GOPs). Those an
+	 * edit list hides (a trimmed copy's, before its cut) are passed over when another is shown. */
+	for (uint32_t i = 0; i < v->nb_samples && !skip_hidden; i++)
+		skip_hidden = (v->samples[i].flags & (INDEX_SAMPLE_KEY | INDEX_SAMPLE_HIDDEN)) == INDEX_SAMPLE_KEY;
 	for (uint32_t k = 0, i = 0; k < t->n_tiles; k++) {
 		uint64_t b = (k + 1) * interval < span ? (k + 1) * interval : span;
 		int64_t mid = start + (int64_t)((k * interval + b) / 2);  /* the middle of the tile's span */
 		for (; i < v->nb_samples; i++) {
-			if (!(v->samples[i].flags & INDEX_SAMPLE_KEY))
+			if (!(v->samples[i].flags & INDEX_SAMPLE_KEY) || (skip_hidden && (v->samples[i].flags & INDEX_SAMPLE_HIDDEN)))
 				continue;
 			if (v->samples[i].pts > mid && key != UINT32_MAX)
 				break;

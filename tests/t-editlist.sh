@@ -5,7 +5,7 @@
 # transcoded rung holds exactly the frames the source shows, its first picture is the one at the cut (as
 # ffmpeg decodes the source), and its audio starts with the video. The passthrough carries the hidden
 # frames (its decoder needs them). Audio keeps one frame before the first shown, to prime the decoder.
-# poster.jpg is a keyframe the source shows.
+# poster.jpg and the first preview thumbnail are a keyframe the source shows.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -20,6 +20,13 @@ ladder_source whole.mp4 -f lavfi -i testsrc2=size=640x480:rate=30:duration=12 -f
 ffmpeg -nostdin -v error -y -ss 4.5 -i "$SRC/whole.mp4" -c copy "$SRC/trimmed.mp4" || fail "could not make trimmed.mp4"
 hidden=$(ffprobe -v error -select_streams v -show_entries packet=flags -of csv=p=0 "$SRC/trimmed.mp4" | grep -c D)
 [ "$hidden" -ge 30 ] || fail "test bug: trimmed.mp4 has $hidden video samples its edit list hides, not a GOP's worth"
+# 10 s GOPs cut at 1 s: the first keyframe shown is 9 s into the copy, past the middle of the first preview
+# tile (0 to 10 s), where the hidden one at -1 s would stand for it.
+# shellcheck disable=SC2086
+ladder_source gop10.mp4 -f lavfi -i testsrc2=size=640x480:rate=30:duration=14 $_x264 -profile:v high -g 300 \
+    -keyint_min 300 -bf 3 -b:v 800k
+mkdir -p "$T/gop10" && mv "$SRC/gop10.mp4" "$T/gop10/" || fail "could not move gop10.mp4 aside"
+ffmpeg -nostdin -v error -y -ss 1 -i "$T/gop10/gop10.mp4" -c copy "$SRC/cut10.mp4" || fail "could not make cut10.mp4"
 mount_hlsfs "$SRC" "$MNT" -o "cache_dir=$CACHE,ladder=$LADDER,prefetch=0"
 
 # facts PLAYLIST: "VSTART ASTART VFRAMES AFRAMES" (seconds, frames decoded)
@@ -80,6 +87,18 @@ poster_psnr() {
 right=$(poster_psnr 180) wrong=$(poster_psnr 90)  # whole.mp4's frames at 6 s (trimmed 1.5 s) and at 3 s
 ftrue "${right:-0} >= 25 && ${right:-0} >= ${wrong:-99} + 3" ||
     fail "trimmed.mp4/poster.jpg: PSNR ${right:-none} dB against the first keyframe shown, ${wrong:-none} dB against the hidden one"
+# So is the first preview thumbnail (thumbs/): the tile the first cue names, in cut10.mp4 the keyframe 9 s
+# in (10 s in gop10.mp4), not the hidden one (its first).
+IFS=, read -r tx ty tw th < <(sed -n 's/^sprite-000\.jpg#xywh=//p' "$MNT/cut10.mp4/thumbs/thumbs.vtt" | sed -n 1p)
+[ -n "${th:-}" ] || fail "cut10.mp4/thumbs/thumbs.vtt names no tile of sprite-000.jpg"
+tile_psnr() {
+    ffmpeg -nostdin -v info -i "$MNT/cut10.mp4/thumbs/sprite-000.jpg" -i "$T/gop10/gop10.mp4" -lavfi \
+        "[0:v]crop=$tw:$th:$tx:$ty,format=yuv420p[a];[1:v]trim=start_frame=$1:end_frame=$(($1 + 1)),setpts=PTS-STARTPTS,scale=$tw:$th,format=yuv420p[b];[a][b]psnr" \
+        -f null - 2>&1 | sed -n 's/.*PSNR.* average:\([0-9.]*\).*/\1/p'
+}
+right=$(tile_psnr 300) wrong=$(tile_psnr 0)
+ftrue "${right:-0} >= 25 && ${right:-0} >= ${wrong:-99} + 3" ||
+    fail "cut10.mp4's first thumbnail: PSNR ${right:-none} dB against the first keyframe shown, ${wrong:-none} dB against the hidden one"
 
 umount_hlsfs "$MNT"
 pass
