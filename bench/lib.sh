@@ -104,7 +104,8 @@ gen_first_byte_sources() {
 
 # gen_playback_sources DIR: 30 s of 2160p30 HEVC and of 1080p30 HEVC Main 10, each with AAC and a keyframe every
 # 2 s, in DIR/hevc-4k and DIR/hevc-10, 30 s of 2160p30 HEVC with B-frames and one keyframe in DIR/hevc-4k-gop30,
-# and 30 s of 1080p30 H.264 High 10 with B-frames and one keyframe in DIR/h264-10-gop30 (playback.sh).
+# and 30 s of 1080p30 H.264 High 10 with B-frames and one keyframe in DIR/h264-10-gop30, and a copy of it whose
+# SPS does not give its reorder depth in DIR/h264-nodepth (tests/tools/no_reorder.py) (playback.sh).
 gen_playback_sources() {
 	local src_root=$1 tone=sine=frequency=440:sample_rate=48000
 	gen "$src_root/hevc-4k/hevc-2160p-30s.mp4" -f lavfi -i testsrc2=size=3840x2160:rate=30 -f lavfi -i $tone -t 30 \
@@ -120,6 +121,13 @@ gen_playback_sources() {
 	gen "$src_root/h264-10-gop30/h264-1080p-10bit-gop30s.mp4" -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi \
 		-i $tone -t 30 -c:v libx264 -preset veryfast -profile:v high10 -pix_fmt yuv420p10le -g 900 -keyint_min 900 \
 		-sc_threshold 0 -bf 3 -b:v 6M -c:a aac -b:a 128k -ac 2 -movflags +faststart
+	local nd=$src_root/h264-nodepth/h264-1080p-10bit-gop30s-nodepth.mp4
+	if [ ! -f "$nd" ]; then
+		mkdir -p "${nd%/*}"
+		cp "$src_root/h264-10-gop30/h264-1080p-10bit-gop30s.mp4" "$nd.part" &&
+			python3 "$(dirname "${BASH_SOURCE[0]}")/../tests/tools/no_reorder.py" "$nd.part" &&
+			mv "$nd.part" "$nd" || die "could not make $nd"
+	fi
 }
 
 # gen_seek_sources DIR: 60 s of 1080p30 H.264 High 10 and HEVC Main 10 with B-frames and a keyframe every 30 s,

@@ -14,7 +14,8 @@
 #
 # Sources (generated once under bench/cache/playback-source/): 30 s of 2160p30 HEVC and of 1080p30 HEVC
 # Main 10 (libx265 ultrafast, a keyframe every 2 s), 30 s of 2160p30 HEVC and of 1080p30 H.264 High 10
-# (libx264 veryfast) with one keyframe (each segment after the first starts inside that GOP), each with AAC. Every segment read is checked against its
+# (libx264 veryfast) with one keyframe (each segment after the first starts inside that GOP), each with AAC,
+# and (h264-nodepth, only when asked for) that H.264 one with its SPS's reorder depth cleared. Every segment read is checked against its
 # stat size, and each daemon must exit 0 with an empty log; otherwise the script says so and exits 1. The
 # machine may be shared: figures are reported, not asserted. Needs ffmpeg (with libx265), python3,
 # fusermount3, git, tar, meson, ninja.
@@ -23,7 +24,7 @@
 #              BENCH_REPEAT  rounds; the median is shown (default 3)
 #              BENCH_BASE    the git revision to compare with (default HEAD~1)
 #              BENCH_SOURCES the rows (default "hevc-4k hevc-10 hevc-4k-gop30
-#                            h264-10-gop30")
+#                            h264-10-gop30"; also h264-nodepth)
 #              HLSFS         the binary to measure (default build/hlsfs, built if missing)
 set -euo pipefail
 export LC_ALL=C.UTF-8
