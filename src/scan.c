@@ -488,10 +488,28 @@ static void ts_unwrap(struct index_track *t)
 	}
 }
 
-static void ts_timeline(struct media_index *ix)
+/* A stream whose clock starts anywhere (MPEG-TS, MPEG-PS): its times made to start where its first
+ * video frame is shown, as a file's do. */
+static void from_first_frame(struct media_index *ix)
 {
 	int64_t origin = INT64_MAX;
 
+	for (uint32_t i = 0; i < ix->video.nb_samples; i++)
+		if (ix->video.samples[i].pts < origin)
+			origin = ix->video.samples[i].pts;
+	if (origin == INT64_MAX)
+		return;
+	for (unsigned k = 0; k < 2 + ix->nb_renditions; k++) {
+		struct index_track *t = k == 0 ? &ix->video : k == 1 ? &ix->audio : &ix->renditions[k - 2];
+		for (uint32_t i = 0; i < t->nb_samples; i++) {
+			t->samples[i].pts -= origin;
+			t->samples[i].dts -= origin;
+		}
+	}
+}
+
+static void ts_timeline(struct media_index *ix)
+{
 	for (unsigned k = 0; k < 2 + ix->nb_renditions; k++) {
 		struct index_track *t = k == 0 ? &ix->video : k == 1 ? &ix->audio : &ix->renditions[k - 2];
 		int64_t shift = 0;
@@ -508,18 +526,7 @@ static void ts_timeline(struct media_index *ix)
 			t->samples[i].dts += shift;
 		}
 	}
-	for (uint32_t i = 0; i < ix->video.nb_samples; i++)
-		if (ix->video.samples[i].pts < origin)
-			origin = ix->video.samples[i].pts;
-	if (origin == INT64_MAX)
-		return;
-	for (unsigned k = 0; k < 2 + ix->nb_renditions; k++) {
-		struct index_track *t = k == 0 ? &ix->video : k == 1 ? &ix->audio : &ix->renditions[k - 2];
-		for (uint32_t i = 0; i < t->nb_samples; i++) {
-			t->samples[i].pts -= origin;
-			t->samples[i].dts -= origin;
-		}
-	}
+	from_first_frame(ix);
 }
 
 static int copy_extradata(struct index_track *t, const AVCodecParameters *par)
@@ -1213,6 +1220,11 @@ next:
 		if ((ret = settle_times(t, derive[k], k == 0, why)) < 0)
 			goto fail;
 	}
+	/* An MPEG-PS clock starts where the muxer's did (a DVD's or a camcorder's first frame some
+	 * tenths of a second in), not at the first frame: placed by byte when read again (demuxread.c),
+	 * its frames may move. */
+	if (pieces && !strcmp(fc->iformat->name, "mpeg"))
+		from_first_frame(ix);
 	/* Durations the container left out: the next sample's DTS says it. */
 	for (unsigned k = 0; k < 2 + ix->nb_renditions; k++) {
 		struct index_track *t = k == 0 ? &ix->video : k == 1 ? &ix->audio : &ix->renditions[k - 2];

@@ -4,7 +4,8 @@
 # is exact and deterministic, H.264 with an avcC (or Annex B in MPEG-TS) passes through unchanged, and
 # MPEG-2 frames whose PES has no PTS are shown in their order, an interlaced DVD picture is deinterlaced;
 # MPEG-4 Part 2 B-frames in AVI (DivX, packed XviD) show every picture where the source does; H.264 with
-# B-frames in AVI is refused with one error.txt line. t-mpegts covers MPEG-TS timestamps, .m2ts and damage.
+# B-frames in AVI is refused with one error.txt line; MPEG-PS playlists start at the first frame, not at the
+# muxer's clock. t-mpegts covers MPEG-TS timestamps, .m2ts and damage.
 source "$(dirname "$0")/lib.sh"
 
 need ffmpeg ffprobe mkvmerge mkvinfo
@@ -133,6 +134,24 @@ check_good() {
     fi
 }
 for rel in "${GOOD[@]}"; do soft check_good "$rel"; done
+
+# An MPEG-PS clock starts where its muxer's did (here 0.5 s before the first frame): the playlists start
+# at the first frame, so their EXTINF add up to the frames' span (frames x frame duration), not that plus
+# the lead.
+check_ps_span() {
+    local rel=$1 n rate fd first sum pl
+    n=$(frame_hashes "$SRC/$rel" | wc -l)
+    rate=$(ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of default=nk=1:nw=1 "$SRC/$rel" | sed -n 1p)
+    fd=$(fcalc "1 / ($rate)")
+    first=$(ffprobe -v error -select_streams v:0 -show_entries stream=start_time -of default=nk=1:nw=1 "$SRC/$rel" | sed -n 1p)
+    ftrue "$first >= 0.1" || fail "test bug: '$rel' starts at $first s, not after a lead"
+    while IFS= read -r pl; do
+        sum=$(playlist_extinfs "$pl" | awk '{ s += $1 } END { printf "%.6f", s }')
+        ftrue "($sum - $n * $fd) <= $fd && ($n * $fd - $sum) <= $fd" ||
+            fail "'${pl#"$MNT"/}': EXTINF add up to $sum s, its $n frames span $(fcalc "$n * $fd") s"
+    done < <(variant_playlists "$MNT/$rel")
+}
+for rel in old.mpg dvd.vob; do soft check_ps_span "$rel"; done
 
 # An audio rendition names its language as RFC 8216 asks (an RFC 5646 tag: "fr", not the track's "fre"),
 # in words, and its channels.
