@@ -896,10 +896,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(k == 0 || !(in.ix.video.samples[seg->v_first].flags & INDEX_SAMPLE_HIDDEN));
 		if (!(in.ix.video.samples[seg->v_first].flags & INDEX_SAMPLE_KEY)) {
 			/* A cut between frames: only where GOPs are cut, no B-frame crosses it, and the
-			 * segment starts at the earliest frame shown from there on. */
+			 * segment starts at the earliest frame shown from there on. Samples before the
+			 * first keyframe are in no segment. */
 			int64_t before = INT64_MIN, after = INT64_MAX;
 			FUZZ_CHECK(k > 0 && in.cfg.split_gops && !p->passthrough);
-			for (uint32_t i = 0; i < seg->v_first; i++)
+			for (uint32_t i = first_key; i < seg->v_first; i++)
 				before = in.ix.video.samples[i].pts > before ? in.ix.video.samples[i].pts : before;
 			for (uint32_t i = seg->v_first; i < in.ix.video.nb_samples; i++)
 				after = in.ix.video.samples[i].pts < after ? in.ix.video.samples[i].pts : after;
