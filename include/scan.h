@@ -3,12 +3,18 @@
 #ifndef HLSFS_SCAN_H
 #define HLSFS_SCAN_H
 
+#include <stdbool.h>
+
 #include "index.h"
 #include "source.h"
 
 /* Sends FFmpeg's own log messages (the demuxer's, the codecs') to our debug log, so a damaged
  * file or an encoder's chatter is never printed as is. Call once at start. */
 void scan_init(void);
+
+/* Whether MP4/MOV audio is read from libavformat's sample table once its first packets are seen
+ * to match it (default true; tests compare with false, every packet through the demuxer). */
+extern bool scan_audio_from_table;
 
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a
  * negative errno and *why is one sentence for error.txt (free() it), e.g. that the file is

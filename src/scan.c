@@ -793,6 +793,75 @@ static void track_meta(struct index_track *t, const AVStream *st)
 	}
 }
 
+/* MP4/MOV audio is read from libavformat's sample table rather than packet by packet (each packet
+ * costs the demuxer an allocation, and audio is most of a file's samples): once a stream's first
+ * TABLE_CHECKED packets are each exactly what its table entries make (position, size, times,
+ * duration, key and discard flags: no composition offsets), the demuxer skips the stream
+ * (AVDISCARD_ALL), and its other samples come from the table when the demuxer is done, made as
+ * the mov demuxer makes them (mov_read_packet). */
+#define TABLE_CHECKED 16
+bool scan_audio_from_table = true;
+
+struct table_walk {
+	int state;  /* 0: being checked; 1: read from the table from next on; -1: demuxed */
+	int next;   /* the stream's next table entry */
+};
+
+/* The packet the mov demuxer makes of table entry e of st (without composition offsets). */
+static void table_packet(AVStream *st, int e, AVPacket *pkt)
+{
+	const AVIndexEntry *ie = avformat_index_get_entry(st, e), *nx = avformat_index_get_entry(st, e + 1);
+	int64_t next = nx ? nx->timestamp : st->duration;
+
+	pkt->stream_index = st->index;
+	pkt->pos = ie->pos;
+	pkt->size = ie->size;
+	pkt->pts = pkt->dts = ie->timestamp;
+	pkt->duration = next >= ie->timestamp ? next - ie->timestamp : 0;
+	pkt->flags = (ie->flags & AVINDEX_KEYFRAME ? AV_PKT_FLAG_KEY : 0) |
+		     (ie->flags & AVINDEX_DISCARD_FRAME ? AV_PKT_FLAG_DISCARD : 0);
+}
+
+/* Whether the demuxer's packet pkt is what table_packet makes of its stream's next entry; after
+ * TABLE_CHECKED of them, the stream is read from the table. */
+static void table_check(AVStream *st, struct table_walk *w, const AVPacket *pkt)
+{
+	AVPacket *want = av_packet_alloc();
+
+	if (!want || w->next >= avformat_index_get_entries_count(st)) {
+		w->state = -1;
+	} else {
+		table_packet(st, w->next, want);
+		if (pkt->pos == want->pos && pkt->size == want->size && pkt->pts == want->pts && pkt->dts == want->dts &&
+		    pkt->duration == want->duration && (pkt->flags & (AV_PKT_FLAG_KEY | AV_PKT_FLAG_DISCARD)) == want->flags) {
+			if (++w->next == TABLE_CHECKED) {
+				st->discard = AVDISCARD_ALL;
+				w->state = 1;
+			}
+		} else {
+			w->state = -1;
+		}
+	}
+	av_packet_free(&want);
+}
+
+/* The demuxer's next packet; once it is done, the table's entries of the streams read from it. */
+static int next_packet(AVFormatContext *fc, AVPacket *pkt, struct table_walk *walks, uint32_t *from_table)
+{
+	int ret = av_read_frame(fc, pkt);
+
+	if (ret != AVERROR_EOF || !walks)
+		return ret;
+	for (unsigned i = 0; i < fc->nb_streams; i++) {
+		if (walks[i].state != 1 || walks[i].next >= avformat_index_get_entries_count(fc->streams[i]))
+			continue;
+		table_packet(fc->streams[i], walks[i].next++, pkt);
+		(*from_table)++;
+		return 0;
+	}
+	return AVERROR_EOF;
+}
+
 int scan_build_upto(struct source *src, uint64_t size, struct media_index **out, char **why)
 {
 	struct avsource io = { .src = src };
@@ -817,6 +886,8 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	char *vops = NULL;  /* MPEG-4 Part 2 video: its coded pictures' types, in order (shown_late) */
 	uint32_t nb_vops = 0, vops_cap = 0;
 	struct ts_scan tss = { 0 };
+	struct table_walk *walks = NULL;  /* per stream: MP4/MOV audio read from the sample table */
+	uint32_t from_table = 0;
 	/* MP4/MOV audio before its edit's start: per track slot, the last such frame, kept only when
 	 * a presented one follows (as the decoder's priming, which the edit of every AAC track leaves
 	 * out); the frames before it are dropped, as are those after the edit's end. */
@@ -1006,7 +1077,11 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		ret = -ENOMEM;
 		goto fail;
 	}
-	while ((ret = av_read_frame(fc, pkt)) >= 0) {
+	if (!generic && !fragmented && scan_audio_from_table && !(walks = calloc(fc->nb_streams, sizeof(*walks)))) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	while ((ret = next_packet(fc, pkt, walks, &from_table)) >= 0) {
 		int is_video = pkt->stream_index == vi;
 		struct index_track *t = pkt->stream_index < (int)fc->nb_streams ? track_of[pkt->stream_index] : NULL;
 		const AVRational tb = fc->streams[pkt->stream_index]->time_base;
@@ -1019,6 +1094,8 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		if (!t)
 			goto next;
 		slot = t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (unsigned)(t - ix->renditions);
+		if (walks && !is_video && walks[pkt->stream_index].state == 0)
+			table_check(fc->streams[pkt->stream_index], &walks[pkt->stream_index], pkt);
 		if (t == &ix->audio && t->codec == INDEX_CODEC_MP3 && generic && !mpa_layer)
 			mpa_layer = codec_mpa_layer(pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0);
 		if (pkt->size <= 0 || (!generic && pkt->pos < 0))
@@ -1271,6 +1348,8 @@ next:
 		memmove(&ix->renditions[k], &ix->renditions[k + 1], sizeof(ix->renditions[0]) * (ix->nb_renditions - k - 1));
 		ix->nb_renditions--;
 	}
+	if (from_table)
+		log_debug("%u audio samples read from the sample table", from_table);
 	ret = 0;
 	*out = ix;
 	ix = NULL;
@@ -1279,6 +1358,7 @@ fail:
 		av_packet_free(&held[i]);
 	free(held);
 	free(held_s);
+	free(walks);
 	free(track_of);
 	free(lace);
 	free(m12.pics);

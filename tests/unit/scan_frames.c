@@ -12,7 +12,8 @@
  * from where the index found each frame.
  * Prints one line with the counts and exits 0, or names the first frame that differs and exits 1
  * (2: FILE could not be indexed or read). SCAN_FRAMES_SKEW=1 compares each sample with the next
- * frame instead, which must fail: the test's proof that the comparison can. */
+ * frame instead, which must fail: the test's proof that the comparison can. scan_frames --table FILE:
+ * see same_from_table. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <libavformat/avformat.h>
 
 #include "demuxread.h"
+#include "log.h"
 #include "sampleio.h"
 #include "scan.h"
 #include "source.h"
@@ -93,6 +95,63 @@ static int compare(struct source *src, const struct index_track *t, const char *
 	return 0;
 }
 
+/* scan_frames --table FILE: the index of FILE with MP4/MOV audio read from the sample table
+ * (scan_audio_from_table, the default) is the one made with every audio packet demuxed: every
+ * track, every sample, every field. Debug lines go to stderr, among them how many samples came
+ * from the table. */
+static int same_from_table(const char *path)
+{
+	struct source_config cfg = { 0 };
+	struct media_index *ix[2] = { NULL, NULL };
+	char reason[256] = "";
+	int ret = 0;
+
+	source_init(&cfg, NULL, NULL);
+	for (int k = 0; k < 2; k++) {
+		struct source *src = NULL;
+		char *why = NULL;
+		scan_audio_from_table = k == 0;
+		log_set_debug(k == 0);
+		if (source_open(path, &src, reason, sizeof(reason)) < 0 || scan_build(src, &ix[k], &why) < 0) {
+			fprintf(stderr, "scan_frames: %s: %s\n", path, why ? why : reason);
+			return 2;
+		}
+		source_close(src);
+		free(why);
+	}
+	log_set_debug(false);
+	for (unsigned k = 0; k < 2 + ix[0]->nb_renditions && ret == 0; k++) {
+		const struct index_track *a = k == 0 ? &ix[0]->video : k == 1 ? &ix[0]->audio : &ix[0]->renditions[k - 2];
+		const struct index_track *b = k == 0 ? &ix[1]->video : k == 1 ? &ix[1]->audio : &ix[1]->renditions[k - 2];
+		if (a->nb_samples != b->nb_samples) {
+			fprintf(stderr, "scan_frames: %s track %u: %u samples from the table, %u demuxed\n", path, k, a->nb_samples,
+				b->nb_samples);
+			ret = 1;
+		}
+		for (uint32_t i = 0; i < a->nb_samples && ret == 0; i++)
+			if (memcmp(&a->samples[i], &b->samples[i], sizeof(a->samples[i]))) {
+				fprintf(stderr, "scan_frames: %s track %u sample %u: pts %lld dts %lld pos %llu size %u duration %u flags %u "
+					"from the table, pts %lld dts %lld pos %llu size %u duration %u flags %u demuxed\n", path, k, i,
+					(long long)a->samples[i].pts, (long long)a->samples[i].dts, (unsigned long long)a->samples[i].pos,
+					a->samples[i].size, a->samples[i].duration, a->samples[i].flags, (long long)b->samples[i].pts,
+					(long long)b->samples[i].dts, (unsigned long long)b->samples[i].pos, b->samples[i].size,
+					b->samples[i].duration, b->samples[i].flags);
+				ret = 1;
+			}
+	}
+	if (ix[0]->nb_renditions != ix[1]->nb_renditions) {
+		fprintf(stderr, "scan_frames: %s: %u audio renditions from the table, %u demuxed\n", path, ix[0]->nb_renditions,
+			ix[1]->nb_renditions);
+		ret = 1;
+	}
+	if (ret == 0)
+		printf("%s: %u video and %u audio samples, the same from the table and demuxed\n", path, ix[0]->video.nb_samples,
+		       ix[0]->audio.nb_samples);
+	index_free(ix[0]);
+	index_free(ix[1]);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct source_config cfg = { 0 };
@@ -107,8 +166,10 @@ int main(int argc, char **argv)
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 
+	if (argc == 3 && !strcmp(argv[1], "--table"))
+		return same_from_table(argv[2]);
 	if (argc != 2) {
-		fprintf(stderr, "usage: scan_frames FILE\n");
+		fprintf(stderr, "usage: scan_frames [--table] FILE\n");
 		return 2;
 	}
 	source_init(&cfg, NULL, NULL);
