@@ -420,28 +420,38 @@ static void choose_rungs(struct plan *p, const struct media_index *ix, const str
 	}
 }
 
-/* The size bound of segment seg of rung r. */
-static int rung_bound(const struct plan *p, const struct media_index *ix, uint32_t seg, const struct plan_rung *r,
-		      uint64_t *bound)
+/* What a transcoded segment holds whatever its rung: frames, and audio and PCR-only packets. */
+struct rung_shape {
+	uint32_t frames;
+	uint64_t a_packets, pcr_packets;
+};
+
+static int rung_shape(const struct plan *p, const struct media_index *ix, uint32_t seg, struct rung_shape *out)
 {
-	const struct plan_segment *s = &p->segments[seg];
 	struct plan_frame *f;
 	struct walk_counts c;
 	uint32_t n;
-	uint64_t span = (uint64_t)(s->end - s->start), es, vpk;
 	int ret;
 
 	if ((ret = plan_presented(p, ix, seg, &f, &n)) < 0)
 		return ret;
-	layout_walk(p, ix, s, f, n, 0, NULL, &c);  /* sizes do not matter for unit order */
+	layout_walk(p, ix, &p->segments[seg], f, n, 0, NULL, &c);  /* sizes do not matter for unit order */
 	free(f);
-	es = (r->maxrate * span / PLAN_TIMEBASE + r->bufsize * RUNG_VBV_INIT_PERCENT / 100 + 7) / 8 +
-	     RUNG_HEADER_ALLOWANCE + (uint64_t)n * RUNG_FRAME_ALLOWANCE;
-	/* Each PES: its header, the PCR's adaptation field, and at most one partial packet. */
-	vpk = (es + (uint64_t)n * (tsmux_pes_header_size(false) + 8) + 183) / 184 + n;
-	vpk = (vpk + 15) & ~15ull;
-	*bound = (2 + vpk + c.a_packets + c.pcr_packets) * TS_PACKET_SIZE;
+	*out = (struct rung_shape){ n, c.a_packets, c.pcr_packets };
 	return 0;
+}
+
+/* The size bound of segment seg of rung r, of that shape. */
+static uint64_t rung_bound(const struct plan_segment *s, const struct rung_shape *sh, const struct plan_rung *r)
+{
+	uint64_t span = (uint64_t)(s->end - s->start), n = sh->frames, es, vpk;
+
+	es = (r->maxrate * span / PLAN_TIMEBASE + r->bufsize * RUNG_VBV_INIT_PERCENT / 100 + 7) / 8 +
+	     RUNG_HEADER_ALLOWANCE + n * RUNG_FRAME_ALLOWANCE;
+	/* Each PES: its header, the PCR's adaptation field, and at most one partial packet. */
+	vpk = (es + n * (tsmux_pes_header_size(false) + 8) + 183) / 184 + n;
+	vpk = (vpk + 15) & ~15ull;
+	return (2 + vpk + sh->a_packets + sh->pcr_packets) * TS_PACKET_SIZE;
 }
 
 /* Units of a rendition segment: PAT, PMT, then runs of audio frames, each PES with a PCR.
@@ -718,17 +728,20 @@ int plan_build_ladder(const struct media_index *ix, const struct plan_config *cf
 		bandwidth(p, sizes, &p->peak_bps, &p->average_bps, &p->total_bytes);
 		free(sizes);
 	}
-	for (unsigned r = 0; r < p->nb_rungs; r++) {
-		struct plan_rung *rung = &p->rungs[r];
-		if (!(rung->sizes = malloc(sizeof(*rung->sizes) * p->nb_segments))) {
+	for (unsigned r = 0; r < p->nb_rungs; r++)
+		if (!(p->rungs[r].sizes = malloc(sizeof(*p->rungs[r].sizes) * p->nb_segments))) {
 			ret = -ENOMEM;
 			goto fail;
 		}
-		for (uint32_t k = 0; k < p->nb_segments; k++)
-			if ((ret = rung_bound(p, ix, k, rung, &rung->sizes[k])) < 0)
-				goto fail;
-		bandwidth(p, rung->sizes, &rung->peak_bps, &rung->average_bps, &rung->total_bytes);
+	for (uint32_t k = 0; k < p->nb_segments && p->nb_rungs; k++) {  /* each segment's shape once, for every rung */
+		struct rung_shape sh;
+		if ((ret = rung_shape(p, ix, k, &sh)) < 0)
+			goto fail;
+		for (unsigned r = 0; r < p->nb_rungs; r++)
+			p->rungs[r].sizes[k] = rung_bound(&p->segments[k], &sh, &p->rungs[r]);
 	}
+	for (unsigned r = 0; r < p->nb_rungs; r++)
+		bandwidth(p, p->rungs[r].sizes, &p->rungs[r].peak_bps, &p->rungs[r].average_bps, &p->rungs[r].total_bytes);
 	{
 		/* Each variant must be clearly lighter than the one above it, or a player gains
 		 * nothing by stepping down: a rung whose average is not under RUNG_STEP_PERCENT of
