@@ -12,8 +12,9 @@
  * file or an encoder's chatter is never printed as is. Call once at start. */
 void scan_init(void);
 
-/* Whether MP4/MOV audio is read from libavformat's sample table once its first packets are seen
- * to match it (default true; tests compare with false, every packet through the demuxer). */
+/* Whether MP4/MOV audio, and video without B-frames, is read from libavformat's sample table once
+ * its first packets are seen to match it (default true; tests compare with false, every packet
+ * through the demuxer). */
 extern bool scan_audio_from_table;
 
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a

@@ -793,8 +793,9 @@ static void track_meta(struct index_track *t, const AVStream *st)
 	}
 }
 
-/* MP4/MOV audio is read from libavformat's sample table rather than packet by packet (each packet
- * costs the demuxer an allocation, and audio is most of a file's samples): once a stream's first
+/* MP4/MOV audio (and video without B-frames) is read from libavformat's sample table rather than
+ * packet by packet (each packet costs the demuxer an allocation, and audio is most of a file's
+ * samples): once a stream's first
  * TABLE_CHECKED packets are each exactly what its table entries make (position, size, times,
  * duration, key and discard flags: no composition offsets), the demuxer skips the stream
  * (AVDISCARD_ALL), and its other samples come from the table when the demuxer is done, made as
@@ -1094,7 +1095,9 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		if (!t)
 			goto next;
 		slot = t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (unsigned)(t - ix->renditions);
-		if (walks && !is_video && walks[pkt->stream_index].state == 0)
+		/* Video too where its payload is not read (NAL lengths of 4 bytes) and it has no
+		 * composition offsets (no B-frames): its packets then match the table as well. */
+		if (walks && (!is_video || io.zeros) && walks[pkt->stream_index].state == 0)
 			table_check(fc->streams[pkt->stream_index], &walks[pkt->stream_index], pkt);
 		if (t == &ix->audio && t->codec == INDEX_CODEC_MP3 && generic && !mpa_layer)
 			mpa_layer = codec_mpa_layer(pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0);
@@ -1349,7 +1352,7 @@ next:
 		ix->nb_renditions--;
 	}
 	if (from_table)
-		log_debug("%u audio samples read from the sample table", from_table);
+		log_debug("%u samples read from the sample table", from_table);
 	ret = 0;
 	*out = ix;
 	ix = NULL;

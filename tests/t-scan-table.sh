@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# t-scan-table: MP4/MOV audio read from libavformat's sample table (once its first packets match it) gives
-# the index every packet through the demuxer gives, sample for sample and field for field
-# (tests/unit/scan_frames --table), for AAC with its priming, MP3, AC-3, E-AC-3, ALAC, FLAC and Opus in MP4,
-# PCM in MOV (several samples a chunk), two audio tracks, a copy trimmed by an edit list (audio before the
-# cut), audio behind an empty edit, 3GP, H.264 with 2-byte NAL lengths (payload then read for real), and a
-# fragmented MP4 (read packet by packet); that the table was used where it should be (its debug line), and
-# each source still plays through the mount.
+# t-scan-table: MP4/MOV audio, and video without B-frames, read from libavformat's sample table (once its
+# first packets match it) gives the index every packet through the demuxer gives, sample for sample and
+# field for field (tests/unit/scan_frames --table), for AAC with its priming, MP3, AC-3, E-AC-3, ALAC, FLAC
+# and Opus in MP4, PCM in MOV (several samples a chunk), two audio tracks, a copy trimmed by an edit list
+# (audio before the cut), audio behind an empty edit, 3GP, H.264 with 2-byte NAL lengths (payload then read
+# for real), H.264 without B-frames (its video from the table too), and a fragmented MP4 (read packet by
+# packet); that the table was used where it should be (its debug line), and each source still plays through
+# the mount.
 source "$(dirname "$0")/lib.sh"
 
 need ffmpeg ffprobe python3
@@ -20,6 +21,7 @@ mkdir -p "$W"
 
 ff -f lavfi -i "$pic" -f lavfi -i "$(tone 440 48000)" -c:v libx264 -bf 2 -c:a aac -b:a 96k "$SRC/aac.mp4"
 ff -f lavfi -i "$pic" -f lavfi -i "$(tone 440 44100)" -c:v libx264 -c:a libmp3lame "$SRC/mp3.mp4"
+ff -f lavfi -i "$pic" -f lavfi -i "$(tone 440 48000)" -c:v libx264 -bf 0 -c:a aac "$SRC/no-bframes.mp4"
 ff -f lavfi -i "$pic" -f lavfi -i "$(tone 440 48000)" -c:v libx264 -c:a ac3 "$SRC/ac3.mp4"
 ff -f lavfi -i "$pic" -f lavfi -i "$(tone 440 48000)" -c:v libx264 -c:a eac3 "$SRC/eac3.mp4"
 ff -f lavfi -i "$pic" -f lavfi -i "$(tone 440 44100)" -c:v libx264 -c:a alac "$SRC/alac.m4v"
@@ -42,9 +44,12 @@ for f in "$SRC"/*; do
     rel=${f##*/}
     out=$("$SCAN_FRAMES" --table "$f" 2> "$T/table.err") ||
         fail "'$rel': $(grep -m3 '^scan_frames' "$T/table.err" || tail -n 3 "$T/table.err")"
-    n=$(sed -n 's/.* \([0-9][0-9]*\) audio samples read from the sample table.*/\1/p' "$T/table.err" | sed -n 1p)
+    n=$(sed -n 's/.* \([0-9][0-9]*\) samples read from the sample table.*/\1/p' "$T/table.err" | sed -n 1p)
     if [ "$rel" = fragmented.mp4 ]; then
         [ -z "$n" ] || fail "'$rel': a fragmented MP4's audio read from a sample table ($n samples)"
+    elif [ "$rel" = no-bframes.mp4 ]; then  # video too: all but the 16 first packets of each track
+        all=$(ffprobe -v error -show_entries packet=pos -of csv=p=0 "$f" | grep -c .)
+        [ "${n:-0}" = $((all - 32)) ] || fail "'$rel': ${n:-no} of its $all samples read from the sample table, want $((all - 32))"
     else
         [ "${n:-0}" -gt 10 ] || fail "'$rel': its audio was not read from the sample table (${n:-no} samples): $out"
     fi
