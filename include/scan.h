@@ -15,7 +15,7 @@ void scan_init(void);
 /* Whether MP4/MOV audio, and video without B-frames, is read from libavformat's sample table once
  * its first packets are seen to match it (default true; tests compare with false, every packet
  * through the demuxer). */
-extern bool scan_audio_from_table;
+extern bool scan_samples_from_table;
 
 /* Indexes an opened source. On success *out is the index (index_free). On failure returns a
  * negative errno and *why is one sentence for error.txt (free() it), e.g. that the file is

@@ -795,17 +795,22 @@ static void track_meta(struct index_track *t, const AVStream *st)
 
 /* MP4/MOV audio (and video without B-frames) is read from libavformat's sample table rather than
  * packet by packet (each packet costs the demuxer an allocation, and audio is most of a file's
- * samples): once a stream's first
- * TABLE_CHECKED packets are each exactly what its table entries make (position, size, times,
- * duration, key and discard flags: no composition offsets), the demuxer skips the stream
- * (AVDISCARD_ALL), and its other samples come from the table when the demuxer is done, made as
- * the mov demuxer makes them (mov_read_packet). */
+ * samples): once a stream's first TABLE_CHECKED packets are each exactly what its table entries
+ * make (position, size, times, duration, key and discard flags: no composition offsets), the
+ * demuxer skips the stream (AVDISCARD_ALL), and its other samples come from the table when the
+ * demuxer is done, made as the mov demuxer makes them (mov_read_packet). */
 #define TABLE_CHECKED 16
-bool scan_audio_from_table = true;
+bool scan_samples_from_table = true;
 
 struct table_walk {
 	int state;  /* 0: being checked; 1: read from the table from next on; -1: demuxed */
 	int next;   /* the stream's next table entry */
+};
+
+struct table_reader {
+	struct table_walk *walks;  /* per stream; NULL: every packet demuxed */
+	bool demuxed;              /* the demuxer has given its last packet */
+	uint32_t samples;          /* made from the table */
 };
 
 /* The packet the mov demuxer makes of table entry e of st (without composition offsets). */
@@ -847,17 +852,20 @@ static void table_check(AVStream *st, struct table_walk *w, const AVPacket *pkt)
 }
 
 /* The demuxer's next packet; once it is done, the table's entries of the streams read from it. */
-static int next_packet(AVFormatContext *fc, AVPacket *pkt, struct table_walk *walks, uint32_t *from_table)
+static int next_packet(AVFormatContext *fc, AVPacket *pkt, struct table_reader *tr)
 {
-	int ret = av_read_frame(fc, pkt);
-
-	if (ret != AVERROR_EOF || !walks)
-		return ret;
+	if (!tr->demuxed) {
+		int ret = av_read_frame(fc, pkt);
+		if (ret != AVERROR_EOF || !tr->walks)
+			return ret;
+		tr->demuxed = true;
+	}
 	for (unsigned i = 0; i < fc->nb_streams; i++) {
-		if (walks[i].state != 1 || walks[i].next >= avformat_index_get_entries_count(fc->streams[i]))
+		struct table_walk *w = &tr->walks[i];
+		if (w->state != 1 || w->next >= avformat_index_get_entries_count(fc->streams[i]))
 			continue;
-		table_packet(fc->streams[i], walks[i].next++, pkt);
-		(*from_table)++;
+		table_packet(fc->streams[i], w->next++, pkt);
+		tr->samples++;
 		return 0;
 	}
 	return AVERROR_EOF;
@@ -887,8 +895,7 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	char *vops = NULL;  /* MPEG-4 Part 2 video: its coded pictures' types, in order (shown_late) */
 	uint32_t nb_vops = 0, vops_cap = 0;
 	struct ts_scan tss = { 0 };
-	struct table_walk *walks = NULL;  /* per stream: MP4/MOV audio read from the sample table */
-	uint32_t from_table = 0;
+	struct table_reader tr = { 0 };  /* MP4/MOV samples read from the sample table */
 	/* MP4/MOV audio before its edit's start: per track slot, the last such frame, kept only when
 	 * a presented one follows (as the decoder's priming, which the edit of every AAC track leaves
 	 * out); the frames before it are dropped, as are those after the edit's end. */
@@ -1078,11 +1085,11 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		ret = -ENOMEM;
 		goto fail;
 	}
-	if (!generic && !fragmented && scan_audio_from_table && !(walks = calloc(fc->nb_streams, sizeof(*walks)))) {
+	if (!generic && !fragmented && scan_samples_from_table && !(tr.walks = calloc(fc->nb_streams, sizeof(*tr.walks)))) {
 		ret = -ENOMEM;
 		goto fail;
 	}
-	while ((ret = next_packet(fc, pkt, walks, &from_table)) >= 0) {
+	while ((ret = next_packet(fc, pkt, &tr)) >= 0) {
 		int is_video = pkt->stream_index == vi;
 		struct index_track *t = pkt->stream_index < (int)fc->nb_streams ? track_of[pkt->stream_index] : NULL;
 		const AVRational tb = fc->streams[pkt->stream_index]->time_base;
@@ -1097,8 +1104,8 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		slot = t == &ix->video ? 0 : t == &ix->audio ? 1 : 2 + (unsigned)(t - ix->renditions);
 		/* Video too where its payload is not read (NAL lengths of 4 bytes) and it has no
 		 * composition offsets (no B-frames): its packets then match the table as well. */
-		if (walks && (!is_video || io.zeros) && walks[pkt->stream_index].state == 0)
-			table_check(fc->streams[pkt->stream_index], &walks[pkt->stream_index], pkt);
+		if (tr.walks && (!is_video || io.zeros) && tr.walks[pkt->stream_index].state == 0)
+			table_check(fc->streams[pkt->stream_index], &tr.walks[pkt->stream_index], pkt);
 		if (t == &ix->audio && t->codec == INDEX_CODEC_MP3 && generic && !mpa_layer)
 			mpa_layer = codec_mpa_layer(pkt->data, pkt->size > 0 ? (size_t)pkt->size : 0);
 		if (pkt->size <= 0 || (!generic && pkt->pos < 0))
@@ -1276,7 +1283,7 @@ next:
 		ts_timeline(ix);
 	{
 		/* An edit list that leaves every frame out is damage: then all are shown. */
-		uint32_t shown = 0;
+		bool shown = false;
 		for (uint32_t i = 0; i < ix->video.nb_samples && !shown; i++)
 			shown = !(ix->video.samples[i].flags & INDEX_SAMPLE_HIDDEN);
 		for (uint32_t i = 0; i < ix->video.nb_samples && !shown; i++)
@@ -1351,8 +1358,8 @@ next:
 		memmove(&ix->renditions[k], &ix->renditions[k + 1], sizeof(ix->renditions[0]) * (ix->nb_renditions - k - 1));
 		ix->nb_renditions--;
 	}
-	if (from_table)
-		log_debug("%u samples read from the sample table", from_table);
+	if (tr.samples)
+		log_debug("%u samples read from the sample table", tr.samples);
 	ret = 0;
 	*out = ix;
 	ix = NULL;
@@ -1361,7 +1368,7 @@ fail:
 		av_packet_free(&held[i]);
 	free(held);
 	free(held_s);
-	free(walks);
+	free(tr.walks);
 	free(track_of);
 	free(lace);
 	free(m12.pics);

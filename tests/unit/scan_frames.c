@@ -96,7 +96,7 @@ static int compare(struct source *src, const struct index_track *t, const char *
 }
 
 /* scan_frames --table FILE: the index of FILE with MP4/MOV audio read from the sample table
- * (scan_audio_from_table, the default) is the one made with every audio packet demuxed: every
+ * (scan_samples_from_table, the default) is the one made with every audio packet demuxed: every
  * track, every sample, every field. Debug lines go to stderr, among them how many samples came
  * from the table. */
 static int same_from_table(const char *path)
@@ -110,7 +110,7 @@ static int same_from_table(const char *path)
 	for (int k = 0; k < 2; k++) {
 		struct source *src = NULL;
 		char *why = NULL;
-		scan_audio_from_table = k == 0;
+		scan_samples_from_table = k == 0;
 		log_set_debug(k == 0);
 		if (source_open(path, &src, reason, sizeof(reason)) < 0 || scan_build(src, &ix[k], &why) < 0) {
 			fprintf(stderr, "scan_frames: %s: %s\n", path, why ? why : reason);
