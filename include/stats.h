@@ -31,6 +31,7 @@ enum stats_counter {
 	STATS_SHARED_DAMAGED,      /* shared store objects found torn or foreign, and ignored */
 	STATS_SHARED_DROPPED,      /* uploads dropped because the upload queue was full */
 	STATS_DECODES_CONTINUED,   /* transcodes that went on with the previous segment's decoder */
+	STATS_PRODUCTIONS_LEFT,    /* transcodes whose readers all left before the segment was whole */
 	STATS_NB_COUNTERS
 };
 

@@ -162,8 +162,9 @@ out:
 
 /* Takes a generation slot: one a reader waits for (*wanted, read again at every wake-up, since a
  * reader may join a prefetch meanwhile) waits only on other readers' generations; prefetch waits
- * while `workers` generations run in all. Returns whether the slot was taken as a reader's. */
-static bool slot_take(const bool *wanted)
+ * while `workers` generations run in all. *as_wanted (under S.lock) says whether the slot counts
+ * as a reader's: slot_unwant may change that while it is held, slot_give reads it. */
+static void slot_take(const bool *wanted, bool *as_wanted)
 {
 	bool w;
 
@@ -176,16 +177,30 @@ static bool slot_take(const bool *wanted)
 	}
 	S.generating++;
 	S.generating_wanted += w;
+	*as_wanted = w;
 	pthread_mutex_unlock(&S.lock);
-	return w;
 }
 
-static void slot_give(bool wanted)
+static void slot_give(bool *as_wanted)
 {
 	pthread_mutex_lock(&S.lock);
 	S.generating--;
-	S.generating_wanted -= wanted;
+	S.generating_wanted -= *as_wanted;
+	*as_wanted = false;
 	pthread_cond_broadcast(&S.changed);
+	pthread_mutex_unlock(&S.lock);
+}
+
+/* A reader's slot that no reader waits for any more counts as prefetch's from now on: the next
+ * reader's generation need not wait for it. */
+static void slot_unwant(bool *as_wanted)
+{
+	pthread_mutex_lock(&S.lock);
+	if (*as_wanted) {
+		S.generating_wanted--;
+		*as_wanted = false;
+		pthread_cond_broadcast(&S.changed);
+	}
 	pthread_mutex_unlock(&S.lock);
 }
 
@@ -226,15 +241,16 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
 	uint64_t size = plan_variant_size(m->plan, variant, seg);
 	struct flight *f;
 	int ret, result;
+	bool as_wanted;
 
 	if ((ret = flight_join(&flights, key, &f, &result)) <= 0)
 		return ret < 0 ? ret : result;  /* another caller made it (or failed to) meanwhile */
-	wanted = slot_take(&wanted);
+	slot_take(&wanted, &as_wanted);
 
 	/* While this caller waited for a worker, another may have made the segment. */
 	ret = cache_has(key, size) ? 0 : generate(m, variant, seg, key);
 
-	slot_give(wanted);
+	slot_give(&as_wanted);
 	flight_land(&flights, f, ret);
 	return ret;
 }
@@ -247,8 +263,10 @@ static int fill(struct media *m, unsigned variant, uint32_t seg, const char *key
  * and fails with EIO if the production does. When the segment is whole it goes to the cache (a
  * file written aside and renamed, as every entry) and the production ends; readers still
  * holding it read the buffer. A production started by prefetch is not wanted until a reader
- * joins it; while it is not, it pauses before each source sample whenever a wanted one is being
- * transcoded. */
+ * joins it, and one whose readers all left before it was whole (a player that gave up on a slow
+ * segment and switched down) is not wanted any more; while it is not, it pauses before each
+ * source sample whenever a wanted one is being transcoded, and its slot is prefetch's. It is
+ * still finished and kept: the player may come back to it. */
 struct production {
 	char key[KEY_LEN + 1];
 	struct media *m;
@@ -259,6 +277,8 @@ struct production {
 	int state;             /* 0 under way, 1 whole, < 0 failed */
 	bool wanted;           /* a reader waits for it (set under P.lock, read atomically too) */
 	bool making;           /* in transcode_segment_stream (counted in P.wanted_making when wanted) */
+	bool slot_wanted;      /* its generation slot counts as a reader's (under S.lock; slot_take) */
+	unsigned readers;      /* open segments reading it (P.lock) */
 	unsigned refs;
 	struct production *next;
 };
@@ -324,6 +344,27 @@ static void production_making(struct production *p, bool making)
 		pthread_cond_broadcast(&P.changed);
 	}
 	pthread_mutex_unlock(&P.lock);
+}
+
+/* A reader is done with p (segment_close). When it was the last one and p is not whole yet, p
+ * is no longer wanted: made on, but after every segment a reader waits for. */
+static void production_leave(struct production *p)
+{
+	bool unwanted = false;
+
+	pthread_mutex_lock(&P.lock);
+	if (--p->readers == 0 && p->state == 0 && p->wanted) {
+		__atomic_store_n(&p->wanted, false, __ATOMIC_RELEASE);
+		P.wanted_making -= p->making;
+		pthread_cond_broadcast(&P.changed);
+		unwanted = true;
+	}
+	pthread_mutex_unlock(&P.lock);
+	if (unwanted) {
+		stats_add(STATS_PRODUCTIONS_LEFT, 1);
+		slot_unwant(&p->slot_wanted);
+	}
+	production_put(p);
 }
 
 /* Fills p->buf from the cache entry of its key. */
@@ -392,7 +433,7 @@ static void *production_main(void *arg)
 		/* A prefetch made it (or failed) meanwhile. */
 		ret = ret < 0 ? ret : result < 0 ? result : production_load(p);
 	} else {
-		bool wanted = slot_take(&p->wanted);
+		slot_take(&p->wanted, &p->slot_wanted);
 		if (cache_has(p->key, p->size)) {
 			ret = production_load(p);
 		} else if (production_from_store(p) == 0) {
@@ -412,7 +453,7 @@ static void *production_main(void *arg)
 			}
 			stats_gauge_add(STATS_GENERATIONS_IN_FLIGHT, -1);
 		}
-		slot_give(wanted);
+		slot_give(&p->slot_wanted);
 		flight_land(&flights, f, ret);
 	}
 	pthread_mutex_lock(&P.lock);
@@ -452,6 +493,7 @@ static int production_join(struct media *m, unsigned variant, uint32_t seg, cons
 		;
 	if (p) {
 		p->refs++;
+		p->readers += wanted;
 		*out = p;
 		if (wanted && !p->wanted) {  /* a reader catches up with a prefetch: it goes first now */
 			__atomic_store_n(&p->wanted, true, __ATOMIC_RELEASE);
@@ -472,6 +514,7 @@ static int production_join(struct media *m, unsigned variant, uint32_t seg, cons
 	p->seg = seg;
 	p->size = size;
 	p->wanted = wanted;
+	p->readers = wanted;
 	p->refs = 2;  /* the caller's and the thread's */
 	media_ref(m);
 	pthread_attr_init(&attr);
@@ -703,7 +746,7 @@ void segment_close(struct segment_file *sf)
 	sf->mem = NULL;
 	synth_close(sf->synth);
 	if (sf->prod)
-		production_put(sf->prod);
+		production_leave(sf->prod);
 	sf->prod = NULL;
 	media_put(sf->m);
 	sf->fd = -1;

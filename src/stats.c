@@ -40,6 +40,7 @@ static const struct {
 	[STATS_SHARED_DAMAGED] = { "hlsfs_shared_damaged_total", "Shared store objects found torn or foreign (size, key or checksum) and ignored." },
 	[STATS_SHARED_DROPPED] = { "hlsfs_shared_dropped_total", "Uploads to the shared store dropped because its queue was full." },
 	[STATS_DECODES_CONTINUED] = { "hlsfs_decodes_continued_total", "Transcoded segments decoded on from the previous segment's decoder (a GOP longer than a segment) instead of from the keyframe." },
+	[STATS_PRODUCTIONS_LEFT] = { "hlsfs_productions_left_total", "Transcoded segments whose readers all closed them before they were whole (a player gave up on them); each was finished after the segments readers waited for, and kept." },
 };
 
 static const struct {
