@@ -555,22 +555,40 @@ static int plan_rendition(struct plan *p, const struct media_index *ix, unsigned
 	return 0;
 }
 
+/* BANDWIDTH is the peak segment bit rate as RFC 8216 (section 4.1) defines it: the largest bit rate of
+ * any run of consecutive segments lasting 0.5 to 1.5 target durations, so a short segment (the last
+ * one, the 2 s ones a transcode-only video starts with) is weighed with its neighbours, as a
+ * player's download of it is. A segment longer than that counts alone; the peak is never below
+ * the average (a video too short for any run counts whole). Runs longer than PEAK_RUN_MAX segments
+ * are not looked at. */
+#define PEAK_RUN_MAX 1024
 static void bandwidth(const struct plan *p, const uint64_t *sizes, uint64_t *peak, uint64_t *avg, uint64_t *total)
 {
 	int64_t span = p->segments[p->nb_segments - 1].end - p->segments[0].start;
+	int64_t lo = (int64_t)p->target_duration * PLAN_TIMEBASE / 2, hi = (int64_t)p->target_duration * PLAN_TIMEBASE * 3 / 2;
 
 	*peak = *total = 0;
-	for (uint32_t k = 0; k < p->nb_segments; k++) {
-		const struct plan_segment *s = &p->segments[k];
-		*total += sizes[k];
-		if (s->end > s->start) {
-			uint64_t bps = sizes[k] * 8 * PLAN_TIMEBASE / (uint64_t)(s->end - s->start);
-			if (bps > *peak)
-				*peak = bps;
+	for (uint32_t i = 0; i < p->nb_segments; i++) {
+		uint64_t bytes = 0;
+		int64_t d = 0;
+		*total += sizes[i];
+		for (uint32_t j = i; j < p->nb_segments && j - i < PEAK_RUN_MAX; j++) {
+			const struct plan_segment *s = &p->segments[j];
+			bytes += sizes[j];
+			d += s->end > s->start ? s->end - s->start : 0;
+			if (d > hi && j > i)
+				break;
+			if (d >= lo && d > 0) {
+				uint64_t bps = bytes * 8 * PLAN_TIMEBASE / (uint64_t)d;
+				if (bps > *peak)
+					*peak = bps;
+			}
+			if (d > hi)
+				break;
 		}
 	}
 	*avg = span > 0 ? *total * 8 * PLAN_TIMEBASE / (uint64_t)span : *peak;
-	if (*peak == 0)
+	if (*peak < *avg)
 		*peak = *avg;
 }
 
