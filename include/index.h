@@ -115,7 +115,8 @@ struct media_index {
 	struct index_track audio;      /* muxed into every variant: AAC or MP3; codec NONE without */
 	unsigned nb_renditions;
 	struct index_track renditions[INDEX_MAX_RENDITIONS];  /* codec AAC (copied) or OTHER */
-	char *audio_note;              /* why an audio track was left out, or NULL */
+	char *note;                    /* what of the file is left out and why (the log says it when it is
+	                                  indexed), or NULL */
 	char *title;                   /* the file's title tag, or NULL */
 	uint8_t *poster;               /* poster.jpg, or NULL when no frame could be made */
 	size_t poster_size;

@@ -16,7 +16,7 @@ void index_free(struct media_index *ix)
 		free(ix->renditions[k].extradata);
 		free(ix->renditions[k].samples);
 	}
-	free(ix->audio_note);
+	free(ix->note);
 	free(ix->title);
 	free(ix->poster);
 	for (unsigned k = 0; k < ix->nb_subtitles; k++) {

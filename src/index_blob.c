@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 13u  /* 13: video frames an edit list leaves out are flagged, audio ones dropped */
+#define BLOB_VERSION 14u  /* 14: damaged MPEG-TS PES packets are left out, not the whole file */
 
 struct blob_header {
 	char magic[8];
@@ -109,7 +109,7 @@ int index_blob_encode(const struct source_identity *id, const struct media_index
 		strbuf_add(&sb, &nr, sizeof(nr));
 		for (unsigned k = 0; k < ix->nb_renditions; k++)
 			put_track(&sb, &ix->renditions[k]);
-		put_string(&sb, ix->audio_note);
+		put_string(&sb, ix->note);
 		put_string(&sb, ix->title);
 		{
 			uint64_t n = ix->poster_size;
@@ -308,7 +308,7 @@ int index_blob_decode(const uint8_t *blob, size_t size, const struct source_iden
 	ix->identity = h.id;
 	if ((ret = get_track(&r, &ix->video)) < 0 || (ret = get_track(&r, &ix->audio)) < 0 ||
 	    (ret = get_renditions(&r, ix)) < 0 ||
-	    (ret = get_string(&r, &ix->audio_note)) < 0 || (ret = get_string(&r, &ix->title)) < 0 ||
+	    (ret = get_string(&r, &ix->note)) < 0 || (ret = get_string(&r, &ix->title)) < 0 ||
 	    (ret = get_poster(&r, ix)) < 0 || (ret = get_subtitles(&r, ix)) < 0 ||
 	    (r.left && (ret = -EINVAL))) {
 		index_free(ix);

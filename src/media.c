@@ -408,8 +408,8 @@ static void build_loaded(struct media *m, int loaded)
 			return;
 		}
 		save_stored(m, NULL);
-		if (m->ix->audio_note)
-			log_warn("%s: %s", m->path, m->ix->audio_note);
+		if (m->ix->note)
+			log_warn("%s: %s", m->path, m->ix->note);
 	}
 	if (m->error)
 		return;

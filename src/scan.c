@@ -125,9 +125,10 @@ static int is_fragmented(struct source *src, uint64_t size)
 }
 
 /* True when the file is one for the MP4/MOV path: it opens with an ISO base media box, or
- * libavformat recognises it as MP4/MOV, or as nothing (then the MP4/MOV path says why it is not
- * readable, as it always has for an empty or damaged .mp4). */
-static bool is_mp4_family(struct source *src, uint64_t size)
+ * libavformat recognises it as MP4/MOV, or as nothing (then the MP4/MOV path tries it). *sure
+ * says whether it was recognised at all (which the message of a file that cannot be read
+ * follows). */
+static bool is_mp4_family(struct source *src, uint64_t size, bool *sure)
 {
 	static const char boxes[][5] = { "ftyp", "moov", "mdat", "free", "skip", "wide", "pnot",
 					 "uuid", "moof", "styp", "sidx", "pdin", "junk" };
@@ -137,11 +138,12 @@ static bool is_mp4_family(struct source *src, uint64_t size)
 	size_t n = size < SNIFF_SIZE ? (size_t)size : SNIFF_SIZE;
 	bool mp4 = true;
 
+	*sure = false;
 	if (n < 8 || source_pread(src, box, 8, 0) < 0)
 		return true;
 	for (size_t i = 0; i < sizeof(boxes) / sizeof(boxes[0]); i++)
 		if (!memcmp(box + 4, boxes[i], 4))
-			return true;
+			return *sure = true;
 	if (!(head = calloc(1, n + AVPROBE_PADDING_SIZE)))
 		return true;
 	if (source_pread(src, head, n, 0) < 0)
@@ -150,6 +152,7 @@ static bool is_mp4_family(struct source *src, uint64_t size)
 	pd.buf_size = (int)n;
 	f = av_probe_input_format(&pd, 1);
 	mp4 = !f || !strcmp(f->name, "mov,mp4,m4a,3gp,3g2,mj2");
+	*sure = f != NULL;
 out:
 	free(head);
 	return mp4;
@@ -247,7 +250,22 @@ struct ts_scan {
 	AVCodecParserContext *parser;
 	AVCodecContext *parser_ctx;
 	bool parser_tried;
+	/* PES packets seen, and those left out as damaged (ts_damaged): where the first one was */
+	uint64_t pes, damaged, first_damage;
+	int damaged_track;
 };
+
+/* A PES whose transport packets are damaged (one lost, or the file cut inside it, as a capture
+ * or an interrupted recording is) is left out, as a player skips it: its frames are not indexed,
+ * so no byte of it is ever served. Counted; named once the file is indexed. */
+static int ts_damaged(struct ts_scan *ts, uint64_t at, int track)
+{
+	if (!ts->damaged++) {
+		ts->first_damage = at;
+		ts->damaged_track = track;
+	}
+	return 0;
+}
 
 static int ts_read(void *opaque, uint8_t *buf, size_t n, uint64_t off)
 {
@@ -382,6 +400,7 @@ static int ts_frames(struct ts_scan *ts, struct index_track *t, uint32_t *cap, u
 	bool is_video = slot == 0;
 	int ret;
 
+	ts->pes++;
 	if (n > ts->cap) {
 		uint8_t *b = realloc(ts->buf, n);
 		if (!b)
@@ -390,18 +409,12 @@ static int ts_frames(struct ts_scan *ts, struct index_track *t, uint32_t *cap, u
 		ts->cap = n;
 	}
 	ret = tsread_es(&ts->rd, (uint16_t)st->id, pos, 0, ts->buf, (uint32_t)n, &bad);
-	if (ret == -EILSEQ || (ret == 0 && memcmp(ts->buf, d, n))) {
-		*why = why_printf("its MPEG-TS packets are damaged at byte %llu (track %d).",
-				  (unsigned long long)(ret ? bad : pos), pkt->stream_index);
-		return -EINVAL;
-	}
+	if (ret == -EILSEQ || (ret == 0 && memcmp(ts->buf, d, n)))
+		return ts_damaged(ts, ret ? bad : pos, pkt->stream_index);
 	if (ret < 0)
 		return ret;
-	if (pkt->flags & AV_PKT_FLAG_CORRUPT) {  /* the demuxer saw damage our checks do not name */
-		*why = why_printf("its MPEG-TS packets are damaged in the PES that starts at byte %llu (track %d).",
-				  (unsigned long long)pos, pkt->stream_index);
-		return -EINVAL;
-	}
+	if (pkt->flags & AV_PKT_FLAG_CORRUPT)  /* the demuxer saw damage our checks do not name */
+		return ts_damaged(ts, pos, pkt->stream_index);
 	s0.pos = pos;
 	if (is_video && t->annexb) {
 		bool idr, ps;
@@ -549,7 +562,7 @@ static const char *codec_label(enum AVCodecID id)
 
 /* Where each stream's samples go: the first audio track is muxed when it is AAC (that ADTS
  * can carry) or MP3; otherwise it, and every further audio track, becomes a rendition (copied
- * when AAC, transcoded when a decoder knows it). Says in audio_note what is left out. */
+ * when AAC, transcoded when a decoder knows it). Says in note what is left out. */
 static int choose_audio(AVFormatContext *fc, struct media_index *ix, struct index_track **track_of, bool adts_in_band)
 {
 	bool first = true;
@@ -571,8 +584,8 @@ static int choose_audio(AVFormatContext *fc, struct media_index *ix, struct inde
 			struct index_track *t = &ix->renditions[ix->nb_renditions++];
 			t->codec = adts_ok ? INDEX_CODEC_AAC : INDEX_CODEC_OTHER;
 			track_of[i] = t;
-		} else if (!ix->audio_note) {
-			ix->audio_note = why_printf("its audio track %u (%s) is left out: %s", i, codec_label(par->codec_id),
+		} else if (!ix->note) {
+			ix->note = why_printf("its audio track %u (%s) is left out: %s", i, codec_label(par->codec_id),
 						    ix->nb_renditions < INDEX_MAX_RENDITIONS ? "no decoder here reads it" :
 						    "too many audio tracks");
 		}
@@ -811,6 +824,7 @@ struct table_reader {
 	struct table_walk *walks;  /* per stream; NULL: every packet demuxed */
 	bool demuxed;              /* the demuxer has given its last packet */
 	uint32_t samples;          /* made from the table */
+	uint64_t end;              /* the file's size: entries whose bytes run past it are not made */
 };
 
 /* The packet the mov demuxer makes of table entry e of st (without composition offsets). */
@@ -862,8 +876,14 @@ static int next_packet(AVFormatContext *fc, AVPacket *pkt, struct table_reader *
 	}
 	for (unsigned i = 0; i < fc->nb_streams; i++) {
 		struct table_walk *w = &tr->walks[i];
+		const AVIndexEntry *ie;
 		if (w->state != 1 || w->next >= avformat_index_get_entries_count(fc->streams[i]))
 			continue;
+		ie = avformat_index_get_entry(fc->streams[i], w->next);
+		if (!ie || (uint64_t)ie->pos > tr->end || (uint64_t)ie->size > tr->end - (uint64_t)ie->pos) {
+			w->state = -1;  /* a truncated file: the stream ends where its bytes do */
+			continue;
+		}
 		table_packet(fc->streams[i], w->next++, pkt);
 		tr->samples++;
 		return 0;
@@ -888,6 +908,8 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	struct lace { int64_t pkt_pos; uint64_t end; } *lace = NULL;  /* per stream: the last frame found */
 	bool video_no_pts = false;
 	bool ts = false;  /* MPEG-TS: frames put together from transport packets */
+	bool truncated = false;  /* MP4/MOV whose sample tables point past its end: served up to there */
+	bool recognised = false;  /* libavformat or an MP4 box recognised the file's head */
 	bool pieces = false;  /* frames in other pieces: demuxed again when read (demuxread.h) */
 	bool mpeg12 = false;  /* MPEG-1/2 video in pieces: frames without a PTS are placed by mpeg12_fill_pts */
 	struct mpeg12_pics m12 = { 0 };
@@ -918,7 +940,7 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 	file_size = size;
 	io.size = file_size;
 
-	generic = !is_mp4_family(src, file_size);
+	generic = !is_mp4_family(src, file_size, &recognised);
 	if (!generic)
 		fragmented = is_fragmented(src, file_size);
 
@@ -932,6 +954,12 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		} else if (generic) {
 			ret = -EINVAL;
 			*why = why_printf("it is not a video file FFmpeg can read (a damaged or truncated file?), or it has more than %d tracks.", INDEX_MAX_TRACKS);
+		} else if (file_size == 0) {
+			ret = -EINVAL;
+			*why = why_printf("it is empty (0 bytes).");
+		} else if (!recognised) {
+			ret = -EINVAL;
+			*why = why_printf("it is not a video file FFmpeg can read (a damaged or truncated file, or not a video at all).");
 		} else {
 			ret = -EINVAL;
 			*why = why_printf("it is not a readable MP4/MOV file: its moov box is missing or damaged (a truncated or unfinished file?), or it has more than %d tracks.", INDEX_MAX_TRACKS);
@@ -1038,19 +1066,26 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 		track_meta(track_of[i], fc->streams[i]);
 	}
 
-	/* The sample tables must fit the file: the demuxer would hand a cut sample over as if whole. */
+	/* Sample tables that point past the end of the file: a download or copy cut short, a recording
+	 * whose writer stopped. What the file holds is served: a sample cut short, and every one after
+	 * it, are left out (below), and the log says so. */
 	for (unsigned si = 0; si < fc->nb_streams; si++) {
 		if (!track_of[si])
 			continue;
 		for (int e = 0; e < avformat_index_get_entries_count(fc->streams[si]); e++) {
 			const AVIndexEntry *ie = avformat_index_get_entry(fc->streams[si], e);
-			if (ie && (ie->pos < 0 || (uint64_t)ie->pos > file_size || (uint64_t)ie->size > file_size - (uint64_t)ie->pos)) {
+			if (ie && ie->pos < 0) {
 				ret = -EINVAL;
-				*why = why_printf("it is truncated: its sample tables point past the end of the file.");
+				*why = why_printf("its sample tables are damaged (a sample before the start of the file).");
 				goto fail;
+			}
+			if (ie && ((uint64_t)ie->pos > file_size || (uint64_t)ie->size > file_size - (uint64_t)ie->pos)) {
+				truncated = true;
+				break;
 			}
 		}
 	}
+	tr.end = file_size;
 
 	/* An MP4's sample tables say how many samples each track has: room for them at once, rather
 	 * than the copies of growing arrays (a long film has hundreds of thousands). */
@@ -1168,6 +1203,9 @@ int scan_build_upto(struct source *src, uint64_t size, struct media_index **out,
 				goto fail;
 			goto next;
 		}
+		if (truncated && (pkt->pos < 0 || (pkt->flags & AV_PKT_FLAG_CORRUPT) ||
+				  (uint64_t)pkt->pos + (uint64_t)pkt->size > file_size))
+			goto next;  /* the sample the file ends in */
 		s.pos = (uint64_t)pkt->pos;
 		s.size = (uint32_t)pkt->size;
 		if (t->demuxed) {
@@ -1279,6 +1317,44 @@ next:
 		}
 		goto fail;
 	}
+	if (truncated && ix->video.nb_samples > 0) {
+		/* Audio is cut where the video ends, as a player would stop there anyway; the log says
+		 * how much of the file is served. */
+		const struct index_sample *lv = &ix->video.samples[ix->video.nb_samples - 1];
+		int64_t vend = lv->pts + (int64_t)lv->duration, vstart = INT64_MAX;
+		char *was = ix->note;
+		for (uint32_t i = 0; i < ix->video.nb_samples; i++)
+			if (ix->video.samples[i].pts < vstart)
+				vstart = ix->video.samples[i].pts;
+		for (uint32_t i = 0; i < ix->video.nb_samples; i++)
+			if (ix->video.samples[i].pts + (int64_t)ix->video.samples[i].duration > vend)
+				vend = ix->video.samples[i].pts + (int64_t)ix->video.samples[i].duration;
+		for (unsigned k = 1; k < 2 + ix->nb_renditions; k++) {
+			struct index_track *t = k == 1 ? &ix->audio : &ix->renditions[k - 2];
+			while (t->nb_samples > 0 && t->samples[t->nb_samples - 1].pts >= vend)
+				t->nb_samples--;
+		}
+		ix->note = why_printf("%s%sit is truncated (its sample tables point past the end of the file): the %.1f s of video it holds are served",
+				      was ? was : "", was ? "; " : "", (double)(vend - vstart) / 90000);
+		free(was);
+	}
+	if (ts && tss.damaged) {
+		/* A few damaged PES are left out (ts_damaged); a file where they are common is not a
+		 * stream hlsfs can vouch for. */
+		char *was = ix->note;
+		if (tss.damaged * 10 > tss.pes) {
+			ret = -EINVAL;
+			*why = why_printf("its MPEG-TS packets are damaged at byte %llu (track %d) and in %llu more of its %llu PES packets.",
+					  (unsigned long long)tss.first_damage, tss.damaged_track,
+					  (unsigned long long)(tss.damaged - 1), (unsigned long long)tss.pes);
+			goto fail;
+		}
+		ix->note = why_printf("%s%sits MPEG-TS packets are damaged at byte %llu (track %d)%s; PES packets left out: %llu of %llu",
+				      was ? was : "", was ? "; " : "", (unsigned long long)tss.first_damage, tss.damaged_track,
+				      tss.damaged > 1 ? " and further on" : "", (unsigned long long)tss.damaged,
+				      (unsigned long long)tss.pes);
+		free(was);
+	}
 	if (ts)
 		ts_timeline(ix);
 	{
@@ -1343,8 +1419,8 @@ next:
 		} else {
 			free(ix->audio.extradata);
 			free(ix->audio.samples);
-			if (!ix->audio_note)
-				ix->audio_note = why_printf("its MPEG audio Layer %u track is left out: too many audio tracks", mpa_layer);
+			if (!ix->note)
+				ix->note = why_printf("its MPEG audio Layer %u track is left out: too many audio tracks", mpa_layer);
 		}
 		memset(&ix->audio, 0, sizeof(ix->audio));
 	}
@@ -1580,6 +1656,7 @@ int scan_complete(struct source *src, uint64_t size, uint64_t *end, uint64_t *he
 	uint64_t first;
 	unsigned stride;
 	int ret;
+	bool recognised;
 
 	*end = *head = 0;
 	if (size < 8 || source_pread(src, box, 8, 0) < 0)
@@ -1600,7 +1677,7 @@ int scan_complete(struct source *src, uint64_t size, uint64_t *end, uint64_t *he
 	/* Too short yet to show eight packets in a row: nothing complete so far. */
 	if (n < 8 * 204 + 4 && (box[0] == 0x47 || box[4] == 0x47))
 		return 0;
-	if (is_mp4_family(src, size))
+	if (is_mp4_family(src, size, &recognised))
 		return -ENOTSUP;
 	/* Any other container (AVI, FLV, ...) is indexed whole, once finished: their muxers go
 	 * back to write sizes and tables into what they wrote (Matroska: scan_complete_at). */

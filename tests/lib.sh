@@ -285,7 +285,7 @@ stat_of() {
 ere_quote() { printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g'; }
 
 # setup_library [DEST]: copy the generated media library into DEST (default $SRC) and allow the log lines
-# that its unusable (or transcode-only) files cause (a line naming the file).
+# that its unusable, cut short (or transcode-only) files cause (a line naming the file).
 MEDIA=
 setup_library() {
     local dest=${1:-$SRC}
@@ -295,7 +295,7 @@ setup_library() {
     local rel
     while IFS= read -r rel; do
         EXPECT_LOG+=("^hlsfs: .*$(ere_quote "$(basename "$rel")")")
-    done < <(media_bad_list "$MEDIA"; media_transcode_list "$MEDIA")
+    done < <(media_bad_list "$MEDIA"; media_cut_list; media_transcode_list "$MEDIA")
 }
 
 # make_video OUT FFMPEG-ARGS...: OUT becomes what `ffmpeg FFMPEG-ARGS OUT` writes (quietly, overwriting), or

@@ -14,7 +14,7 @@
 #   empty-folder/               a source folder with nothing in it
 #   notes.txt                   not a video: must be hidden
 #   truncated-moov.mp4          head -c of bframes.mp4: the moov (at the end) is cut off   -> error.txt
-#   truncated-mdat.mp4          head -c of faststart.mp4: moov intact, mdat cut short     -> error.txt
+#   truncated-mdat.mp4          head -c of faststart.mp4: moov intact, mdat cut short     -> served up to its end
 #   audio-only.mp4              no video stream                                           -> error.txt
 #   empty.mp4                   0 bytes                                                   -> error.txt
 #   hevc.mp4                    HEVC (libx265, when ffmpeg has it): transcoded to H.264, or error.txt
@@ -48,7 +48,12 @@ LIST
 # Files that must become a directory holding only error.txt, one relative path a line.
 media_bad_list() {
     local d=${1:-$(media_dir)}
-    printf '%s\n' truncated-moov.mp4 truncated-mdat.mp4 audio-only.mp4 empty.mp4
+    printf '%s\n' truncated-moov.mp4 audio-only.mp4 empty.mp4
+}
+
+# Sources served only in part (one log line says so), one relative path a line.
+media_cut_list() {
+    printf '%s\n' truncated-mdat.mp4
 }
 
 # Sources that need transcoding (HEVC), one relative path a line; empty when ffmpeg has no libx265.

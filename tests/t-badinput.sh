@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# t-badinput: unusable input is reported, not half-served: a truncated, empty or audio-only file is a folder
-# holding only error.txt (one sentence) and one log line naming it; a text file is not shown; a missing
+# t-badinput: unusable input is reported, not half-served: a file whose moov is cut off, an empty or an
+# audio-only file is a folder holding only error.txt (one sentence) and one log line naming it; an MP4 cut
+# in its mdat is served up to where it ends, the source's frames, with one log line; a text file is not shown; a missing
 # SOURCE or a bad option is one stderr line, status 1, nothing mounted; and the mount keeps answering.
 source "$(dirname "$0")/lib.sh"
 
@@ -60,6 +61,28 @@ bad_cli "segment=61 (range is 1 to 60)" -f -o segment=61 "$SRC" "$T/mnt-bad"
 bad_cli "SOURCE is a file" -f "$T/plain-file" "$T/mnt-bad"
 bad_cli "no mount point" -f "$SRC"
 
+# A faststart MP4 cut in the middle of its mdat (a download or copy cut short) is served up to where it ends:
+# its passthrough decodes without a message to the last frame the file holds, those frames are the source's,
+# and the EXTINFs add up to them.
+check_cut() {
+    local rel=truncated-mdat.mp4 pl n want got total
+    [ -f "$MNT/$rel/master.m3u8" ] || fail "'$rel' is not served: [$(ls -A "$MNT/$rel" | tr '\n' ' ')] $(cat "$MNT/$rel/error.txt" 2>/dev/null)"
+    pl=$(passthrough_pl "$MNT/$rel")
+    [ -n "$pl" ] || fail "'$rel': no passthrough variant"
+    got=$(ffmpeg -nostdin -v error -i "$pl" -map 0 -f null - 2>&1 | head -n 3)
+    [ -z "$got" ] || fail "'$rel': its passthrough does not decode cleanly: $got"
+    frame_hashes "$pl" > "$T/cut.md5"
+    n=$(wc -l < "$T/cut.md5")
+    frame_hashes "$SRC/faststart.mp4" > "$T/whole.md5"
+    want=$(wc -l < "$T/whole.md5")
+    [ "$n" -ge $((want / 3)) ] && [ "$n" -lt "$want" ] || fail "'$rel': serves $n frames; the whole file has $want, its first half holds some"
+    head -n "$n" "$T/whole.md5" > "$T/src.md5"
+    cmp -s "$T/src.md5" "$T/cut.md5" || fail "'$rel': its frames are not the first $n frames of faststart.mp4"
+    total=$(playlist_extinfs "$pl" | awk '{ s += $1 } END { printf "%.3f\n", s }')
+    ftrue "($total - $n / 30) < 0.04 && ($n / 30 - $total) < 0.04" || fail "'$rel': EXTINFs add up to $total s for $n frames at 30 fps"
+}
+soft check_cut
+
 # After all that the mount still answers, with the same bytes.
 timeout 10 mountpoint -q "$MNT" || fail "the mount no longer answers"
 [ "$(timeout 10 cat "$MNT/bframes.mp4/master.m3u8")" = "$ref" ] || fail "the master playlist changed or cannot be read any more"
@@ -69,5 +92,5 @@ umount_hlsfs "$MNT"
 
 # One log line per unusable file (invariant 6 and "log a failure once"), even though each was read and
 # listed several times.
-while IFS= read -r rel; do soft logged_once "$DAEMON_LOG" "$(basename "$rel")"; done < <(bad_videos)
+while IFS= read -r rel; do soft logged_once "$DAEMON_LOG" "$(basename "$rel")"; done < <(bad_videos; media_cut_list)
 pass

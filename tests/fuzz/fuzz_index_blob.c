@@ -39,7 +39,7 @@ static bool same_track(const struct index_track *a, const struct index_track *b)
 static bool same_index(const struct media_index *a, const struct media_index *b)
 {
 	return identity_equal(&a->identity, &b->identity) && same_track(&a->video, &b->video) &&
-	       same_track(&a->audio, &b->audio) && same_str(a->audio_note, b->audio_note);
+	       same_track(&a->audio, &b->audio) && same_str(a->note, b->note);
 }
 
 /* What decode promises about a success: exactly one result, and an index the planner can take. */
@@ -226,7 +226,7 @@ static void round_trip(const uint8_t *data, size_t size)
 	} else {
 		fill_track(&f, &ix.video, true);
 		fill_track(&f, &ix.audio, false);
-		ix.audio_note = fill_string(&f, true);
+		ix.note = fill_string(&f, true);
 		valid = (ix.video.codec == INDEX_CODEC_H264 || ix.video.codec == INDEX_CODEC_OTHER) &&
 			ix.video.nb_samples > 0 && ix.audio.codec <= INDEX_CODEC_OTHER;
 	}
@@ -286,7 +286,7 @@ static void round_trip(const uint8_t *data, size_t size)
 	free(ix.video.samples);
 	free(ix.audio.extradata);
 	free(ix.audio.samples);
-	free(ix.audio_note);
+	free(ix.note);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -129,14 +129,14 @@ static void index_blob_seeds(void)
 	blob_seed("h264-aac", &id, &ix, NULL);
 
 	ix.audio = (struct index_track){ 0 };
-	ix.audio_note = "its audio is Opus, which is not carried yet (AAC and MP3 are); the video plays without sound";
+	ix.note = "its audio is Opus, which is not carried yet (AAC and MP3 are); the video plays without sound";
 	blob_seed("h264-note", &id, &ix, NULL);
 
 	ix.video.codec = INDEX_CODEC_OTHER;
 	ix.video.decoder_id = 173;
 	ix.video.sar_num = 4;
 	ix.video.sar_den = 3;
-	ix.audio_note = NULL;
+	ix.note = NULL;
 	blob_seed("other-codec", &id, &ix, NULL);
 
 	blob_seed("error", &id, NULL, "it is truncated: its sample tables point past the end of the file.");

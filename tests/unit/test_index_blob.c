@@ -35,7 +35,7 @@ int main(void)
 	ix.video.ts_stride = 192;
 	ix.video.annexb = 1;
 	ix.video.shown_late = 1;
-	ix.audio_note = "a note";
+	ix.note = "a note";
 	struct index_cue cues[2] = { { 90000, 180000, 0, 5 }, { 200000, 300000, 5, 7 } };
 	ix.nb_subtitles = 1;
 	memcpy(ix.subtitles[0].language, "fr", 3);
@@ -62,7 +62,7 @@ int main(void)
 		CHECK_EQ(out->video.shown_late, 1);
 		CHECK_EQ(out->audio.shown_late, 0);
 		CHECK(!strcmp(out->video.language, "eng"));
-		CHECK(out->audio_note && !strcmp(out->audio_note, "a note"));
+		CHECK(out->note && !strcmp(out->note, "a note"));
 		CHECK_EQ(out->audio.codec, INDEX_CODEC_NONE);
 		CHECK_EQ(out->nb_subtitles, 1);
 		CHECK(!strcmp(out->subtitles[0].language, "fr"));
