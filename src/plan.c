@@ -866,11 +866,13 @@ int plan_iframes(const struct plan *p, const struct media_index *ix, struct plan
 	}
 	if (ret < 0)
 		goto out;
-	/* An I-frame stands until the next one is shown; the last until the end of the video. */
+	/* An I-frame stands until the next one is shown; the last until the end of the video. The
+	 * first stands from the start of the video's timeline (a keyframe an edit list hides, one
+	 * shown a little after the audio starts), as players place I-frames by adding up EXTINFs
+	 * from there: the I-frame playlist lasts as long as the media playlist. */
 	for (uint32_t i = 0; i < k; i++) {
 		int64_t end = i + 1 < k ? pts[i + 1] : p->segments[p->nb_segments - 1].end;
-		/* a keyframe an edit list hides stands for the video's start */
-		int64_t a = round_ms(i == 0 && pts[0] < p->shown_from ? p->segments[0].start : pts[i]), b = round_ms(end);
+		int64_t a = round_ms(i == 0 ? p->segments[0].start : pts[i]), b = round_ms(end);
 		f[i].ms = b > a ? (uint64_t)(b - a) : 1;
 	}
 	*out = f;

@@ -3,7 +3,8 @@
 # in one EXT-X-I-FRAME-STREAM-INF; it holds one byte range per keyframe of the source, in order, each a whole
 # number of TS packets inside its segment, starting a video PES whose access unit holds an IDR, and the
 # segment's PAT and PMT followed by the range decode to exactly that one key picture; its durations add up
-# to the media playlist's. Rungs (transcoded, sizes known only as bounds) have none.
+# to the media playlist's, also for an MPEG-TS cut in the middle of a GOP (its first keyframe shown after its
+# audio starts). Rungs (transcoded, sizes known only as bounds) have none.
 source "$(dirname "$0")/lib.sh"
 
 need ffmpeg ffprobe python3 jq
@@ -91,5 +92,29 @@ while IFS= read -r rel; do
     soft check_video "$rel"
 done < <(good_videos)
 
+umount_hlsfs "$MNT"
+
+# An MPEG-TS capture cut in the middle of a GOP: its first keyframe is shown about 1 s after its first audio,
+# where the timeline starts. The I-frame playlist still lasts as long as the media playlist (players place
+# I-frames by adding up EXTINFs from the start), its first I-frame standing from there.
+mkdir -p "$T/cut"
+make_video "$T/whole.ts" -f lavfi -i testsrc2=size=320x240:rate=25:duration=8 -f lavfi -i sine=d=8 \
+    -c:v libx264 -preset ultrafast -g 50 -pix_fmt yuv420p -c:a aac -b:a 64k -f mpegts
+python3 - "$T/whole.ts" "$T/cut/cut.ts" <<'PY'
+import sys
+b = open(sys.argv[1], 'rb').read()
+# from the first packet of the video PES that starts 1.4 s in (35 frames): no keyframe until 2 s
+starts = [k for k in range(0, len(b), 188) if (b[k + 1] & 0x1f) << 8 | b[k + 2] == 0x100 and b[k + 1] & 0x40]
+open(sys.argv[2], 'wb').write(b[starts[35]:])
+PY
+mount_hlsfs "$T/cut" "$MNT"
+pl=$(passthrough_pl "$MNT/cut.ts")
+[ -n "$pl" ] || fail "cut.ts: no passthrough variant: $(ls "$MNT/cut.ts" | tr '\n' ' ') $(cat "$MNT/cut.ts/error.txt" 2>/dev/null)"
+lead=$(segment_times "$(segments_of "$pl" | sed -n 1p)" | awk '{ print $2 - 900000 }')
+[ "$lead" -ge 9000 ] || fail "test bug: cut.ts's first keyframe is shown $lead ticks after its timeline starts, want a lead"
+sum_ms() { grep -o '^#EXTINF:[0-9.]*' "$1" | cut -d: -f2 | awk '{ split($1, a, "."); s += a[1] * 1000 + a[2] } END { print s }'; }
+isum=$(sum_ms "$(dirname "$pl")/iframes.m3u8") msum=$(sum_ms "$pl")
+[ $((isum - msum)) -le 1 ] && [ $((msum - isum)) -le 1 ] ||
+    fail "cut.ts: its I-frame playlist lasts $isum ms, its media playlist $msum ms (the first keyframe is $lead ticks in)"
 umount_hlsfs "$MNT"
 pass
