@@ -14,14 +14,15 @@
  * Returns 0 or -ENOMEM. */
 int playlist_media(const struct plan *p, const char *version, char **text, size_t *len);
 
-/* The media playlist of a recording being written (RFC 8216 6.2.1): EVENT, without ENDLIST,
- * every segment of p (the complete ones); target_duration stays what it was first, as a playlist
- * of this type may only grow at its end. Returns 0 or -ENOMEM. */
-int playlist_media_event(const struct plan *p, const char *version, uint32_t target_duration, char **text,
-			 size_t *len);
+/* The media playlist of a recording (RFC 8216 6.2.1): EVENT, every segment of p (the complete
+ * ones); target_duration stays what it was first, as a playlist of this type may only grow at its
+ * end. Without ENDLIST while it is written; ended: it was finished while this mount served it,
+ * and ENDLIST is all that is added. Returns 0 or -ENOMEM. */
+int playlist_media_event(const struct plan *p, const char *version, uint32_t target_duration, bool ended,
+			 char **text, size_t *len);
 /* Its I-frame playlist, the same way. Returns 0 or -ENOMEM. */
 int playlist_iframes_event(const struct plan_iframe *f, uint32_t n, const char *version, uint32_t target_duration,
-			   char **text, size_t *len);
+			   bool ended, char **text, size_t *len);
 
 /* The I-frame playlist of the passthrough variant (RFC 8216 4.3.3.6, Apple's authoring spec
  * 6.1): version 4, one EXT-X-BYTERANGE per keyframe into the segments, each keyframe's PES alone

@@ -356,6 +356,15 @@ static void name_variants(struct media *m)
 
 static void build_loaded(struct media *m, int loaded);
 
+/* EXT-X-TARGETDURATION of a recording's playlists, while it is written and once it ended: segments
+ * end at the first keyframe past their target, so room for one second over it, or the longest
+ * segment planned. */
+static uint32_t recording_target(const struct plan *p)
+{
+	uint32_t t = (uint32_t)((config.target + PLAN_TIMEBASE - 1) / PLAN_TIMEBASE + 1);
+	return p->target_duration > t ? p->target_duration : t;
+}
+
 /* Builds everything a media holds. Runs without the registry lock. */
 static void build(struct media *m)
 {
@@ -428,10 +437,17 @@ static void build_loaded(struct media *m, int loaded)
 	{
 		struct plan_iframe *iframes = NULL;
 		uint32_t n_iframes = 0;
-		if ((m->plan->passthrough && (plan_iframes(m->plan, m->ix, &iframes, &n_iframes) < 0 ||
-					      playlist_iframes(iframes, n_iframes, m->version, &m->iframes, &m->iframes_len) < 0)) ||
+		/* A recording that ended in this mount: its playlists stay EVENT with the same target,
+		 * and gain ENDLIST (RFC 8216 6.2.1: such a playlist only grows at its end). */
+		bool ended = identity_growing(&m->name_id);
+		uint32_t target = ended ? recording_target(m->plan) : 0;
+		if ((m->plan->passthrough &&
+		     (plan_iframes(m->plan, m->ix, &iframes, &n_iframes) < 0 ||
+		      (ended ? playlist_iframes_event(iframes, n_iframes, m->version, target, true, &m->iframes, &m->iframes_len)
+			     : playlist_iframes(iframes, n_iframes, m->version, &m->iframes, &m->iframes_len)) < 0)) ||
 		    playlist_master(m->ix, m->plan, m->variants, iframes, n_iframes, &m->master, &m->master_len) < 0 ||
-		    playlist_media(m->plan, m->version, &m->playlist, &m->playlist_len) < 0)
+		    (ended ? playlist_media_event(m->plan, m->version, target, true, &m->playlist, &m->playlist_len)
+			   : playlist_media(m->plan, m->version, &m->playlist, &m->playlist_len)) < 0)
 			set_error(m, -ENOMEM, "out of memory while writing its playlists.");
 		free(iframes);
 	}
@@ -644,10 +660,7 @@ static void build_growing(struct media *m, struct media *prev)
 		m->master_len = prev->master_len;
 	} else {
 		/* The master of the first part stays while the recording grows: players read it once. */
-		/* Segments end at the first keyframe past their target: room for one over it. */
-		m->target_duration = (config.target + PLAN_TIMEBASE - 1) / PLAN_TIMEBASE + 1;
-		if (m->plan->target_duration > m->target_duration)
-			m->target_duration = m->plan->target_duration;
+		m->target_duration = recording_target(m->plan);
 		if ((m->plan->passthrough && plan_iframes(m->plan, m->ix, &iframes, &n_iframes) < 0) ||
 		    playlist_master(m->ix, m->plan, m->variants, iframes, n_iframes, &m->master, &m->master_len) < 0) {
 			free(iframes);
@@ -666,8 +679,9 @@ static void build_growing(struct media *m, struct media *prev)
 	}
 	if ((m->plan->passthrough && listed && plan_iframes(m->plan, m->ix, &iframes, &n_iframes) < 0) ||
 	    (m->plan->passthrough &&
-	     playlist_iframes_event(iframes, n_iframes, m->version, m->target_duration, &m->iframes, &m->iframes_len) < 0) ||
-	    playlist_media_event(m->plan, m->version, m->target_duration, &m->playlist, &m->playlist_len) < 0)
+	     playlist_iframes_event(iframes, n_iframes, m->version, m->target_duration, false, &m->iframes,
+				    &m->iframes_len) < 0) ||
+	    playlist_media_event(m->plan, m->version, m->target_duration, false, &m->playlist, &m->playlist_len) < 0)
 		set_error(m, -ENOMEM, "out of memory while writing its playlists.");
 	free(iframes);
 	log_debug("%s: being written: %" PRIu64 " of %" PRIu64 " bytes complete, %u segments listed", m->path, end,

@@ -14,8 +14,8 @@
 #include "strbuf.h"
 #include "webvtt.h"
 
-/* A media playlist: VOD with ENDLIST, or EVENT without it (a recording being written). */
-static int media_text(const struct plan *p, const char *version, uint32_t target_duration, bool event,
+/* A media playlist: VOD with ENDLIST, or EVENT (a recording), with ENDLIST once it ended. */
+static int media_text(const struct plan *p, const char *version, uint32_t target_duration, bool event, bool ended,
 		      char **text, size_t *len)
 {
 	struct strbuf sb;
@@ -30,7 +30,7 @@ static int media_text(const struct plan *p, const char *version, uint32_t target
 		naming_segment(i, version, name);
 		strbuf_printf(&sb, "#EXTINF:%" PRIu64 ".%03" PRIu64 ",\n%s\n", ms / 1000, ms % 1000, name);
 	}
-	if (!event)
+	if (!event || ended)
 		strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
@@ -38,18 +38,18 @@ static int media_text(const struct plan *p, const char *version, uint32_t target
 
 int playlist_media(const struct plan *p, const char *version, char **text, size_t *len)
 {
-	return media_text(p, version, p->target_duration, false, text, len);
+	return media_text(p, version, p->target_duration, false, false, text, len);
 }
 
-int playlist_media_event(const struct plan *p, const char *version, uint32_t target_duration, char **text,
-			 size_t *len)
+int playlist_media_event(const struct plan *p, const char *version, uint32_t target_duration, bool ended,
+			 char **text, size_t *len)
 {
-	return media_text(p, version, target_duration, true, text, len);
+	return media_text(p, version, target_duration, true, ended, text, len);
 }
 
 /* An I-frame playlist; target_duration 0: the ceiling of the longest keyframe span. */
 static int iframes_text(const struct plan_iframe *f, uint32_t n, const char *version, uint32_t target_duration,
-			bool event, char **text, size_t *len)
+			bool event, bool ended, char **text, size_t *len)
 {
 	struct strbuf sb;
 	uint64_t max_ms = 0;
@@ -73,7 +73,7 @@ static int iframes_text(const struct plan_iframe *f, uint32_t n, const char *ver
 		strbuf_printf(&sb, "#EXTINF:%" PRIu64 ".%03" PRIu64 ",\n#EXT-X-BYTERANGE:%" PRIu64 "@%" PRIu64 "\n%s\n",
 			      f[i].ms / 1000, f[i].ms % 1000, f[i].size, f[i].offset, name);
 	}
-	if (!event)
+	if (!event || ended)
 		strbuf_printf(&sb, "#EXT-X-ENDLIST\n");
 	*text = strbuf_steal(&sb, len);
 	return *text ? 0 : -ENOMEM;
@@ -81,13 +81,13 @@ static int iframes_text(const struct plan_iframe *f, uint32_t n, const char *ver
 
 int playlist_iframes(const struct plan_iframe *f, uint32_t n, const char *version, char **text, size_t *len)
 {
-	return iframes_text(f, n, version, 0, false, text, len);
+	return iframes_text(f, n, version, 0, false, false, text, len);
 }
 
 int playlist_iframes_event(const struct plan_iframe *f, uint32_t n, const char *version, uint32_t target_duration,
-			   char **text, size_t *len)
+			   bool ended, char **text, size_t *len)
 {
-	return iframes_text(f, n, version, target_duration, true, text, len);
+	return iframes_text(f, n, version, target_duration, true, ended, text, len);
 }
 
 /* ",mp4a.40.N" or ",mp4a.40.34" for the audio, "" without; -EINVAL when it does not tell. */

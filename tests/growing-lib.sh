@@ -1,7 +1,7 @@
 # tests/growing-lib.sh: what t-growing* share: follow a recording being written through an HTTP server while
 # it grows, then check its finished tree against the segments listed while it grew. Sourced after lib.sh.
 #
-#   grow_follow URL VARIANT WRITER_PID T0 DIR   poll until the variant playlist is VOD (see below)
+#   grow_follow URL VARIANT WRITER_PID T0 DIR   poll until the variant playlist has ENDLIST (see below)
 #   grow_report LABEL                           print the figures and check the first segment came in 15 s
 #   grow_finished URL VARIANT                   ffmpeg plays the master; every listed segment kept its bytes
 #   grow_fresh DIR                              a fresh mount's variant folder DIR lists the same bytes
@@ -19,14 +19,15 @@ grow_get() {
 }
 
 # grow_follow URL VARIANT WRITER_PID T0 DIR: polls URL/VARIANT/index.m3u8 (and the master) while the writer
-# (a tracked pid, started at T0 = date +%s.%N, writing in real time) runs and after, until the playlist is
-# VOD. Fails when: no playlist 15 s after T0; EVENT with ENDLIST; an EVENT playlist changes anywhere but at
-# its end; the master changes while it grows; iframes.m3u8 is not EVENT while it grows; VOD while the writer
-# writes; a listed segment is not served or changes its bytes; no ENDLIST 30 s after the writer ended; the
-# whole run past 80 s. Sets: HASH[seg] (md5 of every listed segment), SEEN[seg] (listed while growing),
+# (a tracked pid, started at T0 = date +%s.%N, writing in real time) runs and after, until the playlist has
+# ENDLIST. Fails when: no playlist 15 s after T0; a playlist other than EVENT; an EVENT playlist changes
+# anywhere but at its end, its TARGETDURATION included, also when ENDLIST comes (RFC 8216 6.2.1); the
+# master changes while it grows; iframes.m3u8 is not EVENT; ENDLIST while the writer writes; a listed
+# segment is not served or changes its bytes; no ENDLIST 30 s after the writer ended; the whole run past
+# 80 s. Sets: HASH[seg] (md5 of every listed segment), SEEN[seg] (listed while growing),
 # GROW_FIRST (s from T0 to the first listed segment), GROW_LAT (s from each listed segment's end keyframe
 # being written, in real time, to its listing), GROW_POLLS, GROW_ENDED (s from the writer's end to ENDLIST),
-# and DIR/pl: the final (VOD) playlist.
+# and DIR/pl: the final playlist (EVENT with ENDLIST).
 _grow_exited() { ! kill -0 "$1" 2>/dev/null; }
 # _grow_still_growing PLAYLIST-URL DIR: whether the variant playlist, fetched again, is still EVENT.
 _grow_still_growing() {
@@ -36,7 +37,7 @@ declare -A HASH=() SEEN=()
 GROW_FIRST='' GROW_POLLS=0 GROW_ENDED='' GROW_LAT=()
 grow_follow() {
     local url=$1 var=$2 writer=$3 t0=$4 w=$5
-    local prev='' master='' t_done='' saw_event=0 now el st type n k end seg d h
+    local prev='' master='' t_done='' saw_event=0 now el st type live n k end seg d h
     while :; do
         now=$(date +%s.%N)
         el=$(fcalc "$now - $t0")
@@ -56,17 +57,19 @@ grow_follow() {
         fi
         [ "$(grow_get "$url/master.m3u8" "$w/master")" = 200 ] || fail "no master.m3u8 beside index.m3u8"
         type=$(playlist_tag "$w/pl" EXT-X-PLAYLIST-TYPE)
-        if [ "$type" = EVENT ]; then
-            saw_event=1
-            grep -q '^#EXT-X-ENDLIST' "$w/pl" && fail "an EVENT playlist holds ENDLIST: $(tr '\n' ' ' < "$w/pl")"
-            # Only lines at its end are ever added; the master never changes while it grows.
-            if [ -n "$prev" ]; then
-                n=$(stat -c %s "$w/prev")
-                [ "$(stat -c %s "$w/pl")" -ge "$n" ] && cmp -s -n "$n" "$w/prev" "$w/pl" ||
-                    fail "the growing playlist changed before its end: $(diff "$w/prev" "$w/pl" | tr '\n' ' ')"
-            fi
-            cp "$w/pl" "$w/prev"
-            prev=1
+        [ "$type" = EVENT ] || fail "playlist type '$type', want EVENT from the first poll to the last: $(tr '\n' ' ' < "$w/pl")"
+        saw_event=1
+        # Only lines at its end are ever added, ENDLIST included; the master never changes while it grows.
+        if [ -n "$prev" ]; then
+            n=$(stat -c %s "$w/prev")
+            [ "$(stat -c %s "$w/pl")" -ge "$n" ] && cmp -s -n "$n" "$w/prev" "$w/pl" ||
+                fail "the recording's playlist changed before its end: $(diff "$w/prev" "$w/pl" | tr '\n' ' ')"
+        fi
+        cp "$w/pl" "$w/prev"
+        prev=1
+        live=0
+        grep -q '^#EXT-X-ENDLIST' "$w/pl" || live=1
+        if [ "$live" = 1 ]; then
             if [ -z "$master" ]; then cp "$w/master" "$w/master0"; master=1; fi
             # The master and iframes.m3u8 are fetched after the playlist: the recording may have
             # ended between them (then its master is the finished file's). Only a recording still
@@ -81,8 +84,10 @@ grow_follow() {
                 fail "iframes.m3u8 is not EVENT while growing"
             fi
         else
-            [ "$type" = VOD ] || fail "playlist type '$type'"
-            grep -q '^#EXT-X-ENDLIST' "$w/pl" || fail "a VOD playlist without ENDLIST"
+            if [ "$(grow_get "$url/$var/iframes.m3u8" "$w/if")" = 200 ]; then
+                [ "$(playlist_tag "$w/if" EXT-X-PLAYLIST-TYPE)" = EVENT ] && grep -q '^#EXT-X-ENDLIST' "$w/if" ||
+                    fail "iframes.m3u8 of the ended recording is not EVENT with ENDLIST: $(head -n 6 "$w/if" | tr '\n' ' ')"
+            fi
             if [ -z "$t_done" ]; then
                 # The writer closes the file (inotify tells at once) a moment before its process
                 # exits; a loaded machine can make that moment a poll long.
@@ -101,7 +106,7 @@ grow_follow() {
             h=$(md5sum < "$w/seg" | cut -c1-32)
             if [ -z "${HASH[$seg]:-}" ]; then
                 HASH[$seg]=$h
-                if [ "$type" = EVENT ]; then
+                if [ "$live" = 1 ]; then
                     [ -n "$GROW_FIRST" ] || GROW_FIRST=$el
                     GROW_LAT+=("$(fcalc "$el - $end")")   # since its ending keyframe was written (real time)
                     SEEN[$seg]=1
@@ -111,7 +116,7 @@ grow_follow() {
             fi
             k=$((k + 1))
         done < <(playlist_uris "$w/pl")
-        [ "$type" = VOD ] && break
+        grep -q '^#EXT-X-ENDLIST' "$w/pl" && break
         sleep 0.4
     done
     [ "$saw_event" = 1 ] || fail "the recording was never served as an EVENT playlist"

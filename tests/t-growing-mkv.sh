@@ -4,7 +4,7 @@
 # through Caddy: EVENT without ENDLIST with a segment within 15 s, growing only at its end, master unchanged;
 # every listed segment keeps its bytes at every poll, once finished (when the muxer rewrites its head: the
 # Segment size, SeekHead, Duration and CRC-32s) and on a fresh mount; Content-Length = bytes of every response;
-# ENDLIST (VOD) within 30 s of the writer's end; ffmpeg plays the finished tree without a message; cut at 30
+# ENDLIST (still EVENT, nothing else changed) within 30 s of the writer's end; ffmpeg plays the finished tree without a message; cut at 30
 # places as if being written, its complete part is indexed as a prefix of the finished file's index, sample
 # for sample (unit/scan_prefix). Prints the latency from a boundary keyframe being written to its segment being listed. A Matroska file whose Clusters
 # have unknown sizes (a live muxer's), held open for writing, is only error.txt saying it is served once

@@ -3,7 +3,7 @@
 # layout and naming) is served while it grows, through Caddy: EVENT without ENDLIST with a segment within
 # 15 s, growing only at its end, master unchanged; every listed segment keeps its bytes at every poll, once
 # finished and on a fresh mount (its frame cut short at the end of what is written is never in one);
-# Content-Length = bytes of every response; ENDLIST (VOD) within 30 s of the writer's end; ffmpeg plays the
+# Content-Length = bytes of every response; ENDLIST (still EVENT, nothing else changed) within 30 s of the writer's end; ffmpeg plays the
 # finished tree without a message. An FLV file being written (its muxer goes back to its head when it
 # finishes) is only error.txt saying it is served once finished, and is a video folder once its writer closes
 # it (a Matroska file is served while written: t-growing-mkv). Prints the latency from a boundary keyframe being

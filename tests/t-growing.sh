@@ -3,7 +3,7 @@
 # while it grows, through Caddy: its variant playlist is EVENT without ENDLIST with a segment within 15 s of
 # the start, grows, only ever gains lines at its end; the master does not change; every segment listed keeps
 # its bytes, and equals the same segment once finished and on a fresh mount; Content-Length = bytes of every
-# response; ENDLIST (VOD) within 30 s of the writer's end (inotify sees its close); ffmpeg plays the finished
+# response; ENDLIST (still EVENT, nothing else changed) within 30 s of the writer's end (inotify sees its close); ffmpeg plays the finished
 # tree without a message. Finished recordings beside it are video folders as any file. Prints the latency
 # from a boundary keyframe being encoded to its segment being listed.
 source "$(dirname "$0")/lib.sh"
