@@ -29,9 +29,10 @@ grow_get() {
 # being written, in real time, to its listing), GROW_POLLS, GROW_ENDED (s from the writer's end to ENDLIST),
 # and DIR/pl: the final playlist (EVENT with ENDLIST).
 _grow_exited() { ! kill -0 "$1" 2>/dev/null; }
-# _grow_still_growing PLAYLIST-URL DIR: whether the variant playlist, fetched again, is still EVENT.
+# _grow_still_growing PLAYLIST-URL DIR: whether the variant playlist, fetched again, is still without ENDLIST.
 _grow_still_growing() {
-    [ "$(grow_get "$1" "$2/again")" = 200 ] && [ "$(playlist_tag "$2/again" EXT-X-PLAYLIST-TYPE)" = EVENT ]
+    [ "$(grow_get "$1" "$2/again")" = 200 ] && [ "$(playlist_tag "$2/again" EXT-X-PLAYLIST-TYPE)" = EVENT ] &&
+        ! grep -q '^#EXT-X-ENDLIST' "$2/again"
 }
 declare -A HASH=() SEEN=()
 GROW_FIRST='' GROW_POLLS=0 GROW_ENDED='' GROW_LAT=()
