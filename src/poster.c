@@ -11,6 +11,7 @@
 #include <libswscale/swscale.h>
 
 #include "codec.h"
+#include "colour.h"
 #include "rotate.h"
 #include "tonemap.h"
 #include "sampleio.h"
@@ -91,6 +92,7 @@ AVFrame *poster_sdr(const AVFrame *pic, int w, int h)
 	tonemap_yuv420(t, out->data, out->linesize, (const uint8_t *const *)ten->data, ten->linesize, (unsigned)w,
 		       (unsigned)h);
 	out->color_range = AVCOL_RANGE_MPEG;
+	out->colorspace = AVCOL_SPC_BT709;  /* what tonemap.c makes */
 	out->sample_aspect_ratio = pic->sample_aspect_ratio;
 	av_frame_free(&ten);
 	return out;
@@ -108,15 +110,15 @@ static int encode_jpeg(const AVFrame *pic, unsigned w, unsigned h, unsigned rot,
 	AVFrame *sdr = poster_sdr(pic, sw, sh);
 	const AVFrame *in = sdr ? sdr : pic;
 	AVFrame *upright = NULL, *f = NULL;
-	struct SwsContext *sws = NULL;
+	struct colour_scaler sc = { 0 };
+	struct SwsContext *sws;
 	int ret = -ENOMEM;
 
 	if (!(f = picture((int)w, (int)h)) || (rot && !(upright = picture(sw, sh))))
 		goto out;
 	ret = -EIO;
-	sws = sws_getContext(in->width, in->height, in->format, sw, sh, AV_PIX_FMT_YUVJ420P,
-			     SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
-	if (!sws)
+	/* A JPEG is BT.601 full range (JFIF): its viewers take it as that. */
+	if (!(sws = colour_scaler(&sc, in, sw, sh, AV_PIX_FMT_YUVJ420P, SWS_CS_ITU601, true)))
 		goto out;
 	if (rot) {
 		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, upright->data,
@@ -132,7 +134,7 @@ out:
 	av_frame_free(&sdr);
 	av_frame_free(&f);
 	av_frame_free(&upright);
-	sws_freeContext(sws);
+	colour_scaler_free(&sc);
 	return ret;
 }
 

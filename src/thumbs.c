@@ -24,6 +24,7 @@
 #include <libswscale/swscale.h>
 
 #include "cache.h"
+#include "colour.h"
 #include "hash.h"
 #include "log.h"
 #include "poster.h"
@@ -33,7 +34,7 @@
 #include "strbuf.h"
 
 /* Bump when the bytes of a sheet change for the same plan. */
-#define THUMBS_FORMAT "thumbs-1"
+#define THUMBS_FORMAT "thumbs-2"  /* 2: BT.601 full range, converted from the source's matrix (colour.h) */
 #define JPEG_QSCALE 5
 #define SIZES_BYTES (sizeof(uint64_t) * (1 + THUMBS_MAX_SHEETS))
 
@@ -243,7 +244,7 @@ static int encode_sheet(const AVFrame *sheet, uint8_t **jpeg, uint64_t *size)
 }
 
 /* Puts the picture `pic` on tile `in_sheet` of sheet, upright. */
-static int place_tile(struct thumbs *t, const AVFrame *pic, AVFrame *sheet, uint32_t in_sheet, struct SwsContext **sws,
+static int place_tile(struct thumbs *t, const AVFrame *pic, AVFrame *sheet, uint32_t in_sheet, struct colour_scaler *sc,
 		      AVFrame *turned)
 {
 	unsigned rot = t->ix->video.rotation, x = in_sheet % THUMBS_COLUMNS * t->tw, y = in_sheet / THUMBS_COLUMNS * t->th;
@@ -256,16 +257,16 @@ static int place_tile(struct thumbs *t, const AVFrame *pic, AVFrame *sheet, uint
 	AVFrame *sdr = poster_sdr(pic, sw, sh);  /* an HDR picture mapped to SDR at the tile's size */
 	const AVFrame *in = sdr ? sdr : pic;
 
-	*sws = sws_getCachedContext(*sws, in->width, in->height, in->format, sw, sh, AV_PIX_FMT_YUVJ420P,
-				    SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
-	if (!*sws) {
+	/* A JPEG is BT.601 full range (JFIF): its viewers take it as that. */
+	struct SwsContext *sws = colour_scaler(sc, in, sw, sh, AV_PIX_FMT_YUVJ420P, SWS_CS_ITU601, true);
+	if (!sws) {
 		av_frame_free(&sdr);
 		return -EIO;
 	}
 	if (!rot) {
-		sws_scale(*sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, dst, dls);
+		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, dst, dls);
 	} else {
-		sws_scale(*sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, turned->data,
+		sws_scale(sws, (const uint8_t *const *)in->data, in->linesize, 0, in->height, turned->data,
 			  turned->linesize);
 		rotate_yuv420(dst, dls, (const uint8_t *const *)turned->data, turned->linesize, (unsigned)sw, (unsigned)sh,
 			      rot);
@@ -302,7 +303,7 @@ static int make_sheets(struct thumbs *t)
 	AVCodecContext *dec = NULL;
 	AVPacket *pkt = NULL;
 	AVFrame *frame = NULL, *sheet = NULL, *turned = NULL;
-	struct SwsContext *sws = NULL;
+	struct colour_scaler sws = { 0 };
 	uint32_t decoded = UINT32_MAX;
 	char why[256] = "";
 	int ret;
@@ -375,7 +376,7 @@ out:
 			t->mem[s] = NULL;
 		}
 	}
-	sws_freeContext(sws);
+	colour_scaler_free(&sws);
 	av_frame_free(&sheet);
 	av_frame_free(&turned);
 	av_frame_free(&frame);

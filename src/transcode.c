@@ -43,6 +43,7 @@
 #include <libswscale/swscale.h>
 
 #include "codec.h"
+#include "colour.h"
 #include "log.h"
 #include "sampleio.h"
 #include "plan.h"
@@ -116,8 +117,9 @@ void transcode_fingerprint(char *out, size_t size)
 	const char *level = x264_level();
 	/* gops=3: a short first GOP (first_gop_frames), then GOP by GOP refits (what the bytes are);
 	 * yadif: interlaced pictures deinterlaced (offer_frame) by this libavfilter;
-	 * hdr: HDR pictures mapped to SDR by tonemap.c (this is its version) */
-	snprintf(out, size, "%s/%s/%s/t%d/%s/simd=%s/gops=3/yadif-%s/hdr=mobius1", config.encoder, config.preset,
+	 * hdr: HDR pictures mapped to SDR by tonemap.c (this is its version);
+	 * colour1: pictures in the rung's matrix and limited range, and tagged so (rung_matrix) */
+	snprintf(out, size, "%s/%s/%s/t%d/%s/simd=%s/gops=3/yadif-%s/hdr=mobius1/colour1", config.encoder, config.preset,
 		 config.profile, ENCODER_THREADS, LIBAVCODEC_IDENT, level ? level : "auto", LIBAVFILTER_IDENT);
 }
 
@@ -174,7 +176,7 @@ struct job {
 	AVFilterGraph *deint;      /* yadif, from the first interlaced picture on (deint_offer) */
 	AVFilterContext *deint_in, *deint_out;
 	AVFrame *deint_frame;
-	struct SwsContext *sws;
+	struct colour_scaler sws;
 	AVFrame *upright;          /* a turned source's picture scaled before it is turned */
 	const struct tonemap *tm;  /* an HDR source's: its pictures scaled in 10 bits into hdr, then mapped */
 	AVFrame *hdr;
@@ -283,6 +285,14 @@ static int hdr_prepare(struct job *j, const AVFrame *dec, int sw, int sh)
 	return 1;
 }
 
+/* The colours of a rung: every rung says what it is (colour description in its SPS), in limited
+ * range, in the matrix hlsfs keeps for the source's size (colour.h), so that pictures are seldom
+ * converted; HDR pictures tonemap.c maps to BT.709. */
+static int rung_matrix(const struct index_track *v)
+{
+	return colour_matrix_of_size((int)v->width, (int)v->height);
+}
+
 /* Scales a decoded frame into a new picture of the rung's size, turned as the container asks,
  * and queues it. A turned picture is scaled upright first, then rotated plane by plane. */
 static int take_frame(struct job *j, AVFrame *dec)
@@ -291,14 +301,13 @@ static int take_frame(struct job *j, AVFrame *dec)
 	bool turned = rotate_swaps(rot);
 	int w = (int)j->r->width, h = (int)j->r->height, sw = turned ? h : w, sh = turned ? w : h;
 	AVFrame *f;
+	struct SwsContext *sws;
 	int hdr = hdr_prepare(j, dec, sw, sh);
 
 	if (hdr < 0)
 		return hdr;
-	j->sws = sws_getCachedContext(j->sws, dec->width, dec->height, dec->format, sw, sh,
-				      hdr ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P,
-				      SWS_BICUBIC | SWS_ACCURATE_RND | SWS_BITEXACT, NULL, NULL, NULL);
-	if (!j->sws)
+	if (!(sws = colour_scaler(&j->sws, dec, sw, sh, hdr ? AV_PIX_FMT_YUV420P10 : AV_PIX_FMT_YUV420P,
+				  hdr ? -1 : rung_matrix(&j->in->ix->video), false)))
 		return -EIO;
 	if (!(f = new_picture(w, h)))
 		return -ENOMEM;
@@ -308,7 +317,7 @@ static int take_frame(struct job *j, AVFrame *dec)
 	}
 	if (hdr) {
 		AVFrame *to = rot ? j->upright : f;
-		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->hdr->data,
+		sws_scale(sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->hdr->data,
 			  j->hdr->linesize);
 		tonemap_yuv420(j->tm, to->data, to->linesize, (const uint8_t *const *)j->hdr->data, j->hdr->linesize,
 			       (unsigned)sw, (unsigned)sh);
@@ -316,12 +325,12 @@ static int take_frame(struct job *j, AVFrame *dec)
 			rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)j->upright->data,
 				      j->upright->linesize, (unsigned)sw, (unsigned)sh, rot);
 	} else if (rot) {
-		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->upright->data,
+		sws_scale(sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, j->upright->data,
 			  j->upright->linesize);
 		rotate_yuv420(f->data, f->linesize, (const uint8_t *const *)j->upright->data, j->upright->linesize,
 			      (unsigned)sw, (unsigned)sh, rot);
 	} else {
-		sws_scale(j->sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, f->data,
+		sws_scale(sws, (const uint8_t *const *)dec->data, dec->linesize, 0, dec->height, f->data,
 			  f->linesize);
 	}
 	j->taken++;
@@ -805,6 +814,16 @@ static int open_encoder(struct job *j, const char *name)
 	j->enc->height = (int)j->r->height;
 	j->enc->pix_fmt = AV_PIX_FMT_YUV420P;
 	j->enc->sample_aspect_ratio = (AVRational){ 1, 1 };
+	if (rung_matrix(v) == SWS_CS_ITU709) {  /* what take_frame makes (scaler_for) */
+		j->enc->colorspace = AVCOL_SPC_BT709;
+		j->enc->color_primaries = AVCOL_PRI_BT709;
+		j->enc->color_trc = AVCOL_TRC_BT709;
+	} else {
+		j->enc->colorspace = AVCOL_SPC_SMPTE170M;
+		j->enc->color_primaries = AVCOL_PRI_SMPTE170M;
+		j->enc->color_trc = AVCOL_TRC_SMPTE170M;
+	}
+	j->enc->color_range = AVCOL_RANGE_MPEG;
 	j->enc->time_base = (AVRational){ 1, PLAN_TIMEBASE };
 	if (v->fps_num && v->fps_den)
 		j->enc->framerate = (AVRational){ (int)v->fps_num, (int)v->fps_den };
@@ -857,8 +876,7 @@ static void job_release(struct job *j)
 	avfilter_graph_free(&j->deint);
 	av_frame_free(&j->deint_frame);
 	avcodec_free_context(&j->enc);
-	sws_freeContext(j->sws);
-	j->sws = NULL;
+	colour_scaler_free(&j->sws);
 	av_frame_free(&j->upright);
 	av_frame_free(&j->hdr);
 	av_frame_free(&j->last);
