@@ -1320,15 +1320,15 @@ next:
 	if (truncated && ix->video.nb_samples > 0) {
 		/* Audio is cut where the video ends, as a player would stop there anyway; the log says
 		 * how much of the file is served. */
-		const struct index_sample *lv = &ix->video.samples[ix->video.nb_samples - 1];
-		int64_t vend = lv->pts + (int64_t)lv->duration, vstart = INT64_MAX;
+		int64_t vstart = INT64_MAX, vend = INT64_MIN;
 		char *was = ix->note;
-		for (uint32_t i = 0; i < ix->video.nb_samples; i++)
-			if (ix->video.samples[i].pts < vstart)
-				vstart = ix->video.samples[i].pts;
-		for (uint32_t i = 0; i < ix->video.nb_samples; i++)
-			if (ix->video.samples[i].pts + (int64_t)ix->video.samples[i].duration > vend)
-				vend = ix->video.samples[i].pts + (int64_t)ix->video.samples[i].duration;
+		for (uint32_t i = 0; i < ix->video.nb_samples; i++) {
+			const struct index_sample *v = &ix->video.samples[i];
+			if (v->pts < vstart)
+				vstart = v->pts;
+			if (v->pts + (int64_t)v->duration > vend)
+				vend = v->pts + (int64_t)v->duration;
+		}
 		for (unsigned k = 1; k < 2 + ix->nb_renditions; k++) {
 			struct index_track *t = k == 1 ? &ix->audio : &ix->renditions[k - 2];
 			while (t->nb_samples > 0 && t->samples[t->nb_samples - 1].pts >= vend)
