@@ -814,7 +814,7 @@ static int open_encoder(struct job *j, const char *name)
 	j->enc->height = (int)j->r->height;
 	j->enc->pix_fmt = AV_PIX_FMT_YUV420P;
 	j->enc->sample_aspect_ratio = (AVRational){ 1, 1 };
-	if (rung_matrix(v) == SWS_CS_ITU709) {  /* what take_frame makes (scaler_for) */
+	if (rung_matrix(v) == SWS_CS_ITU709) {  /* what take_frame makes (colour_scaler) */
 		j->enc->colorspace = AVCOL_SPC_BT709;
 		j->enc->color_primaries = AVCOL_PRI_BT709;
 		j->enc->color_trc = AVCOL_TRC_BT709;
