@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks the start of a cold transcode-only video as a player plays it: on a fresh mount with the
-# default options (workers=2, prefetch=2), master.m3u8 and the first variant it lists are read, then that
-# variant's segments in order, each asked for as soon as the one before has arrived (as hls.js and video.js
-# fetch while their buffer is not full). Playback is taken to start when the first segment has arrived and
+# default options (workers=2, prefetch=2), master.m3u8 and the first variant it lists are read, then, after
+# BENCH_GAP seconds (a player's set-up and round trip before its first segment request), that variant's
+# segments in order, each asked for as soon as the one before has arrived (as hls.js and video.js fetch
+# while their buffer is not full). Times count from the read of master.m3u8. Playback is taken to start when the first segment has arrived and
 # to need segment k when the ones before it have played; the bench prints when the first segment arrived,
 # the time the player would have waited for later ones (stalls, summed), and when the last one arrived,
 # for this build and another (BENCH_BASE), round by round.
@@ -23,6 +24,8 @@
 # Environment: BENCH_CACHE   where the sources and scratch folders go (default bench/cache)
 #              BENCH_REPEAT  rounds; the median is shown (default 3)
 #              BENCH_BASE    the git revision to compare with (default HEAD~1)
+#              BENCH_GAP     seconds between the playlist read and the first segment request
+#                            (default 0.1: hls.js 1.7.4 in headless Chromium on the same machine)
 #              BENCH_SOURCES the rows (default "hevc-4k hevc-10 hevc-4k-gop30
 #                            h264-10-gop30"; also h264-nodepth)
 #              HLSFS         the binary to measure (default build/hlsfs, built if missing)
@@ -32,8 +35,10 @@ export LC_ALL=C.UTF-8
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 repeat=${BENCH_REPEAT:-3}
+gap=${BENCH_GAP:-0.1}
 ladder=1080:5000/720:2800/480:1400/360:800
 need_whole repeat
+[[ $gap =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_GAP must be seconds (0.1), not '$gap'"
 need_cmds ffmpeg python3 fusermount3 git tar meson ninja
 ensure_hlsfs
 base_revision
@@ -54,9 +59,9 @@ measure() {
 	rm -rf "${run:?}/$name"
 	log=$run/$name.log
 	mount_hlsfs "$bin" "$dir" "cache_dir=$run/$name,ladder=$ladder"
-	out=$(python3 - "$mnt" <<'PY'
+	out=$(python3 - "$mnt" "$gap" <<'PY'
 import os, sys, time
-mnt = sys.argv[1]
+mnt, gap = sys.argv[1], float(sys.argv[2])
 video = sorted(os.listdir(mnt))[0]
 t0 = time.monotonic()
 master = open(f'{mnt}/{video}/master.m3u8').read()
@@ -69,6 +74,7 @@ for l in open(f'{mnt}/{video}/{variant}').read().splitlines():
         segs.append(l)
         durs.append(dur)
 folder = os.path.dirname(f'{mnt}/{video}/{variant}')
+time.sleep(gap)
 arrived = []
 for s in segs:
     path, n = f'{folder}/{s}', 0
@@ -96,9 +102,9 @@ PY
 	echo "$out"
 }
 
-printf 'machine: %s, %s CPUs, load %s; hlsfs %s vs base %s (%s); %s rounds, medians; defaults (workers=2, prefetch=2)\n' \
+printf 'machine: %s, %s CPUs, load %s; hlsfs %s vs base %s (%s); %s rounds, medians; defaults (workers=2, prefetch=2); %s s from playlist to first request\n' \
 	"$(uname -m)" "$(nproc)" "$(loadavg)" "$(git rev-parse --short HEAD)$(git diff --quiet || echo +dirty)" "$base" \
-	"$base_rev" "$repeat"
+	"$base_rev" "$repeat" "$gap"
 printf '%-13s %-5s | %-6s | %21s | %21s | %s\n' source rung build "first segment s (x)" "stalls s" "last segment s (x)"
 for name in ${BENCH_SOURCES:-hevc-4k hevc-10 hevc-4k-gop30 h264-10-gop30}; do
 	dir=$src_root/$name

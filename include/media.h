@@ -55,6 +55,8 @@ struct media {
 	 * except for a recording seen growing in this mount, whose segments keep the names they
 	 * were listed under once it is finished: its growing identity. */
 	struct source_identity name_id;
+	/* A segment was opened, or a playlist read prepared the first one (segment_prepare_start). */
+	bool started;
 };
 
 struct store;

@@ -56,6 +56,14 @@ struct segment_file {
 int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment_file *out);
 void segment_close(struct segment_file *sf);
 
+/* A player reading a variant's playlist of a video none of whose segments was opened yet (since the
+ * media was built) asks for its first segment next: a VOD starts at 0. When the variant is a
+ * transcoded rung, that segment is made from now on, as prefetch (the player's read joins it), so a
+ * cold start does not wait the round trip and the player's set-up between the playlist and its
+ * first segment. Once per media; nothing for a recording being written (players start at its end),
+ * with prefetch=0 or without a cache. */
+void segment_prepare_start(struct media *m, unsigned variant);
+
 /* Reads from an open segment that is not a file (fd < 0). */
 ssize_t segment_read(struct segment_file *sf, char *buf, size_t size, uint64_t off);
 

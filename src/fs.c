@@ -634,6 +634,7 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		of->text = m->playlist;
 		of->text_len = m->playlist_len;
 		of->m = m;
+		segment_prepare_start(m, (unsigned)media_variant(m, n.inner.variant));
 		break;
 	case NAMING_IFRAMES_FILE:
 		of->text = m->iframes;

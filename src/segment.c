@@ -567,25 +567,43 @@ static bool cached_or_flying(const char *key, uint64_t size)
 	return cache_has(key, size) || flight_busy(&flights, key);
 }
 
+/* Queues segment k of variant for a worker, unless it is cached or being made. Returns false when
+ * the queue is full or the workers are gone: nothing more can be queued now. */
+static bool prefetch_queue(struct media *m, unsigned variant, uint32_t k)
+{
+	char key[KEY_LEN + 1];
+
+	make_key(m, variant, k, key);
+	if (cached_or_flying(key, plan_variant_size(m->plan, variant, k)))
+		return true;
+	pthread_mutex_lock(&S.lock);
+	if (S.q_len == QUEUE_MAX || S.stop || !S.nb_workers) {
+		pthread_mutex_unlock(&S.lock);
+		return false;  /* the workers are behind (or not started): reading is served anyway */
+	}
+	media_ref(m);
+	S.queue[(S.q_head + S.q_len) % QUEUE_MAX] = (struct job){ m, variant, k };
+	S.q_len++;
+	pthread_cond_broadcast(&S.changed);
+	pthread_mutex_unlock(&S.lock);
+	stats_add(STATS_PREFETCH_QUEUED, 1);
+	return true;
+}
+
 static void prefetch(struct media *m, unsigned variant, uint32_t seg)
 {
-	for (uint32_t k = seg + 1; k <= seg + S.cfg.prefetch && k < m->plan->nb_segments; k++) {
-		char key[KEY_LEN + 1];
-		make_key(m, variant, k, key);
-		if (cached_or_flying(key, plan_variant_size(m->plan, variant, k)))
-			continue;
-		pthread_mutex_lock(&S.lock);
-		if (S.q_len == QUEUE_MAX || S.stop || !S.nb_workers) {
-			pthread_mutex_unlock(&S.lock);
-			return;  /* the workers are behind (or not started): reading is served anyway */
-		}
-		media_ref(m);
-		S.queue[(S.q_head + S.q_len) % QUEUE_MAX] = (struct job){ m, variant, k };
-		S.q_len++;
-		pthread_cond_broadcast(&S.changed);
-		pthread_mutex_unlock(&S.lock);
-		stats_add(STATS_PREFETCH_QUEUED, 1);
-	}
+	for (uint32_t k = seg + 1; k <= seg + S.cfg.prefetch && k < m->plan->nb_segments; k++)
+		if (!prefetch_queue(m, variant, k))
+			return;
+}
+
+void segment_prepare_start(struct media *m, unsigned variant)
+{
+	if (m->error || m->growing || !S.cfg.prefetch || !cache_enabled() || !m->plan->nb_segments ||
+	    variant >= m->nb_variants || plan_variant_rung(m->plan, variant) < 0)
+		return;
+	if (!__atomic_exchange_n(&m->started, true, __ATOMIC_ACQ_REL))
+		prefetch_queue(m, variant, 0);
 }
 
 /* A transcoded video segment is prepared as a production, so that a reader arriving meanwhile
@@ -684,6 +702,7 @@ int segment_open(struct media *m, unsigned variant, uint32_t seg, struct segment
 
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
+	__atomic_store_n(&m->started, true, __ATOMIC_RELEASE);  /* its start is the player's now */
 	if (m->error || seg >= m->plan->nb_segments || variant >= m->nb_variants) {
 		media_put(m);
 		return -ENOENT;

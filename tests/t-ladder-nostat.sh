@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# t-ladder-nostat: listing a mount with transcoded variants (ls -lR, fresh cache_dir) and reading its
-# playlists encode nothing: every size comes from the plan, hlsfs_generations_total and _in_flight stay 0 in
-# .hlsfs/stats, and the listing takes well under 3 s; reading one segment then does count a generation.
+# t-ladder-nostat: listing a mount with transcoded variants (ls -lR, fresh cache_dir) encodes nothing: every
+# size comes from the plan, hlsfs_generations_total and _in_flight stay 0 in .hlsfs/stats, and the listing
+# takes well under 3 s. Reading its playlists prepares no more than a player's start: the first segment of
+# the first rung read, once per video (prefetch; segment_prepare_start). Reading one segment then does count
+# a generation.
 source "$(dirname "$0")/lib.sh"
 
 source "$(dirname "$0")/ladder-lib.sh"
@@ -42,13 +44,13 @@ g=$(stat_value hlsfs_generations_total)
 f=$(stat_value hlsfs_generations_in_flight)
 [ "$g" = 0 ] && [ "$f" = 0 ] ||
     fail "ls -lR of the mount started encoding: hlsfs_generations_total $g, hlsfs_generations_in_flight $f (want 0 and 0)"
-# Nor does reading the playlists.
+# Reading every playlist queues one segment per video (each has rungs): its first rung's first segment.
+[ "$(stat_value hlsfs_prefetch_queued_total)" = 0 ] || fail "stat'ing queued $(stat_value hlsfs_prefetch_queued_total) segments"
 find "$MNT" -name '*.m3u8' -exec cat {} + > /dev/null
-sleep 0.5
-g=$(stat_value hlsfs_generations_total)
-f=$(stat_value hlsfs_generations_in_flight)
-[ "$g" = 0 ] && [ "$f" = 0 ] ||
-    fail "reading the playlists started encoding: hlsfs_generations_total $g, hlsfs_generations_in_flight $f (want 0 and 0)"
+videos=$(find "$MNT" -mindepth 1 -maxdepth 1 -type d | wc -l)
+q=$(stat_value hlsfs_prefetch_queued_total)
+[ "$q" = "$videos" ] ||
+    fail "reading the playlists of $videos videos queued $q segments (want one each: a player's start)"
 
 # The counter counts: reading one transcoded segment makes at least one generation, and its size holds.
 seg=$(segment_path "$MNT/hevc.mp4/144p/index.m3u8" 0)
