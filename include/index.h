@@ -18,6 +18,9 @@ enum index_codec {
 	INDEX_CODEC_OTHER,  /* a video codec we decode and transcode (HEVC, VP9, AV1, MPEG-4, ...) */
 };
 
+/* Track titles are kept up to this many bytes, NUL included (index_title_clean). */
+#define INDEX_TITLE_MAX 48
+
 #define INDEX_SAMPLE_KEY 1u
 /* Annex B video (index_track.annexb): the sample holds its own SPS and PPS, so none are put
  * before it. */
@@ -61,6 +64,8 @@ struct index_track {
 	unsigned sample_rate, channels;/* audio */
 	uint32_t block_align, bit_rate;/* audio, as the container says; 0 when it does not (WMA needs them) */
 	char language[4];              /* ISO 639-2 from the track, "" when unknown */
+	char title[INDEX_TITLE_MAX];   /* the container's name of the track ("Commentary"), as
+	                                  index_title_clean leaves it; "" without */
 	uint32_t nb_samples;
 	struct index_sample *samples;  /* decode order */
 	/* MPEG-TS sources: a sample's bytes are put together from the transport packets of this
@@ -97,6 +102,8 @@ struct index_cue {
 struct index_subtitle {
 	char language[8];              /* BCP 47 primary tag ("en", "fr", "pt"), "und" when unknown */
 	uint32_t flags;                /* INDEX_SUB_* */
+	char title[INDEX_TITLE_MAX];   /* the container's name of the track ("Signs & Songs"), as
+	                                  index_title_clean leaves it; "" without */
 	uint32_t nb_cues;
 	struct index_cue *cues;        /* by start time */
 	char *text;                    /* the cues' payloads, back to back (not NUL-terminated) */
@@ -125,6 +132,11 @@ struct media_index {
 	uint64_t sidecar_tag;          /* fingerprint of the sidecar files the subtitles came from */
 	unsigned subtitle_streams;     /* set by scan_build, not stored: subtitle tracks the container declares */
 };
+
+/* A track title as the index keeps it: well-formed UTF-8 only (other bytes left out), '"' and "'"
+ * made U+2019 (’), control characters and runs of spaces one space, trimmed, cut between characters to fit
+ * INDEX_TITLE_MAX. in may be NULL (out is then ""). */
+void index_title_clean(const char *in, char out[INDEX_TITLE_MAX]);
 
 /* Frees an index and everything it points to; NULL is fine. */
 void index_free(struct media_index *ix);

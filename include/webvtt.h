@@ -34,6 +34,11 @@ void webvtt_language(const char *in, char out[8]);
 /* A name for a language tag ("English", "Français" is not attempted: English names), or the tag
  * itself when unknown. */
 const char *webvtt_language_label(const char *tag);
+/* A rendition's NAME from its language tag (webvtt_language's) and its title (index_title_clean's,
+ * "" without): the language in words, with the title in brackets ("English (Commentary)"); the
+ * title alone where it names the language or the language is "und"; `unknown` for an "und" track
+ * without a title. */
+void webvtt_track_name(const char *tag, const char *title, const char *unknown, char *name, size_t size);
 
 /* Whether file (a name in the video's folder) is a subtitle sidecar of the video called video
  * (its name with extension): NAME.srt, NAME.vtt, NAME.ass, NAME.ssa, NAME.LANG.EXT and
@@ -46,7 +51,10 @@ bool webvtt_sidecar_match(const char *video, const char *file, char lang[8], uin
 struct webvtt_rendition {
 	char folder[NAMING_MAX];    /* "subs-en", "subs-en-2" */
 	char file[NAMING_MAX];      /* "en.vtt", "en-2.vtt" */
-	char name[NAMING_MAX];      /* NAME= in the master: "English", "English 2", "French (forced)" */
+	/* NAME= in the master, unique among them: "English", "English 2", "French (forced)", and with
+	 * the track's title "English (Signs & Songs)", or the title alone when it names the language
+	 * or the language is unknown */
+	char name[NAMING_MAX + INDEX_TITLE_MAX + 16];
 	const struct index_subtitle *track;
 	char *playlist;
 	size_t playlist_len;

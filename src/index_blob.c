@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 14u  /* 14: damaged MPEG-TS PES packets are left out, not the whole file */
+#define BLOB_VERSION 15u  /* 15: audio and subtitle tracks keep their titles */
 
 struct blob_header {
 	char magic[8];
@@ -28,6 +28,7 @@ struct track_fixed {
 	int32_t decoder_id;
 	uint32_t sar_num, sar_den, rotation;
 	char language[4];
+	char title[INDEX_TITLE_MAX];
 	uint32_t ts_pid, ts_stride, annexb;
 	uint32_t demux;  /* 0, or 1 + index_track.demux_id of a demuxed track */
 	uint32_t block_align, bit_rate, shown_late;  /* three words: the record has no padding */
@@ -46,6 +47,7 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 		.block_align = t->block_align, .bit_rate = t->bit_rate, .shown_late = t->shown_late,
 	};
 	memcpy(f.language, t->language, sizeof(f.language));
+	memcpy(f.title, t->title, sizeof(f.title));
 	strbuf_add(sb, &f, sizeof(f));
 	if (t->extradata_size)
 		strbuf_add(sb, t->extradata, t->extradata_size);
@@ -55,6 +57,7 @@ static void put_track(struct strbuf *sb, const struct index_track *t)
 
 struct subtitle_fixed {
 	char language[8];
+	char title[INDEX_TITLE_MAX];
 	uint32_t flags, nb_cues, text_size, pad;
 };
 
@@ -66,6 +69,7 @@ static void put_subtitles(struct strbuf *sb, const struct media_index *ix)
 		const struct index_subtitle *t = &ix->subtitles[k];
 		struct subtitle_fixed f = { .flags = t->flags, .nb_cues = t->nb_cues, .text_size = t->text_size };
 		memcpy(f.language, t->language, sizeof(f.language));
+		memcpy(f.title, t->title, sizeof(f.title));
 		strbuf_add(sb, &f, sizeof(f));
 		if (t->nb_cues)
 			strbuf_add(sb, t->cues, sizeof(t->cues[0]) * (size_t)t->nb_cues);
@@ -210,6 +214,8 @@ static int get_track(struct reader *r, struct index_track *t)
 	t->demux_id = f.demux ? (int32_t)(f.demux - 1) : 0;
 	memcpy(t->language, f.language, sizeof(t->language));
 	t->language[3] = '\0';
+	f.title[sizeof(f.title) - 1] = '\0';
+	index_title_clean(f.title, t->title);  /* it goes into a playlist as it is */
 	if ((ret = take_alloc(r, f.extradata_size, (void **)&t->extradata)) < 0)
 		return ret;
 	t->extradata_size = f.extradata_size;
@@ -265,6 +271,8 @@ static int get_subtitles(struct reader *r, struct media_index *ix)
 			return -EINVAL;
 		memcpy(t->language, f.language, sizeof(t->language));
 		t->language[sizeof(t->language) - 1] = '\0';
+		f.title[sizeof(f.title) - 1] = '\0';
+		index_title_clean(f.title, t->title);  /* it goes into a playlist as it is */
 		t->flags = f.flags;
 		if ((ret = take_alloc(r, sizeof(t->cues[0]) * (size_t)f.nb_cues, (void **)&t->cues)) < 0)
 			return ret;

@@ -162,24 +162,23 @@ static void aac_codecs(const struct index_track *t, bool transcoded, char *out, 
 static void audio_group(struct strbuf *sb, const struct media_index *ix, const struct plan *p,
 			char (*names)[NAMING_MAX], uint64_t *extra_peak, uint64_t *extra_avg, char *codecs, size_t csize)
 {
-	char used[INDEX_MAX_RENDITIONS + 1][48];
+	char used[INDEX_MAX_RENDITIONS + 1][NAMING_MAX + INDEX_TITLE_MAX + 16];
 	unsigned nused = 0;
 	bool muxed = p->has_audio;
 
 	*extra_peak = *extra_avg = 0;
 	for (unsigned k = 0; k <= p->nb_renditions; k++) {
 		const struct index_track *t;
-		char name[48], c[32], lang[8];
+		char name[NAMING_MAX + INDEX_TITLE_MAX + 16], c[32], lang[8], unknown[16];
 		bool dup;
 		if (k == 0 && !muxed)
 			continue;
 		t = k == 0 ? &ix->audio : &ix->renditions[k - 1];
-		/* LANGUAGE is an RFC 5646 tag ("fr", not the track's "fre"); NAME says it in words. */
+		/* LANGUAGE is an RFC 5646 tag ("fr", not the track's "fre"); NAME says it in words, with
+		 * the track's title. */
 		webvtt_language(t->language[0] ? t->language : NULL, lang);
-		if (strcmp(lang, "und"))
-			snprintf(name, sizeof(name), "%s", webvtt_language_label(lang));
-		else
-			snprintf(name, sizeof(name), "Audio %u", nused + 1);
+		snprintf(unknown, sizeof(unknown), "Audio %u", nused + 1);
+		webvtt_track_name(lang, t->title, unknown, name, sizeof(name));
 		do {  /* NAME must be unique in the group */
 			dup = false;
 			for (unsigned i = 0; i < nused; i++)

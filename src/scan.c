@@ -779,8 +779,11 @@ static void track_meta(struct index_track *t, const AVStream *st)
 {
 	const AVCodecParameters *par = st->codecpar;
 	const AVDictionaryEntry *lang = av_dict_get(st->metadata, "language", NULL, 0);
+	const AVDictionaryEntry *title = av_dict_get(st->metadata, "title", NULL, 0);
 
 	t->decoder_id = par->codec_id;
+	if (par->codec_type == AVMEDIA_TYPE_AUDIO)  /* a video track's title is not shown anywhere */
+		index_title_clean(title ? title->value : NULL, t->title);
 	t->width = par->width > 0 ? (unsigned)par->width : 0;
 	if (par->sample_aspect_ratio.num > 0 && par->sample_aspect_ratio.den > 0) {
 		t->sar_num = (unsigned)par->sample_aspect_ratio.num;

@@ -230,7 +230,9 @@ static int scan_embedded(struct source *src, const char *path, struct media_inde
 		}
 		{
 			const AVDictionaryEntry *lang = av_dict_get(st->metadata, "language", NULL, 0);
+			const AVDictionaryEntry *title = av_dict_get(st->metadata, "title", NULL, 0);
 			webvtt_language(lang ? lang->value : NULL, b[i].t.language);
+			index_title_clean(title ? title->value : NULL, b[i].t.title);
 		}
 		if (st->disposition & AV_DISPOSITION_FORCED)
 			b[i].t.flags |= INDEX_SUB_FORCED;

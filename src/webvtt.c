@@ -369,6 +369,40 @@ static int rendition_playlist(const struct plan *p, char **text, size_t *len)
 	return *text ? 0 : -ENOMEM;
 }
 
+void webvtt_track_name(const char *tag, const char *title, const char *unknown, char *name, size_t size)
+{
+	const char *label = strcmp(tag, "und") ? webvtt_language_label(tag) : unknown;
+
+	if (!title[0])
+		snprintf(name, size, "%s", label);
+	else if (!strcmp(tag, "und") || strcasestr(title, label))
+		snprintf(name, size, "%s", title);
+	else
+		snprintf(name, size, "%s (%s)", label, title);
+}
+
+/* The NAME of rendition k, from its language, its title and whether it is forced, numbered when a
+ * rendition before it has the same. */
+static void rendition_name(const struct webvtt_rendition *r, unsigned k, char *name, size_t size)
+{
+	const struct index_subtitle *t = r[k].track;
+	unsigned nth = 1;
+	size_t len;
+	bool dup;
+
+	webvtt_track_name(t->language, t->title, "Subtitles", name, size);
+	if ((t->flags & INDEX_SUB_FORCED) && !strcasestr(name, "forced"))
+		snprintf(name + strlen(name), size - strlen(name), " (forced)");
+	len = strlen(name);
+	do {  /* NAME must be unique in the group */
+		dup = false;
+		for (unsigned j = 0; j < k && !dup; j++)
+			dup = !strcmp(r[j].name, name);
+		if (dup)
+			snprintf(name + len, size - len, " %u", ++nth);
+	} while (dup);
+}
+
 int webvtt_build(const struct media_index *ix, const struct plan *p, struct webvtt_rendition **out, unsigned *n)
 {
 	struct webvtt_rendition *r;
@@ -392,14 +426,11 @@ int webvtt_build(const struct media_index *ix, const struct plan *p, struct webv
 		if (same) {
 			snprintf(w->folder, sizeof(w->folder), "subs-%s-%u", t->language, same + 1);
 			snprintf(w->file, sizeof(w->file), "%s-%u.vtt", t->language, same + 1);
-			snprintf(w->name, sizeof(w->name), "%s%s %u", webvtt_language_label(t->language),
-				 t->flags & INDEX_SUB_FORCED ? " (forced)" : "", same + 1);
 		} else {
 			snprintf(w->folder, sizeof(w->folder), "subs-%s", t->language);
 			snprintf(w->file, sizeof(w->file), "%s.vtt", t->language);
-			snprintf(w->name, sizeof(w->name), "%s%s", webvtt_language_label(t->language),
-				 t->flags & INDEX_SUB_FORCED ? " (forced)" : "");
 		}
+		rendition_name(r, k, w->name, sizeof(w->name));
 		if (rendition_playlist(p, &w->playlist, &w->playlist_len) < 0)
 			goto nomem;
 		strbuf_init(&sb);

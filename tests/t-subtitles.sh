@@ -49,6 +49,18 @@ ff -i "$W/en.srt" "$W/es.ass"
 ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=8 -i "$W/en.srt" -i "$W/es.ass" -map 0 -map 1 -map 2 \
     -c:v libx264 -g 50 -pix_fmt yuv420p -c:s:0 srt -c:s:1 ass -metadata:s:s:0 language=ger \
     -metadata:s:s:1 language=spa "$SRC/talk.mkv"
+# An MKV whose tracks have titles, as a fansub or a Blu-ray rip has them: NAME says the title with the
+# language ("Spanish (Signs & ’Songs’)": quotes become U+2019), the title alone where it names the language or the language is
+# unknown; a quote, a control character and a Latin-1 byte in a title never reach the master; NAMEs stay
+# unique. Its second audio track's title names its rendition the same way.
+ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=8 -i "$W/en.srt" -f lavfi -i sine=d=8 \
+    -map 0 -map 1 -map 1 -map 1 -map 1 -map 1 -map 1 -map 2 -map 2 \
+    -c:v libx264 -g 50 -pix_fmt yuv420p -c:s srt -c:a aac -metadata:s:a:0 language=jpn \
+    -metadata:s:a:1 language=eng -metadata:s:a:1 "title=Director's commentary" \
+    -metadata:s:s:0 language=spa -metadata:s:s:0 "title=Signs & \"Songs\"" \
+    -metadata:s:s:1 language=ger -metadata:s:s:1 "title=German SDH" \
+    -metadata:s:s:2 language=ger -metadata:s:s:2 "title=$(printf 'Gro\xdfe\tSchrift')" \
+    -metadata:s:s:3 language=ger -metadata:s:s:4 language=ger -metadata:s:s:5 "title=Commentary" "$SRC/titles.mkv"
 
 mount_hlsfs "$SRC" "$MNT" -o "base_url=$BASE,ladder=none"
 V=$MNT/film.mp4
@@ -183,6 +195,25 @@ ls "$MNT/talk.mkv" > "$W/talk.ls"
 for l in de es; do
     grep -qF 'Hello <i>world</i>' "$MNT/talk.mkv/subtitles/$l.vtt" || fail "talk.mkv: the text of its $l track is not in $l.vtt"
 done
+
+# --- MKV: track titles ----------------------------------------------------------------------------------
+grep '^#EXT-X-MEDIA:TYPE=SUBTITLES' "$MNT/titles.mkv/master.m3u8" | sed 's/.*NAME="\([^"]*\)",LANGUAGE="\([^"]*\)".*URI="\([^"]*\)".*/\3 \2 \1/' \
+    > "$W/titles.got"
+cat > "$W/titles.want" <<'EOF'
+subs-es/index.m3u8 es Spanish (Signs & ’Songs’)
+subs-de/index.m3u8 de German SDH
+subs-de-2/index.m3u8 de German (Groe Schrift)
+subs-de-3/index.m3u8 de German
+subs-de-4/index.m3u8 de German 2
+subs-und/index.m3u8 und Commentary
+EOF
+diff "$W/titles.want" "$W/titles.got" > /dev/null ||
+    fail "titles.mkv: want the renditions (URI LANGUAGE NAME) of titles.want, got: $(cat "$W/titles.got")"
+grep '^#EXT-X-MEDIA:TYPE=AUDIO' "$MNT/titles.mkv/master.m3u8" | sed 's/.*NAME="\([^"]*\)",LANGUAGE="\([^"]*\)".*/\2 \1/' \
+    > "$W/titles-audio.got"
+printf '%s\n' "ja Japanese" "en English (Director’s commentary)" | diff - "$W/titles-audio.got" > /dev/null ||
+    fail "titles.mkv: want audio renditions 'ja Japanese' and 'en English (Director’s commentary)', got: $(cat "$W/titles-audio.got")"
+out=$(node "$TESTS_DIR/lint/lint.js" "$MNT/titles.mkv/master.m3u8" 2>&1) || fail "titles.mkv's master: $out"
 
 # --- cytube.json ----------------------------------------------------------------------------------------
 python3 - "$V/cytube.json" "$BASE" <<'PY' || fail "cytube.json: see above"

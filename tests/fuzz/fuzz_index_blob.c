@@ -32,7 +32,8 @@ static bool same_track(const struct index_track *a, const struct index_track *b)
 	       a->width == b->width && a->height == b->height && a->sar_num == b->sar_num &&
 	       a->sar_den == b->sar_den && a->rotation == b->rotation && a->fps_num == b->fps_num &&
 	       a->fps_den == b->fps_den && a->sample_rate == b->sample_rate && a->channels == b->channels &&
-	       !memcmp(a->language, b->language, sizeof(a->language)) && a->nb_samples == b->nb_samples &&
+	       !memcmp(a->language, b->language, sizeof(a->language)) && !strcmp(a->title, b->title) &&
+	       a->nb_samples == b->nb_samples &&
 	       (!a->nb_samples || !memcmp(a->samples, b->samples, sizeof(a->samples[0]) * a->nb_samples));
 }
 
@@ -59,6 +60,16 @@ static void check_decoded(int ret, const struct media_index *ix, const char *err
 		FUZZ_CHECK(!ix->video.extradata_size || ix->video.extradata);
 		FUZZ_CHECK(!ix->audio.extradata_size || ix->audio.extradata);
 		FUZZ_CHECK(ix->video.language[3] == '\0' && ix->audio.language[3] == '\0');
+		/* titles go into playlists as they are: only what index_title_clean leaves */
+		for (unsigned k = 0; k <= ix->nb_renditions + ix->nb_subtitles + 1; k++) {
+			const char *t = k == 0 ? ix->video.title : k == 1 ? ix->audio.title :
+					k < 2 + ix->nb_renditions ? ix->renditions[k - 2].title :
+					ix->subtitles[k - 2 - ix->nb_renditions].title;
+			char clean[INDEX_TITLE_MAX];
+			FUZZ_CHECK(memchr(t, '\0', INDEX_TITLE_MAX) != NULL);
+			index_title_clean(t, clean);
+			FUZZ_CHECK(!strcmp(clean, t) && !strchr(t, '"'));
+		}
 		/* touch every sample, so ASan sees any short allocation */
 		for (uint32_t i = 0; i < ix->video.nb_samples; i++)
 			FUZZ_CHECK(ix->video.samples[i].size == ix->video.samples[i].size);

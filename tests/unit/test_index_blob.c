@@ -40,6 +40,8 @@ int main(void)
 	ix.nb_subtitles = 1;
 	memcpy(ix.subtitles[0].language, "fr", 3);
 	ix.subtitles[0].flags = INDEX_SUB_FORCED | INDEX_SUB_SIDECAR;
+	index_title_clean("Signs \"&\" Songs", ix.subtitles[0].title);
+	index_title_clean("Commentary", ix.video.title);
 	ix.subtitles[0].nb_cues = 2;
 	ix.subtitles[0].cues = cues;
 	ix.subtitles[0].text = "Caf\xc3\xa9<i>x</i>";
@@ -67,6 +69,9 @@ int main(void)
 		CHECK_EQ(out->nb_subtitles, 1);
 		CHECK(!strcmp(out->subtitles[0].language, "fr"));
 		CHECK_EQ(out->subtitles[0].flags, INDEX_SUB_FORCED | INDEX_SUB_SIDECAR);
+		CHECK(!strcmp(out->subtitles[0].title, "Signs \xe2\x80\x99&\xe2\x80\x99 Songs"));
+		CHECK(!strcmp(out->video.title, "Commentary"));
+		CHECK(!strcmp(out->audio.title, ""));
 		CHECK_EQ(out->subtitles[0].nb_cues, 2);
 		CHECK(out->subtitles[0].cues && !memcmp(out->subtitles[0].cues, cues, sizeof(cues)));
 		CHECK(out->subtitles[0].text && !memcmp(out->subtitles[0].text, "Caf\xc3\xa9<i>x</i>", 12));

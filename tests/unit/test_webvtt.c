@@ -87,5 +87,44 @@ int main(void)
 		      strstr(s, "00:00:07.778 --> 00:00:22.222\nlast\n"));
 		free(s);
 	}
+	/* Track titles (index_title_clean) and the NAMEs made of them. */
+	{
+		char t[INDEX_TITLE_MAX], name[128];
+		static const struct { const char *in, *want; } titles[] = {
+			{ NULL, "" },
+			{ "  Signs\t&\r\n  Songs  ", "Signs & Songs" },
+			{ "Director's \"cut\"", "Director\xe2\x80\x99s \xe2\x80\x99" "cut\xe2\x80\x99" },
+			{ "Gro\xdf \xc3\xa9t\xc3\xa9 \xed\xa0\x80x \xc0\xafy", "Gro \xc3\xa9t\xc3\xa9 x y" },
+			{ "\x7f\x01", "" },
+		};
+		for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++) {
+			index_title_clean(titles[i].in, t);
+			CHECK(!strcmp(t, titles[i].want));
+			if (strcmp(t, titles[i].want))
+				fprintf(stderr, "  title %zu: got [%s] want [%s]\n", i, t, titles[i].want);
+		}
+		/* Cut between characters: 46 bytes of "a", then a 2-byte character that does not fit. */
+		char longer[64];
+		memset(longer, 'a', 46);
+		memcpy(longer + 46, "\xc3\xa9z", 4);
+		index_title_clean(longer, t);
+		CHECK_EQ(strlen(t), 46);
+		memset(longer, 'a', 45);
+		memcpy(longer + 45, "\xc3\xa9z", 4);
+		index_title_clean(longer, t);
+		CHECK_EQ(strlen(t), 47);
+		CHECK(!strcmp(t + 45, "\xc3\xa9"));
+
+		webvtt_track_name("en", "", "Subtitles", name, sizeof(name));
+		CHECK(!strcmp(name, "English"));
+		webvtt_track_name("en", "Signs & Songs", "Subtitles", name, sizeof(name));
+		CHECK(!strcmp(name, "English (Signs & Songs)"));
+		webvtt_track_name("en", "english SDH", "Subtitles", name, sizeof(name));
+		CHECK(!strcmp(name, "english SDH"));
+		webvtt_track_name("und", "Commentary", "Audio 2", name, sizeof(name));
+		CHECK(!strcmp(name, "Commentary"));
+		webvtt_track_name("und", "", "Audio 2", name, sizeof(name));
+		CHECK(!strcmp(name, "Audio 2"));
+	}
 	return check_report("webvtt");
 }
