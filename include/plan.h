@@ -95,6 +95,9 @@ struct plan {
 	bool has_audio;
 	unsigned adts_size;         /* bytes added before each audio frame (ADTS header) */
 	bool passthrough;           /* the source's H.264 is served as it is (the first variant) */
+	bool independent;           /* every segment of every variant decodes on its own (the
+	                               playlists say EXT-X-INDEPENDENT-SEGMENTS): false when a
+	                               passthrough segment starts at an open GOP's keyframe */
 	unsigned nal_length_size;
 	uint32_t ps_size;           /* SPS+PPS bytes put before every keyframe */
 	bool annexb;                /* samples are Annex B already (index_track.annexb): copied as they

@@ -735,6 +735,26 @@ int plan_build_ladder(const struct media_index *ix, const struct plan_config *cf
 	p->target_duration = (uint32_t)((max_ms + 999) / 1000);
 	if (p->target_duration == 0)
 		p->target_duration = 1;
+	/* A rung starts every segment with an IDR picture. A passthrough segment starts at the
+	 * source's keyframe, which in an open GOP (x264's open-gop, Blu-ray and broadcast encoders;
+	 * MP4 and Matroska mark such an I picture as a sync sample) has leading pictures: after it in
+	 * decode order, shown before it, referring to the GOP before, which is in the previous
+	 * segment. A player starting or switching there cannot decode them, so the segments are not
+	 * independent (RFC 8216 4.3.5.1). The first segment's are left out of the count: nothing
+	 * comes before it. */
+	p->independent = true;
+	for (uint32_t k = 1; p->passthrough && p->independent && k < p->nb_segments; k++) {
+		const struct plan_segment *seg = &p->segments[k];
+		int64_t key = v->samples[seg->v_first].pts;
+		for (uint32_t j = seg->v_first + 1; j < seg->v_first + seg->v_count; j++) {
+			if (v->samples[j].flags & INDEX_SAMPLE_KEY)
+				break;
+			if (v->samples[j].pts < key) {
+				p->independent = false;
+				break;
+			}
+		}
+	}
 
 	if (p->passthrough) {
 		if (!(sizes = malloc(sizeof(*sizes) * p->nb_segments))) {

@@ -22,8 +22,8 @@ static int media_text(const struct plan *p, const char *version, uint32_t target
 
 	strbuf_init(&sb);
 	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:%" PRIu32 "\n"
-			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:%s\n#EXT-X-INDEPENDENT-SEGMENTS\n",
-		      target_duration, event ? "EVENT" : "VOD");
+			   "#EXT-X-MEDIA-SEQUENCE:0\n#EXT-X-PLAYLIST-TYPE:%s\n%s",
+		      target_duration, event ? "EVENT" : "VOD", p->independent ? "#EXT-X-INDEPENDENT-SEGMENTS\n" : "");
 	for (uint32_t i = 0; i < p->nb_segments; i++) {
 		char name[NAMING_MAX];
 		uint64_t ms = plan_segment_ms(p, i);
@@ -256,7 +256,7 @@ int playlist_master(const struct media_index *ix, const struct plan *p, char (*n
 		}
 	}
 	strbuf_init(&sb);
-	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-INDEPENDENT-SEGMENTS\n");
+	strbuf_printf(&sb, "#EXTM3U\n#EXT-X-VERSION:3\n%s", p->independent ? "#EXT-X-INDEPENDENT-SEGMENTS\n" : "");
 	if (p->nb_renditions)
 		audio_group(&sb, ix, p, names, &extra_peak, &extra_avg, rcodecs, sizeof(rcodecs));
 	/* Safari starts with the first variant listed; hls.js takes the first one's BANDWIDTH (at

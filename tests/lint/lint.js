@@ -102,7 +102,8 @@ function lintMedia(file, text, pl) {
     problem(file, `want one integer #EXT-X-TARGETDURATION, found ${JSON.stringify(td)}`);
   }
   if (!has(/^#EXT-X-PLAYLIST-TYPE:VOD$/)) problem(file, 'no #EXT-X-PLAYLIST-TYPE:VOD');
-  if (!iframes && !has(/^#EXT-X-INDEPENDENT-SEGMENTS$/)) problem(file, 'no #EXT-X-INDEPENDENT-SEGMENTS');
+  // EXT-X-INDEPENDENT-SEGMENTS is said only when every segment starts with an IDR (t-opengop checks when
+  // it must be left out; t-lint that the library's closed-GOP videos say it).
   if (iframes) {
     // every I-frame is a byte range of a segment: a whole number of 188-byte packets inside the file
     const ranges = lines.filter((l) => l.startsWith('#EXT-X-BYTERANGE:'));

@@ -167,7 +167,22 @@ int main(void)
 	CHECK(p->peak_bps >= p->average_bps);
 	CHECK(p->peak_bps < p->segments[3].size * 8 / 2);
 	CHECK(p->has_audio);
+	CHECK(p->independent);
 	check_plan(p, &ix);
+	plan_free(p);
+	free_index(&ix);
+
+	/* Open GOPs: the frame after the keyframe that starts segment 2 (at 12 s) is shown before
+	 * it, so the segments are not independent; one after the very first keyframe alone does not
+	 * count (nothing comes before it). */
+	make_index(&ix, 600, 3000, 60, 0);
+	ix.video.samples[1].pts = -3000;
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	CHECK(p && p->independent);
+	plan_free(p);
+	ix.video.samples[361].pts = 360 * 3000 - 1500;
+	CHECK_EQ(plan_build(&ix, &cfg, &p), 0);
+	CHECK(p && !p->independent);
 	plan_free(p);
 	free_index(&ix);
 
