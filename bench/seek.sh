@@ -12,7 +12,7 @@
 # It generates, once, two 60 s sources under bench/cache/seek-source/ with a keyframe every 30 s and
 # B-frames, both transcode-only (so the segment grid is not the keyframes'): 1080p30 H.264 High 10
 # (libx264 veryfast, B-pyramid) and 1080p30 HEVC Main 10 (libx265 ultrafast), each with AAC. For each source and each binary: a fresh mount on an empty cache_dir
-# (workers=1, prefetch=0), master.m3u8 read, then the fifth segment (24 to 30 s; 6 s segments) of the
+# (workers=1, prefetch=0), master.m3u8 read, then the segment ending at 30 s (found by its EXTINFs) of the
 # 360p rung (transcoded; its encode is cheap, so decoding the GOP up to the segment is most of the work):
 # seconds to its first 64 KiB and to its last byte (open included), and the daemon's CPU seconds. Medians
 # of BENCH_REPEAT rounds; ratio hlsfs / base (below 1: hlsfs is faster). Both builds must give the same
@@ -47,7 +47,7 @@ unmount_wait=120  # the daemon may finish generations in flight before it exits
 
 build_base_bin
 
-# measure BIN DIR NAME: the fifth 360p segment, cold; prints "FIRST WHOLE CPU VARIANT SEGMENT SHA".
+# measure BIN DIR NAME: the 360p segment ending at 30 s, cold; prints "FIRST WHOLE CPU VARIANT SEGMENT SHA".
 measure() {
 	local bin=$1 dir=$2 name=$3 video variant pl seg t cpu0 cpu sum
 	rm -rf "${run:?}/$name"
@@ -57,7 +57,10 @@ measure() {
 	cat "$mnt/$video/master.m3u8" > /dev/null
 	variant=360p  # a transcoded rung, where decoding is most of the work
 	pl=$mnt/$video/$variant/index.m3u8
-	seg=$(grep '^seg-' "$pl" | sed -n 5p)
+	# The segment that ends at the keyframe at 30 s, found by its EXTINFs: a transcode-only video starts
+	# with shorter segments, so it is not the fifth.
+	seg=$(awk -F'[:,]' '/^#EXTINF:/ { d = $2; next } /^seg-/ { t += d; if (t > 29.9 && t < 30.1) { print; exit } }' "$pl")
+	[ -n "$seg" ] || { echo "$bench_tag: $name: no segment ends at 30 s in $variant/index.m3u8" >&2; status=1; unmount_checked; echo "- - - - - -"; return; }
 	cpu0=$(cpu_of "$pid")
 	t=$(time_file "$mnt/$video/$variant/$seg")
 	cpu=$(cpu_since "$pid" "$cpu0" 2)
