@@ -12,7 +12,7 @@
 #include "strbuf.h"
 
 #define BLOB_MAGIC "HLSFSIX\0"
-#define BLOB_VERSION 15u  /* 15: audio and subtitle tracks keep their titles */
+#define BLOB_VERSION 16u  /* 16: the default audio track is the muxed one */
 
 struct blob_header {
 	char magic[8];

@@ -562,12 +562,21 @@ static const char *codec_label(enum AVCodecID id)
 
 /* Where each stream's samples go: the first audio track is muxed when it is AAC (that ADTS
  * can carry) or MP3; otherwise it, and every further audio track, becomes a rendition (copied
- * when AAC, transcoded when a decoder knows it). Says in note what is left out. */
+ * when AAC, transcoded when a decoder knows it). The first track the container marks as the
+ * default one (Matroska's FlagDefault, MP4's enabled track) counts as the first, as players
+ * play it first; the others follow in their order. Says in note what is left out. */
 static int choose_audio(AVFormatContext *fc, struct media_index *ix, struct index_track **track_of, bool adts_in_band)
 {
 	bool first = true;
+	unsigned lead = fc->nb_streams;
 
-	for (unsigned i = 0; i < fc->nb_streams; i++) {
+	for (unsigned i = 0; i < fc->nb_streams && lead == fc->nb_streams; i++)
+		if (fc->streams[i]->codecpar->codec_type == AVMEDIA_TYPE_AUDIO &&
+		    (fc->streams[i]->disposition & AV_DISPOSITION_DEFAULT))
+			lead = i;
+	for (unsigned n = 0; n < fc->nb_streams; n++) {
+		/* the default track first, then every stream in order without it */
+		unsigned i = lead == fc->nb_streams ? n : n == 0 ? lead : n <= lead ? n - 1 : n;
 		const AVCodecParameters *par = fc->streams[i]->codecpar;
 		struct aac_config aac;
 		bool adts_ok;

@@ -52,11 +52,12 @@ ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=8 -i "$W/en.srt" -i "$W/es
 # An MKV whose tracks have titles, as a fansub or a Blu-ray rip has them: NAME says the title with the
 # language ("Spanish (Signs & ’Songs’)": quotes become U+2019), the title alone where it names the language or the language is
 # unknown; a quote, a control character and a Latin-1 byte in a title never reach the master; NAMEs stay
-# unique. Its second audio track's title names its rendition the same way.
+# unique. Its audio: a mono Japanese track, then a stereo English one with a title that Matroska marks as
+# the default track: the English one is muxed into the variants and listed first, as players play it first.
 ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=8 -i "$W/en.srt" -f lavfi -i sine=d=8 \
     -map 0 -map 1 -map 1 -map 1 -map 1 -map 1 -map 1 -map 2 -map 2 \
-    -c:v libx264 -g 50 -pix_fmt yuv420p -c:s srt -c:a aac -metadata:s:a:0 language=jpn \
-    -metadata:s:a:1 language=eng -metadata:s:a:1 "title=Director's commentary" \
+    -c:v libx264 -g 50 -pix_fmt yuv420p -c:s srt -c:a aac -ac:a:0 1 -ac:a:1 2 -metadata:s:a:0 language=jpn \
+    -metadata:s:a:1 language=eng -metadata:s:a:1 "title=Director's cut" -disposition:a:0 0 -disposition:a:1 default \
     -metadata:s:s:0 language=spa -metadata:s:s:0 "title=Signs & \"Songs\"" \
     -metadata:s:s:1 language=ger -metadata:s:s:1 "title=German SDH" \
     -metadata:s:s:2 language=ger -metadata:s:s:2 "title=$(printf 'Gro\xdfe\tSchrift')" \
@@ -211,8 +212,11 @@ diff "$W/titles.want" "$W/titles.got" > /dev/null ||
     fail "titles.mkv: want the renditions (URI LANGUAGE NAME) of titles.want, got: $(cat "$W/titles.got")"
 grep '^#EXT-X-MEDIA:TYPE=AUDIO' "$MNT/titles.mkv/master.m3u8" | sed 's/.*NAME="\([^"]*\)",LANGUAGE="\([^"]*\)".*/\2 \1/' \
     > "$W/titles-audio.got"
-printf '%s\n' "ja Japanese" "en English (Director’s commentary)" | diff - "$W/titles-audio.got" > /dev/null ||
-    fail "titles.mkv: want audio renditions 'ja Japanese' and 'en English (Director’s commentary)', got: $(cat "$W/titles-audio.got")"
+printf '%s\n' "en English (Director’s cut)" "ja Japanese" | diff - "$W/titles-audio.got" > /dev/null ||
+    fail "titles.mkv: want audio renditions 'en English (Director’s cut)' (muxed) and 'ja Japanese', got: $(cat "$W/titles-audio.got")"
+tv=$(sed -n '/^#EXT-X-STREAM-INF/{n;p}' "$MNT/titles.mkv/master.m3u8" | head -n 1)
+ch=$(ffprobe -v error -select_streams a -show_entries stream=channels -of csv=p=0 "$(segment_path "$MNT/titles.mkv/$tv" 0)" | grep -m 1 .)
+[ "$ch" = 2 ] || fail "titles.mkv: the muxed audio has $ch channels, want the default (English, stereo) track's 2"
 out=$(node "$TESTS_DIR/lint/lint.js" "$MNT/titles.mkv/master.m3u8" 2>&1) || fail "titles.mkv's master: $out"
 
 # --- cytube.json ----------------------------------------------------------------------------------------
