@@ -15,7 +15,8 @@
 # 64 KiB and to its last byte (open included), and the daemon's CPU seconds. ffmpeg then makes the same
 # span (the segment's EXTINF) at that rung: scale to its height, libx264 veryfast at its rate with a VBV
 # of that rate, a keyframe every 2 s, no B-frames, AAC, MPEG-TS to a pipe, default threads. Medians of
-# BENCH_REPEAT rounds; ratios: hlsfs / ffmpeg and hlsfs / base (below 1: hlsfs is faster).
+# BENCH_REPEAT rounds; ratios: hlsfs / ffmpeg and hlsfs / base (below 1: hlsfs is faster). Each segment
+# read must then decode without a message (ffmpeg -v error), outside the timing.
 # The base build is made from the committed tree of BENCH_BASE (default HEAD~1, `git archive`) in the
 # scratch folder. Every segment read is checked against its stat size, and each daemon must exit 0 with
 # an empty log; otherwise the script says so and exits 1. The machine may be shared: figures are
@@ -33,7 +34,7 @@ source "$(dirname "$0")/lib.sh"
 repeat=${BENCH_REPEAT:-3}
 ladder=1080:5000/720:2800/480:1400/360:800
 need_whole repeat
-need_cmds ffmpeg python3 fusermount3 git tar meson ninja
+need_cmds ffmpeg ffprobe python3 fusermount3 git tar meson ninja
 ensure_hlsfs
 base_revision
 
@@ -70,6 +71,7 @@ measure() {
 	cpu=$(cpu_since "$pid" "$cpu0" 2)
 	set -- $t
 	check_size "$seg" "$3"
+	check_decodes "$seg"
 	unmount_checked
 	echo "$1 $2 $cpu $variant $extinf"
 }

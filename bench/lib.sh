@@ -245,6 +245,20 @@ check_size() {
 	fi
 }
 
+# check_decodes FILE: FILE (a segment read through the mount) must decode without a message and hold
+# at least one picture; otherwise the benchmark says so and will exit 1.
+check_decodes() {
+	local out frames
+	out=$(ffmpeg -nostdin -hide_banner -v error -i "$1" -f null - 2>&1)
+	frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1" |
+		grep -m 1 .)
+	if [ -n "$out" ] || ! [ "${frames:-0}" -gt 0 ] 2>/dev/null; then
+		echo "$bench_tag: ${1#"$mnt"/} does not decode cleanly (${frames:-0} pictures): $(head -n 1 <<<"$out")" >&2
+		# shellcheck disable=SC2034  # status is read by the benchmark
+		status=1
+	fi
+}
+
 # --- Measures ----------------------------------------------------------------------------------------------
 
 # since T0: seconds since T0 (an $EPOCHREALTIME); no process is started between the two clock readings.
